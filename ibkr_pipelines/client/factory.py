@@ -1,0 +1,69 @@
+"""Builds an ``IbkrClient`` from ``Settings``: TLS policy, auth strategy, shared pacing store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ibkr_pipelines.client.auth import AuthStrategy, GatewayAuth
+from ibkr_pipelines.client.http_client import IbkrClient
+from ibkr_pipelines.client.pacer import Pacer
+from ibkr_pipelines.client.pacing_store import FilePacingStore
+from ibkr_pipelines.client.retry import RetryPolicy
+from ibkr_pipelines.client.stats import RunStats
+from ibkr_pipelines.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def tls_verify(settings: Settings, *, ca_bundle: Path | None = None) -> bool | str:
+    """What ``requests`` should verify against: a CA bundle, the system store, or nothing (with a warning)."""
+    bundle = ca_bundle or settings.ca_bundle
+    if bundle is not None:
+        return str(bundle)
+    if not settings.verify_tls:
+        log.warning(
+            "TLS verification is OFF (IBKR_VERIFY_TLS=false): use IBKR_CA_BUNDLE with the gateway's certificate instead"
+        )
+        import urllib3
+
+        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+        return False
+    return True
+
+
+def pacing_file(settings: Settings, base_url: str) -> Path:
+    """The pacing state file shared by every process calling this IBKR endpoint as this user."""
+    parsed = urlparse(base_url)
+    key = f"{settings.auth}|{parsed.hostname}|{parsed.port}"
+    return settings.pacing_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+
+def auth_strategy(settings: Settings) -> AuthStrategy:
+    """The auth strategy for IBKR_AUTH (gateway today; OAuth 1.0a / 2.0 later)."""
+    return GatewayAuth()
+
+
+def build_client(
+    settings: Settings,
+    base_url: str,
+    *,
+    ca_bundle: Path | None = None,
+    stats: RunStats | None = None,
+    retry: RetryPolicy | None = None,
+) -> IbkrClient:
+    """A ready-to-use client for ``base_url`` with the settings' limits, TLS policy and shared pacing."""
+    pacer = Pacer(settings.limits(), FilePacingStore(pacing_file(settings, base_url)))
+    return IbkrClient(
+        base_url,
+        auth=auth_strategy(settings),
+        pacer=pacer,
+        verify=tls_verify(settings, ca_bundle=ca_bundle),
+        timeout_seconds=settings.timeout_seconds,
+        retry=retry,
+        stats=stats,
+        tickle_seconds=settings.tickle_seconds,
+    )

@@ -1,0 +1,81 @@
+"""Per-endpoint counters of one client run: requests, retries, pacing waits, 429s, bytes, errors."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class EndpointStats:
+    """Counters for one endpoint key."""
+
+    requests: int = 0
+    retries: int = 0
+    wait_seconds: float = 0.0
+    throttled: int = 0
+    bytes: int = 0
+    errors: int = 0
+
+
+@dataclass
+class RunStats:
+    """Thread-safe counters for every endpoint a client called, plus the penalties it met."""
+
+    endpoints: dict[str, EndpointStats] = field(default_factory=dict)
+    penalties: list[dict[str, Any]] = field(default_factory=list)
+    session_recoveries: int = 0
+    cold_read_retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, endpoint: str, **deltas: float) -> None:
+        """Add to the counters of one endpoint (``requests=1``, ``wait_seconds=0.2`` ...)."""
+        with self._lock:
+            entry = self.endpoints.setdefault(endpoint, EndpointStats())
+            for name, value in deltas.items():
+                setattr(entry, name, getattr(entry, name) + value)
+
+    def note_penalty(self, endpoint: str, scopes: tuple[str, ...], seconds: float) -> None:
+        """Remember a 429 penalty for the run summary and Dagster metadata."""
+        with self._lock:
+            self.penalties.append({"endpoint": endpoint, "scopes": list(scopes), "seconds": round(seconds, 1)})
+
+    def note(self, counter: str) -> None:
+        """Count a run-level event (``session_recoveries`` or ``cold_read_retries``)."""
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
+
+    def totals(self) -> EndpointStats:
+        """Sum of all endpoints."""
+        with self._lock:
+            total = EndpointStats()
+            for entry in self.endpoints.values():
+                for name, value in asdict(entry).items():
+                    setattr(total, name, getattr(total, name) + value)
+            return total
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for logs, CLI tables and Dagster metadata."""
+        totals = asdict(self.totals())
+        with self._lock:
+            return {
+                "totals": {k: round(v, 3) if isinstance(v, float) else v for k, v in totals.items()},
+                "endpoints": {
+                    k: {n: round(v, 3) if isinstance(v, float) else v for n, v in asdict(e).items()}
+                    for k, e in sorted(self.endpoints.items())
+                },
+                "penalties": list(self.penalties),
+                "session_recoveries": self.session_recoveries,
+                "cold_read_retries": self.cold_read_retries,
+            }
+
+    def merge(self, other: "RunStats") -> None:
+        """Fold another run's counters into this one."""
+        data = other.as_dict()
+        for endpoint, counters in data["endpoints"].items():
+            self.add(endpoint, **counters)
+        with self._lock:
+            self.penalties.extend(data["penalties"])
+            self.session_recoveries += other.session_recoveries
+            self.cold_read_retries += other.cold_read_retries

@@ -1,0 +1,58 @@
+"""Typed errors of the connector: each says what failed and what to do, and never carries a secret."""
+
+from __future__ import annotations
+
+
+class IbkrPipelinesError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class ConfigError(IbkrPipelinesError):
+    """A setting is missing or unreadable; the message names the setting in one line."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting}: {problem}")
+
+
+class IbkrError(IbkrPipelinesError):
+    """An IBKR request failed; carries the endpoint and HTTP status (never headers or cookies)."""
+
+    def __init__(self, message: str, *, endpoint: str = "", status: int | None = None) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        where = f" [{endpoint}{'' if status is None else f' -> {status}'}]" if endpoint else ""
+        super().__init__(f"{message}{where}")
+
+
+class NotAuthenticated(IbkrError):
+    """The session is gone (401) and could not be re-established."""
+
+
+class GatewayNotLoggedIn(NotAuthenticated):
+    """The Client Portal Gateway holds no login: a person must log in through its web page."""
+
+
+class NoBridge(IbkrError):
+    """The brokerage session (``/iserver`` tier) is missing and ``ssodh/init`` did not bring it up."""
+
+
+class PacingViolation(IbkrError):
+    """IBKR answered 429: the scope is in the penalty box; carries the scope and when it ends."""
+
+    def __init__(self, message: str, *, endpoint: str, scope: str, until_epoch: float) -> None:
+        self.scope = scope
+        self.until_epoch = until_epoch
+        super().__init__(message, endpoint=endpoint, status=429)
+
+
+class ApiErrorBody(IbkrError):
+    """IBKR answered with an error body (including the 200-with-``error`` form)."""
+
+
+class TransientError(IbkrError):
+    """A failure worth retrying (5xx, timeout, reset, truncated body) that outlived its deadline."""
+
+
+class BadResponse(IbkrError):
+    """The body could not be read as the JSON the endpoint promises."""

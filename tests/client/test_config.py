@@ -1,0 +1,55 @@
+"""Settings come from the environment; a bad one is one readable line naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ibkr_pipelines.client.limits import GLOBAL, default_limits
+from ibkr_pipelines.config import Settings
+from ibkr_pipelines.errors import ConfigError
+
+
+def test_defaults_use_the_embedded_simulator_and_gateway_limits() -> None:
+    settings = Settings.from_env({})
+    assert settings.uses_simulator
+    assert settings.verify_tls
+    assert settings.limits().scope(GLOBAL).windows[0].count == 10
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"IBKR_AUTH": "password"}, "IBKR_AUTH"),
+        ({"IBKR_BASE_URL": "localhost:5000"}, "IBKR_BASE_URL"),
+        ({"IBKR_VERIFY_TLS": "maybe"}, "IBKR_VERIFY_TLS"),
+        ({"IBKR_CA_BUNDLE": "/no/such/file.pem"}, "IBKR_CA_BUNDLE"),
+        ({"IBKR_PENALTY_SECONDS": "ten"}, "IBKR_PENALTY_SECONDS"),
+        ({"IBKR_LIMITS": "global=fast"}, "IBKR_LIMITS"),
+        ({"IBKR_TICKLE_SECONDS": "5"}, "IBKR_TICKLE_SECONDS"),
+    ],
+)
+def test_bad_setting_names_itself_in_one_line(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    assert message.startswith(f"{setting}: ")
+    assert "\n" not in message
+
+
+def test_account_filter_and_overrides() -> None:
+    settings = Settings.from_env(
+        {"IBKR_ACCOUNT_IDS": "U1, U2", "IBKR_LIMITS": "global=8/1,history=c4", "IBKR_PENALTY_SECONDS": "30"}
+    )
+    assert settings.account_ids == ("U1", "U2")
+    limits = settings.limits()
+    assert limits.scope(GLOBAL).windows[0].count == 8
+    assert limits.scope("history").concurrency == 4
+    assert limits.penalty_seconds == 30
+
+
+def test_limits_map_requests_to_scopes() -> None:
+    limits = default_limits("gateway")
+    assert [s.name for s in limits.scopes_for("GET", "/portfolio/accounts")] == ["portfolio_accounts", GLOBAL]
+    assert [s.name for s in limits.scopes_for("GET", "/portfolio/U1/ledger")] == [GLOBAL]
+    assert [s.name for s in limits.scopes_for("GET", "/iserver/marketdata/history")] == ["history", GLOBAL]
+    assert default_limits("oauth1").scope(GLOBAL).windows[0].count == 50
