@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 ResponseHook = Callable[[str, str, Mapping[str, Any] | None, int, bytes], None]
 
 _PORTFOLIO_LISTS = ("/portfolio/accounts", "/portfolio/subaccounts", "/portfolio/subaccounts2")
+# Session-management answers carry session ids: they are never handed to response hooks (raw archive).
+_SESSION_PATHS = ("/tickle", "/iserver/auth/", "/iserver/reauthenticate", "/sso/", "/logout")
 _NEEDS_ISERVER_ACCOUNTS = ("/iserver/marketdata/snapshot", "/iserver/account/orders")
 _TRANSIENT_EXCEPTIONS = (
     requests.Timeout,
@@ -243,6 +245,12 @@ class IbkrClient:
                     method, self.base_url + path, params=params, json=json, timeout=self.timeout
                 )
                 content = response.content
+            except requests.exceptions.SSLError:
+                raise IbkrError(
+                    f"TLS verification failed for {self.root_url}: set IBKR_CA_BUNDLE to the gateway's certificate "
+                    "(or IBKR_VERIFY_TLS=false for a gateway on localhost)",
+                    endpoint=endpoint,
+                ) from None
             except _TRANSIENT_EXCEPTIONS as exc:
                 if any(s.concurrency for s in scopes):
                     slot.hold_leases_after_exit(self.timeout[1])
@@ -315,6 +323,8 @@ class IbkrClient:
         )
 
     def _after_success(self, method: str, path: str, params: Any, status: int, content: bytes) -> None:
+        if path.startswith(_SESSION_PATHS):
+            return
         for hook in self._hooks:
             hook(method, path, params, status, content)
 

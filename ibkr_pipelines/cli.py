@@ -1,0 +1,70 @@
+"""``ibkr-pipelines``: run the simulator, the nightly ingestion (through Dagster), or a SQL query."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import sys
+from typing import Sequence
+
+from ibkr_pipelines.errors import IbkrPipelinesError
+
+
+def _date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-20, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="ibkr-pipelines", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulator", help="serve the IBKR Web API simulator on a loopback port until interrupted")
+    sim.add_argument("--port", type=int, default=5000)
+    sim.add_argument("--tls", action="store_true", help="HTTPS with a generated self-signed certificate")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--date", type=_date, default=None, help="the simulated 'today' (default: today)")
+    sim.add_argument("--logged-out", action="store_true", help="start without a gateway login")
+
+    ingest = sub.add_parser("ingest", help="run the nightly ingestion in-process through Dagster")
+    ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today)")
+    ingest.add_argument("--select", default=None, help="comma-separated tables, e.g. positions,ledger")
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=50)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; typed errors become one readable line and exit code 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    try:
+        if args.command == "simulator":
+            from ibkr_pipelines.simulator import serve
+
+            serve(port=args.port, tls=args.tls, seed=args.seed, today=args.date, logged_in=not args.logged_out)
+            return 0
+        if args.command == "ingest":
+            from ibkr_pipelines.ingest_command import run_ingest
+
+            return run_ingest(args.date or datetime.date.today(), args.select)
+        if args.command == "sql":
+            from ibkr_pipelines.sql_command import run_sql
+
+            return run_sql(args.query, max_rows=args.max_rows)
+    except IbkrPipelinesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Opens a client to IBKR, or to the embedded simulator when no IBKR_BASE_URL is configured."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ibkr_pipelines.client.factory import build_client
+from ibkr_pipelines.client.http_client import IbkrClient
+from ibkr_pipelines.client.stats import RunStats
+from ibkr_pipelines.config import Settings
+from ibkr_pipelines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ibkr_pipelines.simulator import Simulator
+
+log = logging.getLogger(__name__)
+
+# A snapshot endpoint answers "now"; a partition is accepted from a real account only while "now"
+# can still stand for its close: the partition's own date or the next day (a run after midnight).
+SNAPSHOT_GRACE_DAYS = 1
+
+
+@dataclass
+class Connection:
+    """An open client, and the embedded simulator behind it when there is one."""
+
+    client: IbkrClient
+    simulator: "Simulator | None" = None
+
+    def at_date(self, as_of: datetime.date) -> None:
+        """Point the run at ``as_of``: move the simulator's clock, or check a real account can serve it."""
+        if self.simulator is not None:
+            self.simulator.set_today(as_of)
+            return
+        today = datetime.date.today()
+        if not (0 <= (today - as_of).days <= SNAPSHOT_GRACE_DAYS):
+            raise ConfigError(
+                "partition",
+                f"IBKR's portfolio endpoints only return the current state; {as_of} cannot be snapshotted on "
+                f"{today} (history comes from Flex statements)",
+            )
+
+
+def start_embedded_simulator(settings: Settings, as_of: datetime.date | None, **options: Any) -> "Simulator":
+    """Start the embedded simulator on a free loopback port, enforcing the same limits as the client."""
+    from ibkr_pipelines.simulator import Simulator, SimulatorConfig
+
+    config = SimulatorConfig(seed=settings.sim_seed, today=as_of, limits=settings.limits(), **options)
+    simulator = Simulator(config).start()
+    log.warning(
+        "No IBKR_BASE_URL set: using the embedded IBKR simulator at %s (simulated accounts, not yours)",
+        simulator.base_url,
+    )
+    return simulator
+
+
+_shared_simulator: "Simulator | None" = None
+
+
+@contextmanager
+def sharing_simulator(simulator: "Simulator") -> Iterator["Simulator"]:
+    """Make connections opened in this process use ``simulator`` instead of starting their own."""
+    global _shared_simulator
+    previous, _shared_simulator = _shared_simulator, simulator
+    try:
+        yield simulator
+    finally:
+        _shared_simulator = previous
+
+
+@contextmanager
+def open_connection(
+    settings: Settings,
+    *,
+    as_of: datetime.date | None = None,
+    stats: RunStats | None = None,
+    simulator_options: dict[str, Any] | None = None,
+) -> Iterator[Connection]:
+    """Yield a started client (session open, keep-alive running); close everything on exit."""
+    simulator, owned = None, False
+    if settings.uses_simulator:
+        simulator = _shared_simulator
+        if simulator is None:
+            simulator, owned = start_embedded_simulator(settings, as_of, **(simulator_options or {})), True
+        base_url, ca_bundle = simulator.base_url, simulator.ca_bundle_path
+    else:
+        base_url, ca_bundle = str(settings.base_url), None
+    try:
+        client = build_client(settings, base_url, ca_bundle=ca_bundle, stats=stats)
+        connection = Connection(client=client, simulator=simulator)
+        if as_of is not None:
+            connection.at_date(as_of)
+        with client:
+            yield connection
+    finally:
+        if owned and simulator is not None:
+            simulator.stop()

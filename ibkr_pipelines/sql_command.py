@@ -1,0 +1,21 @@
+"""``ibkr-pipelines sql``: one read-only query against the warehouse, printed as a table."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ibkr_pipelines.config import Settings
+from ibkr_pipelines.errors import ConfigError, IbkrPipelinesError
+
+
+def run_sql(query: str, *, max_rows: int = 50) -> int:
+    """Open the warehouse read-only (safe beside a running load) and print the query's result."""
+    settings = Settings.from_env()
+    if not settings.db_path.exists():
+        raise ConfigError("IBKR_DATA_DIR", f"no warehouse at {settings.db_path}: run `ibkr-pipelines ingest` first")
+    try:
+        with duckdb.connect(str(settings.db_path), read_only=True) as con:
+            con.sql(query).show(max_rows=max_rows, max_width=200)
+    except duckdb.Error as exc:
+        raise IbkrPipelinesError(f"query failed: {str(exc).splitlines()[0]}") from None
+    return 0
