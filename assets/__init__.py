@@ -1,1 +1,1 @@
-"""ibkr-pipelines."""
+"""The Dagster code location of ibkr-pipelines (entry point: ``assets.definitions``)."""

@@ -14,7 +14,8 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
 import requests
 
@@ -123,6 +124,15 @@ class IbkrClient:
     def add_response_hook(self, hook: ResponseHook) -> None:
         """Call ``hook(method, path, params, status, body_bytes)`` for every successful answer (raw archive)."""
         self._hooks.append(hook)
+
+    @contextmanager
+    def recording(self, hook: ResponseHook) -> Iterator[None]:
+        """Call ``hook`` for every successful answer while inside the block (one partition's archive)."""
+        self._hooks.append(hook)
+        try:
+            yield
+        finally:
+            self._hooks.remove(hook)
 
     def start(self) -> "IbkrClient":
         """Open the session now and keep it alive until ``close``."""

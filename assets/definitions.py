@@ -1,0 +1,15 @@
+"""The one entry point of the code location: every asset, resource, job and schedule."""
+
+import dagster as dg
+
+from assets.portfolio import portfolio_assets
+from assets.reference import reference_assets
+from assets.resources import IbkrResource, WarehouseResource
+from assets.schedules import nightly_ingestion, nightly_schedule
+
+defs = dg.Definitions(
+    assets=[*portfolio_assets, *reference_assets],
+    jobs=[nightly_ingestion],
+    schedules=[nightly_schedule],
+    resources={"ibkr": IbkrResource(), "warehouse": WarehouseResource()},
+)

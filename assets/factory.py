@@ -1,0 +1,134 @@
+"""Builds the two assets of every dataset: ``lake/<table>`` (extract, validate, Parquet) and
+``warehouse/<table>`` (load into DuckDB, in the single-writer pool). Policy lives here once."""
+
+
+import datetime
+from typing import Any
+
+import dagster as dg
+
+from assets.partitions import DAILY
+from assets.resources import IbkrResource, WarehouseResource
+from ibkr_pipelines.client.stats import RunStats
+from ibkr_pipelines.config import Settings
+from ibkr_pipelines.datasets import Dataset
+from ibkr_pipelines.staging import load_dataset, stage_dataset
+
+DUCKDB_POOL = "duckdb_writer"
+EXTRACT_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def lake_key(table: str) -> dg.AssetKey:
+    """Asset key of a dataset's validated Parquet partition."""
+    return dg.AssetKey(["lake", table])
+
+
+def warehouse_key(table: str) -> dg.AssetKey:
+    """Asset key of a dataset's DuckDB table."""
+    return dg.AssetKey(["warehouse", table])
+
+
+def table_schema(columns: dict[str, str]) -> dg.TableSchema:
+    """A Dagster column schema from ``{column: type}``."""
+    return dg.TableSchema(columns=[dg.TableColumn(name=name, type=kind) for name, kind in columns.items()])
+
+
+def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What the client did between two ``RunStats.as_dict()`` snapshots (per asset, from a shared client)."""
+    endpoints: dict[str, dict[str, float]] = {}
+    for name, counters in after["endpoints"].items():
+        old = before["endpoints"].get(name, {})
+        diff = {k: round(v - old.get(k, 0), 3) for k, v in counters.items()}
+        if any(diff.values()):
+            endpoints[name] = diff
+    totals = {k: round(v - before["totals"].get(k, 0), 3) for k, v in after["totals"].items()}
+    penalties = after["penalties"][len(before["penalties"]) :]
+    return {"totals": totals, "endpoints": endpoints, "penalties": penalties}
+
+
+def ibkr_metadata(delta: dict[str, Any]) -> dict[str, Any]:
+    """Dagster metadata for the IBKR traffic of one asset."""
+    totals = delta["totals"]
+    return {
+        "ibkr_requests": int(totals["requests"]),
+        "ibkr_retries": int(totals["retries"]),
+        "ibkr_429s": int(totals["throttled"]),
+        "ibkr_wait_seconds": float(totals["wait_seconds"]),
+        "ibkr_bytes": int(totals["bytes"]),
+        "ibkr_endpoints": dg.MetadataValue.json(delta["endpoints"]),
+        "ibkr_penalties": dg.MetadataValue.json(delta["penalties"]),
+    }
+
+
+def lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
+    """The extract -> validate -> Parquet asset of one dataset."""
+
+    @dg.asset(
+        key=lake_key(dataset.table),
+        group_name=dataset.group,
+        partitions_def=DAILY,
+        deps=[lake_key(t) for t in dataset.upstream],
+        description=f"{dataset.description} Extracted from IBKR, validated, written to the Parquet lake.",
+        kinds={"parquet", "polars"},
+        retry_policy=EXTRACT_RETRY,
+        tags={"domain": dataset.group},
+    )
+    def _lake(context: dg.AssetExecutionContext, ibkr: IbkrResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        as_of = datetime.date.fromisoformat(context.partition_key)
+        connection = ibkr.connection(as_of)
+        stats: RunStats = connection.client.stats
+        before = stats.as_dict()
+        result = stage_dataset(
+            dataset, connection.client, warehouse.storage(), as_of, Settings.from_env().account_ids
+        )
+        delta = stats_delta(before, stats.as_dict())
+        for penalty in delta["penalties"]:
+            context.log.warning(f"IBKR pacing penalty: {penalty}")
+        if result.quarantined:
+            context.log.warning(f"{result.quarantined} {dataset.table} row(s) quarantined: {result.reasons}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "dagster/column_schema": table_schema(result.columns),
+                "partition": context.partition_key,
+                "quarantined_rows": result.quarantined,
+                "quarantine_reasons": dg.MetadataValue.json(result.reasons),
+                "lake_path": dg.MetadataValue.path(str(result.lake_path)),
+                **ibkr_metadata(delta),
+            }
+        )
+
+    return _lake
+
+
+def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
+    """The DuckDB load asset of one dataset (single-writer pool, one transaction, idempotent)."""
+
+    @dg.asset(
+        key=warehouse_key(dataset.table),
+        group_name=dataset.group,
+        partitions_def=DAILY,
+        deps=[lake_key(dataset.table)],
+        description=f"{dataset.description} Loaded into DuckDB table `{dataset.table}` (merged on its natural key).",
+        kinds={"duckdb"},
+        pool=DUCKDB_POOL,
+        tags={"domain": dataset.group},
+    )
+    def _warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        result = load_dataset(dataset, warehouse.storage(), context.partition_key, context.run_id)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "dagster/column_schema": table_schema(result.columns),
+                "partition": context.partition_key,
+                "quarantined_rows": result.quarantined,
+                "table": dataset.table,
+            }
+        )
+
+    return _warehouse
+
+
+def dataset_assets(datasets: list[Dataset]) -> list[dg.AssetsDefinition]:
+    """Both assets of every dataset, in order."""
+    return [build(d) for d in datasets for build in (lake_asset, warehouse_asset)]
