@@ -79,7 +79,12 @@ def lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
         stats: RunStats = connection.client.stats
         before = stats.as_dict()
         result = stage_dataset(
-            dataset, connection.client, warehouse.storage(), as_of, Settings.from_env().account_ids
+            dataset,
+            connection.client,
+            warehouse.storage(),
+            as_of,
+            Settings.from_env().account_ids,
+            run_id=context.run.run_id,
         )
         delta = stats_delta(before, stats.as_dict())
         for penalty in delta["penalties"]:
@@ -115,7 +120,7 @@ def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
         tags={"domain": dataset.group},
     )
     def _warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        result = load_dataset(dataset, warehouse.storage(), context.partition_key, context.run_id)
+        result = load_dataset(dataset, warehouse.storage(), context.partition_key, context.run.run_id)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.rows,

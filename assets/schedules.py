@@ -2,12 +2,9 @@
 
 import dagster as dg
 
-from assets.partitions import DAILY
-
 nightly_ingestion = dg.define_asset_job(
     name="nightly_ingestion",
     selection=dg.AssetSelection.all(),
-    partitions_def=DAILY,
     description="Every IBKR dataset for one trading date: extract in parallel, then load DuckDB one writer at a time.",
 )
 

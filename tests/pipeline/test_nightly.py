@@ -1,0 +1,107 @@
+"""The nightly job lands every dataset, the numbers reconcile, and re-runs converge."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import dagster as dg
+
+from tests.pipeline.conftest import DATA_TABLES, FRIDAY, MONDAY, Pipeline, open_pipeline
+
+
+def test_every_table_lands_rows(landed: Pipeline) -> None:
+    for table in DATA_TABLES:
+        (count,) = landed.query(f"select count(*) from {table}")[0]
+        assert count > 0, table
+    assert landed.query("select count(*) from quarantine")[0][0] == 0
+
+
+def test_positions_plus_cash_equal_the_ledger_nav_for_every_account(landed: Pipeline) -> None:
+    rows = landed.query("select account_id, nav, cash, positions_value, difference from nav_by_account")
+    assert {r[0] for r in rows} == {a.id for a in landed.simulator.world.accounts}
+    for account_id, nav, cash, positions_value, difference in rows:
+        assert abs(cash + positions_value - nav) < 0.01, account_id
+        assert abs(difference) < 0.01, account_id
+    summary_vs_ledger = landed.query(
+        """select s.account_id, s.amount, l.net_liquidation_value from account_summary s
+           join ledger l using (snapshot_date, account_id)
+           where s.metric = 'netliquidation' and l.currency = 'BASE'"""
+    )
+    assert len(summary_vs_ledger) == len(rows)
+    for account_id, summary_nav, ledger_nav in summary_vs_ledger:
+        assert abs(summary_nav - ledger_nav) < 0.01, account_id
+
+
+def test_positions_equal_the_worlds_cumulative_executions(landed: Pipeline) -> None:
+    world = landed.simulator.world
+    for account in world.accounts:
+        expected = {conid: qty for conid, qty in world.positions_as_of(account.id, FRIDAY).items() if qty}
+        landed_rows = landed.query(
+            f"select conid, position from positions where account_id = '{account.id}' and snapshot_date = '{FRIDAY}'"
+        )
+        assert {conid: qty for conid, qty in landed_rows} == expected, account.id
+
+
+def test_contracts_cover_every_conid_held(landed: Pipeline) -> None:
+    missing = landed.query("select distinct conid from positions except select conid from contracts")
+    assert missing == []
+
+
+def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipeline) -> None:
+    events = landed.result.get_asset_materialization_events()  # type: ignore[attr-defined]
+    by_key = {"/".join(e.event_specific_data.materialization.asset_key.path): e for e in events}
+    assert set(by_key) == {f"{layer}/{t}" for layer in ("lake", "warehouse") for t in DATA_TABLES}
+    for key, event in by_key.items():
+        metadata = event.event_specific_data.materialization.metadata
+        assert metadata["dagster/row_count"].value > 0, key
+        assert isinstance(metadata["dagster/column_schema"].value, dg.TableSchema)
+        assert metadata["partition"].value == FRIDAY.isoformat()
+        assert event.event_specific_data.materialization.partition == FRIDAY.isoformat()
+        if key.startswith("lake/"):
+            assert metadata["ibkr_requests"].value > 0
+            assert metadata["ibkr_429s"].value == 0
+
+
+def test_views_answer(landed: Pipeline) -> None:
+    assert landed.query("select count(*) from positions_latest")[0][0] > 0
+    exposure = landed.query("select count(*) from exposure_by_asset_class")[0][0]
+    currencies = landed.query("select count(distinct currency) from exposure_by_currency")[0][0]
+    assert exposure > 0 and currencies >= 4
+
+
+def test_raw_answers_are_archived_compressed(landed: Pipeline) -> None:
+    raw = landed.root / "data" / "raw" / FRIDAY.isoformat()
+    bodies = list(raw.rglob("*.json.gz"))
+    assert bodies, "raw payloads are archived"
+    assert not any("tickle" in str(p) or "auth" in str(p) for p in bodies), "session answers are not archived"
+
+
+def _snapshot(pipeline: Pipeline) -> dict[str, list[tuple]]:
+    return {t: sorted(pipeline.query(f"select * from {t}"), key=repr) for t in DATA_TABLES}
+
+
+def test_rerunning_a_date_is_idempotent_and_two_dates_are_kept(tmp_path: Path) -> None:
+    for pipeline in open_pipeline(tmp_path):
+        assert pipeline.run(FRIDAY).success
+        first = _snapshot(pipeline)
+        assert pipeline.run(FRIDAY).success
+        assert _snapshot(pipeline) == first, "the same date twice leaves every table identical"
+        assert pipeline.run(MONDAY).success
+        dates = pipeline.query("select distinct snapshot_date from positions order by 1")
+        assert [d for (d,) in dates] == [FRIDAY, MONDAY]
+        friday_again = pipeline.query(f"select count(*) from positions where snapshot_date = '{FRIDAY}'")
+        assert friday_again[0][0] == len(first["positions"])
+
+
+def test_a_position_without_conid_is_quarantined_and_the_rest_lands(tmp_path: Path) -> None:
+    for pipeline in open_pipeline(tmp_path, inject_position_without_conid=True):
+        assert pipeline.run(FRIDAY).success
+        quarantined = pipeline.query("select table_name, reason, row_json from quarantine")
+        assert len(quarantined) == 1
+        table, reason, row_json = quarantined[0]
+        assert table == "positions" and "conid" in reason
+        world = pipeline.simulator.world
+        held = sum(sum(1 for q in world.positions_as_of(a.id, FRIDAY).values() if q) for a in world.accounts)
+        landed_count = pipeline.query("select count(*) from positions")[0][0]
+        assert landed_count == held - 1, "every other row landed"
