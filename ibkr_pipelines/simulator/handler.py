@@ -1,0 +1,229 @@
+"""The HTTP request handler: timestamps arrivals, applies pacing and faults, then answers.
+
+/v1/api/* goes through pacing, fault injection, the session tiers and the routes. /sim/* is the
+control surface for other processes (not paced, not counted, no faults).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import ssl
+import sys
+import time
+import traceback
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ibkr_pipelines.simulator.config import FaultConfig
+from ibkr_pipelines.simulator.routes import Reply, Request, error
+
+if TYPE_CHECKING:
+    from ibkr_pipelines.simulator.server import Simulator
+
+API_PREFIX = "/v1/api"
+_TOO_MANY = {"error": "Too many requests", "statusCode": 429}
+_5XX_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def dumps(body: Any) -> bytes:
+    """Compact JSON bytes of a body."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class SimRequestHandler(BaseHTTPRequestHandler):
+    """One connection (keep-alive); every response carries Content-Length and is written in one go."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "IBKRSim/1.0"
+    timeout = 300  # idle keep-alive connections are closed after this many seconds
+    _arrival = 0.0
+
+    def setup(self) -> None:
+        """Disable Nagle, finish the TLS handshake in this thread, and register the connection."""
+        sock = self.request
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        if isinstance(sock, ssl.SSLSocket):
+            sock.settimeout(10)
+            sock.do_handshake()
+        super().setup()
+        self.server.connections.add(sock)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        """Unregister the connection."""
+        self.server.connections.discard(self.request)  # type: ignore[attr-defined]
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def parse_request(self) -> bool:
+        """Timestamp the arrival right after the request line was read."""
+        self._arrival = time.monotonic()
+        return super().parse_request()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silence per-request logging (it would cost more than the request)."""
+
+    @property
+    def sim(self) -> "Simulator":
+        """The simulator this server belongs to."""
+        return self.server.sim  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        """Dispatch GET."""
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        """Dispatch POST."""
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        """Dispatch PUT."""
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        """Dispatch DELETE."""
+        self._dispatch()
+
+    # -- writing --
+    def _send(self, status: int, body: bytes | None, headers: dict[str, str] | None = None) -> None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        payload = b"" if body is None or status == 204 else body
+        lines = [f"HTTP/1.1 {status} {phrase}", "Content-Type: application/json; charset=utf-8",
+                 f"Content-Length: {len(payload)}"]
+        for k, v in (headers or {}).items():
+            lines.append(f"{k}: {v}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
+
+    # -- dispatch --
+    def _dispatch(self) -> None:
+        arrival = self._arrival
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        parts = urlsplit(self.path)
+        path = parts.path
+        if path.startswith("/sim/"):
+            self._control(path, raw)
+            return
+        if not (path.startswith(API_PREFIX + "/")):
+            self._send(404, dumps({"error": f"Not Found: {path}", "statusCode": 404}))
+            return
+        rel = path[len(API_PREFIX):]
+        target = rel + ("?" + parts.query if parts.query else "")
+        sim = self.sim
+        method = self.command.upper()
+        ticket = sim.pacer.arrive(method, rel, arrival)
+        # Every arrival reaches the gateway and refreshes (or discovers the end of) the idle timer,
+        # including requests answered 429 or with an injected fault.
+        state = sim.session.touch(arrival)
+        answer: tuple[int, bytes | None, dict[str, str]] | None = None
+        try:
+            answer = self._answer(sim, method, rel, target, parts.query, raw, arrival, ticket, state)
+        finally:
+            # Counted (and released from the concurrency scopes) just before the bytes go out, so a
+            # client that sends its next request on receipt never overlaps with this one.
+            sim.pacer.done(ticket, answer[0] if answer else 0, time.monotonic())
+        if answer is not None:
+            self._send(*answer)
+
+    def _answer(self, sim: "Simulator", method: str, rel: str, target: str, query: str, raw: bytes,
+                arrival: float, ticket: Any, state: str) -> tuple[int, bytes | None, dict[str, str]] | None:
+        """Status, body and headers to send, or None to drop the connection unanswered (timeout)."""
+        cfg = sim.config
+        if ticket.throttled:
+            hdrs = {"Retry-After": str(ticket.retry_after)} if cfg.send_retry_after and ticket.retry_after else {}
+            return 429, dumps(_TOO_MANY), hdrs
+        fault, code = sim.faults.decide(method, target, ticket.scopes, ticket.key)
+        delay = max([cfg.latency.get(n, 0.0) for n in ticket.scopes] + [cfg.latency.get(ticket.key, 0.0)])
+        if fault == "timeout":
+            time.sleep(sim.faults.config.timeout_seconds)
+            self.close_connection = True
+            return None
+        headers: dict[str, str] = {}
+        if fault == "5xx":
+            reply = error(code, _5XX_TEXT[code])
+        elif fault == "429":
+            reply = Reply(429, dict(_TOO_MANY))
+            if cfg.send_retry_after:
+                headers["Retry-After"] = "1"
+        elif fault == "drop_session":
+            sim.session.expire()
+            reply = error(401, "not authenticated")
+        else:
+            reply = self._route(sim, method, rel, query, raw, arrival, state)
+        if delay > 0:
+            time.sleep(delay)
+        body = reply.raw if reply.raw is not None else (None if reply.body is None else dumps(reply.body))
+        status = reply.status
+        if fault == "malformed":
+            status = 200
+            body = body[: max(1, len(body) // 2)] if body and len(body) > 2 else b'{"'
+        headers.update(reply.headers)
+        return status, body, headers
+
+    def _route(self, sim: "Simulator", method: str, rel: str, query: str, raw: bytes, arrival: float,
+               state: str) -> Reply:
+        body: Any = None
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return error(400, "Bad Request: body is not valid JSON")
+        req = Request(method, rel, dict(parse_qsl(query, keep_blank_values=True)), body, arrival, state)
+        try:
+            return sim.api.handle(req)
+        except Exception as exc:  # a simulator bug must not kill the connection
+            traceback.print_exc(file=sys.stderr)
+            return error(500, f"simulator error: {type(exc).__name__}")
+
+    # -- control surface --
+    def _control(self, path: str, raw: bytes) -> None:
+        sim = self.sim
+        try:
+            data: Any = json.loads(raw) if raw.strip() else {}
+            cmd = (self.command.upper(), path.rstrip("/"))
+            if cmd == ("GET", "/sim/stats"):
+                out: Any = sim.stats()
+            elif cmd == ("POST", "/sim/reset-stats"):
+                sim.reset_stats()
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/clock"):
+                sim.set_today(datetime.date.fromisoformat(data["today"]))
+                out = {"ok": True, "today": sim.clock.today.isoformat()}
+            elif cmd == ("POST", "/sim/login"):
+                sim.login()
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/logout"):
+                sim.logout()
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/expire-session"):
+                sim.expire_session()
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/reset-window"):
+                sim.start_reset_window(float(data["seconds"]))
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/penalty"):
+                sim.force_penalty(str(data["scope"]), float(data["seconds"]))
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/faults"):
+                sim.set_faults(FaultConfig.from_dict(data))
+                out = {"ok": True}
+            else:
+                self._send(404, dumps({"error": f"unknown control {cmd[0]} {cmd[1]}"}))
+                return
+        except (KeyError, ValueError, TypeError) as exc:
+            self._send(400, dumps({"error": f"bad control request: {exc}"}))
+            return
+        self._send(200, dumps(out))

@@ -1,0 +1,415 @@
+"""JSON shapes of the IBKR answers, built from world objects (values reconcile across endpoints).
+
+Shapes follow the recorded live responses in ``shared/ibkr-recorded`` and reference §2. Every money
+number of the ledger, summary and allocation is derived from the same rounded position rows that the
+positions endpoint reports, so consumers can reconcile to the cent.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ibkr_pipelines.simulator.catalog import Contract
+from ibkr_pipelines.simulator.clock import close_epoch_s
+from ibkr_pipelines.simulator.world import Account, World
+
+PAGE_SIZE = 100
+# Security-definition fields missing from a cold (first) positions read; see reference §6.
+SECDEF_FIELDS = (
+    "name", "ticker", "fullName", "listingExchange", "countryCode", "type", "sector", "sectorGroup", "group",
+    "hasOptions", "isUS", "isEventContract", "allExchanges", "chineseName", "displayRule", "incrementRules",
+    "lastTradingDay", "time", "pageSize",
+)
+_INCREMENT_RULES = [{"lowerEdge": 0.0, "increment": 0.01}]
+_LEDGER_ZERO_KEYS = ("commoditymarketvalue", "warrantsmarketvalue", "interest", "moneyfunds", "funds",
+                     "issueroptionsmarketvalue", "tbondsmarketvalue", "futureoptionmarketvalue",
+                     "cashbalancefxsegment", "tbillsmarketvalue", "dividends", "cryptocurrencyvalue")
+_SERVER_INFO = {"serverName": "SimServer01", "serverVersion": "Build 10.44.1d, Mar 3, 2026 1:55:32 PM"}
+MAC = "02:00:00:51:4D:01"
+
+
+def _r2(x: float) -> float:
+    return round(x + 0.0, 2)
+
+
+def _money_str(x: float) -> str:
+    return repr(float(x))
+
+
+# ----- accounts ---------------------------------------------------------------------------------
+
+def account_object(acct: Account, *, brokerage_access: bool = True) -> dict[str, Any]:
+    """One account as /portfolio/accounts, /portfolio/subaccounts and /portfolio/{id}/meta show it."""
+    is_master = acct.kind == "master"
+    return {
+        "id": acct.id, "PrepaidCrypto-Z": False, "PrepaidCrypto-P": False, "brokerageAccess": brokerage_access,
+        "accountId": acct.id, "accountVan": acct.id, "accountTitle": acct.title, "displayName": acct.title,
+        "accountAlias": None, "accountStatus": 1_704_085_200_000, "currency": acct.currency,
+        "type": "INDIVIDUAL" if not is_master else "ADVISOR", "tradingType": "STKNOPT",
+        "businessType": "FA" if acct.kind != "individual" else "INDEPENDENT", "category": "",
+        "ibEntity": "IBLLC-US", "faclient": acct.kind == "sub", "clearingStatus": "O", "covestor": False,
+        "noClientTrading": False, "trackVirtualFXPortfolio": False,
+        "acctCustType": "INDIVIDUAL" if not is_master else "ADVISOR",
+        "parent": {"mmc": [], "accountId": acct.parent or "", "isMParent": False, "isMChild": False,
+                   "isMultiplex": False},
+        "desc": f"{acct.id} {acct.title}" if acct.kind != "individual" else acct.id,
+    }
+
+
+def iserver_accounts(world: World, session_id: str) -> dict[str, Any]:
+    """Body of GET /iserver/accounts for the FA login (allowFA true, master has children)."""
+    ids = [a.id for a in world.accounts]
+    props = {a.id: {"hasChildAccounts": a.kind == "master", "supportsCashQty": True, "liteUnderPro": False,
+                    "noFXConv": False, "isProp": False, "supportsFractions": True, "allowCustomerTime": False,
+                    "autoFx": False} for a in world.accounts}
+    return {
+        "accounts": ids, "acctProps": props, "aliases": {i: i for i in ids},
+        "allowFeatures": {
+            "showGFIS": True, "showEUCostReport": False, "allowEventContract": True, "allowFXConv": True,
+            "allowFinancialLens": False, "allowMTA": True, "allowTypeAhead": True, "allowEventTrading": True,
+            "snapshotRefreshTimeout": 30, "liteUser": False, "showWebNews": True, "research": True,
+            "debugPnl": True, "showTaxOpt": True, "showImpactDashboard": True, "allowDynAccount": False,
+            "allowCrypto": True, "allowFA": True, "allowLiteUnderPro": False,
+            "allowedAssetTypes": "STK,CFD,OPT,FOP,WAR,FUT,BAG,PDC,CASH,IND,BOND,BILL,FUND,SLB,News,CMDTY,IOPT,"
+                                 "ICU,ICS,PHYSS,CRYPTO",
+            "restrictTradeSubscription": False, "showUkUserLabels": False, "sideBySide": True,
+        },
+        "chartPeriods": {k: ["*"] for k in ("STK", "CFD", "WAR", "IOPT", "FUT", "CASH", "IND", "BOND", "FUND",
+                                            "CMDTY", "PHYSS", "CRYPTO")}
+        | {"OPT": ["2h", "1d", "2d", "1w", "1m"], "FOP": ["2h", "1d", "2d", "1w", "1m"]},
+        "groups": ["All"], "profiles": [], "selectedAccount": world.accounts[0].id,
+        "serverInfo": dict(_SERVER_INFO), "sessionId": session_id, "isFT": False, "isPaper": False,
+    }
+
+
+# ----- session bodies ---------------------------------------------------------------------------
+
+def auth_status(*, authenticated: bool, connected: bool = True, competing: bool = False,
+                with_fail: bool = True) -> dict[str, Any]:
+    """Body of /iserver/auth/status and /iserver/auth/ssodh/init (and tickle's iserver.authStatus)."""
+    body: dict[str, Any] = {
+        "authenticated": authenticated, "established": authenticated, "competing": competing,
+        "connected": connected, "message": "", "MAC": MAC, "serverInfo": dict(_SERVER_INFO),
+        "hardware_info": f"51a4c0de|{MAC}",
+    }
+    if with_fail:
+        body["fail"] = ""
+    return body
+
+
+def sso_validate(user_id: int, user_name: str, is_master: bool, now_ms: int) -> dict[str, Any]:
+    """Body of GET /sso/validate with the documented keys."""
+    return {
+        "USER_ID": user_id, "USER_NAME": user_name, "RESULT": True, "AUTH_TIME": now_ms, "SF_ENABLED": False,
+        "IS_FREE_TRIAL": False, "CREDENTIAL": user_name, "IP": "127.0.0.1", "EXPIRES": 460_000,
+        "QUALIFIED_FOR_MOBILE_AUTH": None, "LANDING_APP": "UNIVERSAL", "IS_MASTER": is_master,
+        "lastAccessed": now_ms, "LOGIN_TYPE": 2, "PAPER_USER_NAME": f"{user_name}p",
+        "features": {"env": "PROD", "wlms": True, "realtime": True, "bond": True, "optionChains": True,
+                     "calendar": True, "newMf": True},
+        "region": "NJ",
+    }
+
+
+# ----- contracts --------------------------------------------------------------------------------
+
+def _full_name(c: Contract) -> str:
+    if c.asset_class == "OPT":
+        return f"{c.symbol} {c.month_code} {c.strike:g} {c.right}"
+    if c.asset_class in ("FUT", "BOND", "CASH"):
+        return c.description
+    return c.symbol
+
+
+def _multiplier(c: Contract) -> float:
+    return float(c.multiplier) if c.asset_class in ("OPT", "FUT") else 0.0
+
+
+def secdef_fields(c: Contract, has_options: bool) -> dict[str, Any]:
+    """The security-definition block shared by positions rows and /trsrv/secdef items."""
+    return {
+        "name": c.name, "ticker": c.symbol, "fullName": _full_name(c), "listingExchange": c.listing_exchange,
+        "countryCode": c.country_code, "type": c.type, "sector": c.sector, "sectorGroup": c.group,
+        "group": c.group, "hasOptions": has_options, "isUS": c.is_us, "isEventContract": False,
+        "allExchanges": c.valid_exchanges, "chineseName": c.name.title(),
+        "displayRule": {"magnification": 0, "displayRuleStep": [
+            {"decimalDigits": 0 if c.currency == "JPY" else 2, "lowerEdge": 0.0, "wholeDigits": 6}]},
+        "incrementRules": list(_INCREMENT_RULES), "lastTradingDay": c.expiry_str, "time": 0,
+    }
+
+
+def secdef_item(c: Contract, has_options: bool) -> dict[str, Any]:
+    """One element of /trsrv/secdef's ``secdef`` list (conid int, strike string)."""
+    item = {
+        "conid": c.conid, "currency": c.currency, "name": c.name, "assetClass": c.asset_class,
+        "expiry": c.expiry_str, "lastTradingDay": c.expiry_str, "group": c.group,
+        "putOrCall": c.right, "sector": c.sector, "sectorGroup": c.group,
+        "strike": f"{c.strike:g}", "ticker": c.symbol, "undConid": c.und_conid, "multiplier": _multiplier(c),
+        "type": c.type,
+    }
+    item.update(secdef_fields(c, has_options))
+    return item
+
+
+def contract_info(c: Contract, has_related: bool) -> dict[str, Any]:
+    """Body of GET /iserver/contract/{conid}/info (snake_case)."""
+    is_opt = c.asset_class == "OPT"
+    deriv = c.asset_class in ("OPT", "FUT")
+    return {
+        "cfi_code": "", "symbol": c.symbol, "cusip": None,
+        "expiry_full": c.expiry_str if deriv else None, "con_id": c.conid,
+        "maturity_date": c.expiry_str if c.expiry else None, "industry": c.group, "instrument_type": c.asset_class,
+        "has_related_contracts": has_related, "trading_class": c.symbol, "valid_exchanges": c.valid_exchanges,
+        "allow_sell_long": False, "is_zero_commission_security": False,
+        "local_symbol": c.description if deriv else c.symbol, "contract_clarification_type": None,
+        "classifier": None, "currency": c.currency, "text": None, "underlying_con_id": c.und_conid,
+        "r_t_h": True, "multiplier": f"{c.multiplier:g}" if deriv else None, "underlying_issuer": None,
+        "contract_month": c.expiry.strftime("%Y%m") if deriv and c.expiry else None, "company_name": c.name,
+        "smart_available": c.asset_class in ("STK", "OPT", "BOND"),
+        "exchange": "SMART" if c.asset_class in ("STK", "OPT", "BOND") else c.listing_exchange,
+        "category": c.sector, **({"strike": f"{c.strike:g}", "right": "CALL" if c.right == "C" else "PUT"}
+                                 if is_opt else {}),
+    }
+
+
+# ----- valuation --------------------------------------------------------------------------------
+
+@dataclass
+class Valuation:
+    """Positions rows (full form) and ledger of one account at the close of one date."""
+
+    rows: list[dict[str, Any]]
+    ledger: dict[str, dict[str, Any]]
+    by_conid: dict[int, dict[str, Any]]
+
+
+class Views:
+    """Builds and caches per-(account, date) valuations and derived bodies for the routes."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._cache: dict[tuple[str, datetime.date], Valuation] = {}
+        self._lock = threading.Lock()
+        self.bytes_cache: dict[tuple[Any, ...], bytes] = {}  # serialized hot answers (world is immutable)
+        self.optionable = {c.und_conid for c in world.contracts.values() if c.asset_class == "OPT"}
+
+    def valuation(self, account_id: str, d: datetime.date) -> Valuation:
+        """The (cached) valuation of an account at the close of d."""
+        key = (account_id, d)
+        v = self._cache.get(key)
+        if v is None:
+            v = self._build(account_id, d)
+            with self._lock:
+                self._cache[key] = v
+        return v
+
+    def _build(self, account_id: str, d: datetime.date) -> Valuation:
+        w = self.world
+        acct = w.account_by_id[account_id]
+        base = acct.currency
+        book = w.book_as_of(account_id, d)
+        rows: list[dict[str, Any]] = []
+        for conid, lot in book.items():
+            c = w.contracts[conid]
+            vm = c.value_multiplier
+            px = w.price(conid, d)
+            fx = w.fx_rate(c.currency, base, d)
+            avg_cost = round(lot.cost / lot.quantity, 8)
+            avg_price = round(avg_cost / vm, 8)
+            mkt_value = _r2(lot.quantity * px * vm)
+            upnl = _r2(mkt_value - lot.cost)
+            rpnl = _r2(lot.realized_day) if lot.realized_date == d else 0.0
+            row: dict[str, Any] = {
+                "acctId": account_id, "conid": conid, "contractDesc": c.description, "position": lot.quantity,
+                "mktPrice": px, "mktValue": mkt_value, "currency": c.currency, "avgCost": avg_cost,
+                "avgPrice": avg_price, "realizedPnl": rpnl, "unrealizedPnl": upnl, "exchs": None,
+                "expiry": c.expiry_str if c.asset_class in ("OPT", "FUT") else None, "putOrCall": c.right,
+                "multiplier": _multiplier(c), "strike": float(c.strike),
+                "exerciseStyle": "AMERICAN" if c.asset_class == "OPT" else None, "conExchMap": [],
+                "assetClass": c.asset_class, "undConid": c.und_conid, "model": "",
+            }
+            row.update(secdef_fields(c, conid in self.optionable))
+            row["pageSize"] = PAGE_SIZE
+            row.update({
+                "baseMktValue": _r2(mkt_value * fx), "baseMktPrice": round(px * fx, 8),
+                "baseAvgCost": round(avg_cost * fx, 8), "baseAvgPrice": round(avg_price * fx, 8),
+                "baseRealizedPnl": _r2(rpnl * fx), "baseUnrealizedPnl": _r2(upnl * fx),
+            })
+            rows.append(row)
+        rows.sort(key=lambda r: (r["name"], r["contractDesc"], r["conid"]))
+        ledger = self._ledger(acct, d, rows)
+        return Valuation(rows, ledger, {r["conid"]: r for r in rows})
+
+    def _ledger(self, acct: Account, d: datetime.date, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        w = self.world
+        cash = w.cash_as_of(acct.id, d)
+        ccys = set(cash) | {r["currency"] for r in rows}
+        ts = close_epoch_s(d)
+        per: dict[str, dict[str, float]] = {}
+        base_tot = {k: 0.0 for k in ("stk", "opt", "bond", "futpnl", "futmv", "upnl", "rpnl", "cash")}
+        for r in rows:
+            cls = r["assetClass"]
+            key = {"STK": "stk", "OPT": "opt", "BOND": "bond", "FUT": "futmv"}[cls]
+            acc = per.setdefault(r["currency"], {k: 0.0 for k in base_tot})
+            acc[key] += r["mktValue"]
+            base_tot[key] += r["baseMktValue"]
+            acc["upnl"] += r["unrealizedPnl"]
+            base_tot["upnl"] += r["baseUnrealizedPnl"]
+            acc["rpnl"] += r["realizedPnl"]
+            base_tot["rpnl"] += r["baseRealizedPnl"]
+            if cls == "FUT":
+                acc["futpnl"] += r["unrealizedPnl"]
+                base_tot["futpnl"] += r["baseUnrealizedPnl"]
+        out: dict[str, dict[str, Any]] = {}
+        for ccy in sorted(ccys):
+            acc = per.setdefault(ccy, {k: 0.0 for k in base_tot})
+            acc["cash"] = cash.get(ccy, 0.0)
+            rate = w.fx_rate(ccy, acct.currency, d)
+            base_tot["cash"] += acc["cash"] * rate
+            out[ccy] = _ledger_entry(acct.id, ccy, acc, rate, ts)
+        out["BASE"] = _ledger_entry(acct.id, "BASE", base_tot, 1, ts)
+        return out
+
+    # -- derived bodies --
+    def summary(self, account_id: str, d: datetime.date) -> dict[str, Any]:
+        """Body of /portfolio/{id}/summary in the base currency, consistent with the BASE ledger."""
+        acct = self.world.account_by_id[account_id]
+        val = self.valuation(account_id, d)
+        b = val.ledger["BASE"]
+        ts = close_epoch_s(d)
+        gross_s = sum(abs(r["baseMktValue"]) for r in val.rows if r["assetClass"] != "FUT")
+        fut_notional = sum(abs(r["baseMktValue"]) for r in val.rows if r["assetClass"] == "FUT")
+        nlv, cash, fut = b["netliquidationvalue"], b["cashbalance"], b["futuresonlypnl"]
+        init_s, init_c = _r2(0.25 * gross_s), _r2(0.06 * fut_notional)
+        maint_s, maint_c = _r2(0.2 * gross_s), _r2(0.05 * fut_notional)
+        prev = previous_business_day(d)
+        prev_nlv = self.valuation(account_id, prev).ledger["BASE"]["netliquidationvalue"]
+
+        def seg(name: str, total: float, c: float) -> dict[str, float]:
+            return {name: _r2(total), f"{name}-c": _r2(c), f"{name}-s": _r2(total - c)}
+
+        money: dict[str, float] = {}
+        money.update(seg("netliquidation", nlv, fut))
+        money.update(seg("totalcashvalue", cash, 0.0))
+        money.update(seg("equitywithloanvalue", nlv, fut))
+        money.update(seg("initmarginreq", init_s + init_c, init_c))
+        money.update(seg("maintmarginreq", maint_s + maint_c, maint_c))
+        money.update(seg("availablefunds", nlv - init_s - init_c, fut - init_c))
+        money.update(seg("excessliquidity", nlv - maint_s - maint_c, fut - maint_c))
+        money.update(seg("accruedcash", 0.0, 0.0))
+        money.update({
+            "buyingpower": _r2(4 * (nlv - init_s - init_c)), "grosspositionvalue": _r2(gross_s),
+            "fullinitmarginreq": _r2(init_s + init_c), "fullmaintmarginreq": _r2(maint_s + maint_c),
+            "fullavailablefunds": _r2(nlv - init_s - init_c), "fullexcessliquidity": _r2(nlv - maint_s - maint_c),
+            "previousdayequitywithloanvalue": prev_nlv, "sma": _r2(max(nlv - init_s, 0.0)),
+            "accrueddividend": 0.0, "totalcashvalue-c": 0.0,
+        })
+        out: dict[str, Any] = {
+            "accountcode": _summary_item(0.0, None, ts, acct.id),
+            "accountready": _summary_item(0.0, None, ts, "true"),
+            "accounttype": _summary_item(0.0, None, ts, "ADVISOR" if acct.kind == "master" else "INDIVIDUAL"),
+            "cushion": _summary_item(0.0, None, ts, f"{(nlv - maint_s - maint_c) / nlv if nlv else 0.0:.6f}"),
+            "leverage-s": _summary_item(0.0, None, ts, f"{gross_s / nlv if nlv else 0.0:.4f}"),
+            "daytradesremaining": _summary_item(-1.0, None, ts, "-1"),
+            "highestseverity": _summary_item(0.0, None, ts, "0"),
+        }
+        for k, v in money.items():
+            out[k] = _summary_item(v, acct.currency, ts, _money_str(v))
+        return out
+
+    def allocation(self, account_ids: list[str], d: datetime.date) -> dict[str, Any]:
+        """Allocation by asset class, sector and group, long and short, in the first account's base."""
+        target = self.world.account_by_id[account_ids[0]].currency
+        res: dict[str, dict[str, dict[str, float]]] = {
+            k: {"long": {}, "short": {}} for k in ("assetClass", "sector", "group")}
+        for aid in account_ids:
+            acct = self.world.account_by_id[aid]
+            conv = self.world.fx_rate(acct.currency, target, d)
+            val = self.valuation(aid, d)
+            for r in val.rows:
+                v = r["baseMktValue"] * conv
+                side = "long" if v >= 0 else "short"
+                for dim, label in (("assetClass", r["assetClass"]), ("sector", r.get("sector") or "Others"),
+                                   ("group", r.get("group") or "Others")):
+                    bucket = res[dim][side]
+                    bucket[label] = bucket.get(label, 0.0) + v
+            cash = val.ledger["BASE"]["cashbalance"] * conv
+            bucket = res["assetClass"]["long" if cash >= 0 else "short"]
+            bucket["CASH"] = bucket.get("CASH", 0.0) + cash
+        for dim in res.values():
+            for side in dim.values():
+                for k in side:
+                    side[k] = _r2(side[k])
+        return res
+
+    def portfolio2(self, account_id: str, d: datetime.date) -> list[dict[str, Any]]:
+        """Rows of /portfolio2/{id}/positions (conid as string, slimmer fields)."""
+        ts = close_epoch_s(d)
+        return [{
+            "position": r["position"], "conid": str(r["conid"]), "avgCost": r["avgCost"], "avgPrice": r["avgPrice"],
+            "currency": r["currency"], "description": r["contractDesc"], "isLastToLoq": False,
+            "marketPrice": r["mktPrice"], "marketValue": r["mktValue"], "realizedPnl": r["realizedPnl"],
+            "secType": r["assetClass"], "timestamp": ts, "unrealizedPnl": r["unrealizedPnl"],
+            "assetClass": r["assetClass"], "sector": r["sector"], "group": r["group"], "model": "",
+        } for r in self.valuation(account_id, d).rows]
+
+    def pnl_partitioned(self, d: datetime.date) -> dict[str, Any]:
+        """Body of /iserver/account/pnl/partitioned: per-account daily, unrealized P&L and NLV."""
+        upnl = {}
+        for a in self.world.accounts:
+            v = self.valuation(a.id, d)
+            prev = self.valuation(a.id, previous_business_day(d))
+            b = v.ledger["BASE"]
+            upnl[f"{a.id}.Core"] = {
+                "rowType": 1, "dpl": _r2(b["netliquidationvalue"] - prev.ledger["BASE"]["netliquidationvalue"]),
+                "nl": b["netliquidationvalue"], "upl": b["unrealizedpnl"], "el": b["netliquidationvalue"],
+                "mv": _r2(b["stockmarketvalue"] + b["stockoptionmarketvalue"] + b["corporatebondsmarketvalue"]),
+            }
+        return {"upnl": upnl}
+
+
+def previous_business_day(d: datetime.date) -> datetime.date:
+    """The business day before d."""
+    d -= datetime.timedelta(days=1)
+    while d.weekday() >= 5:
+        d -= datetime.timedelta(days=1)
+    return d
+
+
+def _summary_item(amount: float, currency: str | None, ts: int, value: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency, "isNull": False, "timestamp": ts, "value": value, "severity": 0}
+
+
+def _ledger_entry(acct_id: str, ccy: str, acc: dict[str, float], rate: float, ts: int) -> dict[str, Any]:
+    cash = _r2(acc["cash"])
+    nlv = _r2(acc["cash"] + acc["stk"] + acc["opt"] + acc["bond"] + acc["futpnl"])
+    e: dict[str, Any] = {k: 0.0 for k in _LEDGER_ZERO_KEYS}
+    e.update({
+        "futuremarketvalue": _r2(acc["futmv"]), "settledcash": cash, "exchangerate": rate, "sessionid": 1,
+        "cashbalance": cash, "corporatebondsmarketvalue": _r2(acc["bond"]), "netliquidationvalue": nlv,
+        "unrealizedpnl": _r2(acc["upnl"]), "stockmarketvalue": _r2(acc["stk"]), "currency": ccy,
+        "realizedpnl": _r2(acc["rpnl"]), "acctcode": acct_id, "key": "LedgerList", "timestamp": ts, "severity": 0,
+        "stockoptionmarketvalue": _r2(acc["opt"]), "futuresonlypnl": _r2(acc["futpnl"]), "secondkey": ccy,
+        "endofbundle": 1,
+    })
+    return e
+
+
+def sort_rows(rows: list[dict[str, Any]], sort: str | None, direction: str | None) -> list[dict[str, Any]]:
+    """Rows ordered as the positions endpoint's ``sort``/``direction`` params ask (default: name, a)."""
+    if (not sort or sort == "name") and direction != "d":
+        return rows
+    key = sort or "name"
+
+    def k(r: dict[str, Any]) -> tuple[int, Any]:
+        v = r.get(key)
+        return (0, v) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, str(v or ""))
+
+    return sorted(rows, key=k, reverse=direction == "d")
+
+
+def strip_secdef(row: dict[str, Any]) -> dict[str, Any]:
+    """A cold-read row: the same row without the security-definition fields."""
+    return {k: v for k, v in row.items() if k not in SECDEF_FIELDS}

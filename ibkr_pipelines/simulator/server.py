@@ -1,0 +1,178 @@
+"""The Simulator object (start/stop, controls, stats) and the blocking ``serve`` entry point."""
+
+from __future__ import annotations
+
+import datetime
+import socket
+import sys
+import threading
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+from ibkr_pipelines.simulator.clock import SimClock
+from ibkr_pipelines.simulator.config import FaultConfig, SimulatorConfig
+from ibkr_pipelines.simulator.faults import FaultInjector
+from ibkr_pipelines.simulator.handler import SimRequestHandler
+from ibkr_pipelines.simulator.pacing import Pacer
+from ibkr_pipelines.simulator.payloads import Views
+from ibkr_pipelines.simulator.routes import Api
+from ibkr_pipelines.simulator.session import GatewaySession
+from ibkr_pipelines.simulator.tls import TlsMaterial, make_self_signed
+from ibkr_pipelines.simulator.world import World
+
+
+class _Server(ThreadingHTTPServer):
+    """Threaded HTTP server with daemon threads that remembers open connections to close on stop."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr: tuple[str, int], sim: "Simulator") -> None:
+        self.sim = sim
+        self.connections: set[socket.socket] = set()
+        super().__init__(addr, SimRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Client disconnects and TLS handshake failures are normal; stay quiet."""
+
+
+class Simulator:
+    """A faithful, deterministic IBKR Client Portal Web API simulator on a loopback port."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        today = self.config.effective_today()
+        self.limits = self.config.effective_limits()
+        self.clock = SimClock(today)
+        self.world = World(self.config.seed, today)
+        self.views = Views(self.world)
+        self.session = GatewaySession(self.config.logged_in, self.config.idle_timeout_seconds)
+        self.pacer = Pacer(self.limits, self.config.penalty_scope)
+        self.faults = FaultInjector(self.config.faults)
+        self.api = Api(self.world, self.views, self.session, self.clock, self.config.inject_position_without_conid)
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tls: TlsMaterial | None = None
+
+    # -- lifecycle --
+    def start(self) -> "Simulator":
+        """Bind the port and serve on a background daemon thread; returns self."""
+        if self._httpd is not None:
+            return self
+        httpd = _Server((self.config.host, self.config.port), self)
+        if self.config.tls:
+            self._tls = make_self_signed()
+            ctx = self._tls.server_context()
+            httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="ibkr-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close every open connection and delete the TLS temp files."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+            for conn in list(httpd.connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tls is not None:
+            self._tls.cleanup()
+            self._tls = None
+
+    def __enter__(self) -> "Simulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses --
+    @property
+    def port(self) -> int:
+        """The bound port (after start)."""
+        if self._httpd is None:
+            raise RuntimeError("simulator not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def root_url(self) -> str:
+        """``http(s)://127.0.0.1:PORT``."""
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{self.config.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The Client Portal API base, ``.../v1/api``."""
+        return self.root_url + "/v1/api"
+
+    @property
+    def ca_bundle_path(self) -> str | None:
+        """PEM of the self-signed certificate (a CA bundle for requests) when tls=True, else None."""
+        return self._tls.cert_path if self._tls else None
+
+    # -- controls --
+    def set_today(self, d: datetime.date) -> None:
+        """Move the simulated date; answers reflect the close of that date."""
+        self.clock.set_today(d)
+
+    def stats(self) -> dict[str, Any]:
+        """Pacing and status counters (see Pacer.stats) plus the session flags."""
+        out = self.pacer.stats()
+        s = self.session
+        out["session"] = {"logged_in": s.logged_in, "alive": s.alive, "brokerage": s.brokerage,
+                          "today": self.clock.today.isoformat()}
+        return out
+
+    def reset_stats(self) -> None:
+        """Forget counters, rate windows and penalty boxes."""
+        self.pacer.reset_stats()
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        """Replace the fault configuration (restarts the per-request fault counters)."""
+        self.faults.set_config(faults)
+
+    def force_penalty(self, scope: str, seconds: float) -> None:
+        """The next request in ``scope`` answers 429 and boxes the scope for ``seconds``."""
+        self.pacer.force_penalty(scope, seconds)
+
+    def expire_session(self) -> None:
+        """As if the session idled out: every request 401 until ssodh/init."""
+        self.session.expire()
+
+    def start_reset_window(self, seconds: float) -> None:
+        """Nightly reset: /iserver/* answers 503 for ``seconds``, then no bridge until ssodh/init."""
+        self.session.start_reset_window(seconds)
+
+    def login(self) -> None:
+        """The browser login at the gateway (read-only session; brokerage needs ssodh/init)."""
+        self.session.login()
+
+    def logout(self) -> None:
+        """Drop the gateway login."""
+        self.session.logout()
+
+
+def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.date | None = None,
+          logged_in: bool = True) -> None:
+    """Run a simulator in the foreground until KeyboardInterrupt, printing its base URL."""
+    sim = Simulator(SimulatorConfig(seed=seed, today=today, port=port, tls=tls, logged_in=logged_in)).start()
+    line = f"IBKR simulator serving {sim.base_url}"
+    if tls:
+        line += f" (CA bundle: {sim.ca_bundle_path})"
+    print(line, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+        print("IBKR simulator stopped", file=sys.stderr)

@@ -1,0 +1,506 @@
+"""The simulated world, deterministic from a seed: accounts, contracts, prices, executions, cash.
+
+Modelling simplification: one gateway login (one username) sees a Financial Advisor group (the
+master ``F`` account and its sub-accounts) plus one linked individual account. Positions are the sum
+of executions, cash is the sum of cash events, and every endpoint answers from these same objects.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import math
+import random
+from dataclasses import dataclass
+
+from ibkr_pipelines.simulator.catalog import FX_START_USD, Contract, build_catalog
+from ibkr_pipelines.simulator.clock import UTC, business_days
+
+HISTORY_DAYS = 425  # ~14 months of history before `today`
+FUTURE_DAYS = 30  # the clock may move this far past `today` with new activity
+
+_MIN_COMMISSION = {"USD": 1.0, "EUR": 1.25, "GBP": 1.5, "JPY": 80.0, "CHF": 1.5, "HKD": 18.0}
+_INTEREST = {"USD": 0.03, "EUR": 0.02, "GBP": 0.035, "JPY": 0.0, "CHF": 0.0, "HKD": 0.02}
+# Trading session (UTC hours) per contract currency, for execution timestamps.
+_SESSION_UTC = {"USD": (14.5, 20.9), "EUR": (8.0, 16.4), "GBP": (8.0, 16.4), "CHF": (8.0, 16.4),
+                "JPY": (0.0, 5.9), "HKD": (1.5, 7.9)}
+
+
+@dataclass(frozen=True)
+class Account:
+    """An IBKR account visible to the login: FA master, FA sub-account, or linked individual."""
+
+    id: str
+    currency: str  # base currency
+    kind: str  # "master" | "sub" | "individual"
+    title: str
+    parent: str | None = None
+    deposit: float = 0.0
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One fill: positive quantity, side B/S, price per unit, commission in the contract currency."""
+
+    exec_id: str
+    account: str
+    conid: int
+    side: str  # "B" | "S"
+    quantity: float
+    price: float
+    commission: float
+    currency: str
+    trade_time: datetime.datetime  # UTC
+    exchange: str
+    order_id: int
+
+    @property
+    def trade_date(self) -> datetime.date:
+        """The trade date (UTC calendar date of the fill)."""
+        return self.trade_time.date()
+
+    @property
+    def signed_quantity(self) -> float:
+        """Quantity with the sign of the side (+buy, -sell)."""
+        return self.quantity if self.side == "B" else -self.quantity
+
+
+@dataclass(frozen=True)
+class CashEvent:
+    """A cash movement in one currency of one account (amount rounded to cents)."""
+
+    account: str
+    date: datetime.date
+    currency: str
+    amount: float
+    kind: str  # deposit, trade, commission, dividend, interest, advisor_fee, fx, futures_pnl
+    ref: str = ""
+    conid: int = 0
+
+
+@dataclass
+class Lot:
+    """Running position of one contract: signed quantity, signed cost basis, realized P&L of a day."""
+
+    quantity: float = 0.0
+    cost: float = 0.0  # quantity * avgCost (money, multiplier included)
+    realized_day: float = 0.0
+    realized_date: datetime.date | None = None
+
+
+def apply_fill(lot: Lot, contract: Contract, dq: float, price: float, commission: float) -> float:
+    """Apply a signed fill to a lot with average-cost accounting; returns realized P&L (money).
+
+    Commissions enter the cost basis (as IBKR's avgCost) except for futures, whose commission is
+    only a cash event so that closing P&L settled to cash does not count it twice.
+    """
+    vm = contract.value_multiplier
+    fee = 0.0 if contract.asset_class == "FUT" else commission
+    realized = 0.0
+    if lot.quantity == 0 or (lot.quantity > 0) == (dq > 0):
+        lot.quantity += dq
+        lot.cost += dq * price * vm + fee
+        return 0.0
+    close_q = math.copysign(min(abs(dq), abs(lot.quantity)), dq)
+    frac = abs(close_q) / abs(lot.quantity)
+    close_fee = fee * abs(close_q) / abs(dq)
+    cost_closed = lot.cost * frac
+    realized = -close_q * price * vm - cost_closed - close_fee
+    lot.quantity += close_q
+    lot.cost -= cost_closed
+    if abs(lot.quantity) < 1e-9:
+        lot.quantity, lot.cost = 0.0, 0.0
+    rest = dq - close_q
+    if abs(rest) > 1e-9:
+        lot.quantity += rest
+        lot.cost += rest * price * vm + (fee - close_fee)
+    return realized
+
+
+def _r2(x: float) -> float:
+    return round(x + 0.0, 2)
+
+
+class World:
+    """All simulated data, built once from a seed around a date; read-only afterwards."""
+
+    def __init__(self, seed: int, today: datetime.date) -> None:
+        self.seed = seed
+        self.today = today
+        self.start = today - datetime.timedelta(days=HISTORY_DAYS)
+        self.end = today + datetime.timedelta(days=FUTURE_DAYS)
+        self.days: list[datetime.date] = business_days(self.start, self.end)
+        self.contracts: dict[int, Contract] = build_catalog(random.Random(f"{seed}-catalog"), self.end)
+        self.accounts: list[Account] = _make_accounts()
+        self.account_by_id: dict[str, Account] = {a.id: a for a in self.accounts}
+        self._prices: dict[int, list[float]] = {}
+        self._usd: dict[str, list[float]] = {}
+        self._build_prices(random.Random(f"{seed}-prices"))
+        self.executions: list[Execution] = []
+        self.cash_events: list[CashEvent] = []
+        self._build_activity(random.Random(f"{seed}-activity"))
+        self._execs_by_account: dict[str, list[Execution]] = {a.id: [] for a in self.accounts}
+        for e in self.executions:
+            self._execs_by_account[e.account].append(e)
+        self._cash_by_account: dict[str, list[CashEvent]] = {a.id: [] for a in self.accounts}
+        for ev in self.cash_events:
+            self._cash_by_account[ev.account].append(ev)
+        self._book_cache: dict[tuple[str, datetime.date], dict[int, Lot]] = {}
+        self._cash_cache: dict[tuple[str, datetime.date], dict[str, float]] = {}
+        self.by_symbol: dict[str, list[Contract]] = {}
+        for c in self.contracts.values():
+            if c.asset_class == "STK":
+                self.by_symbol.setdefault(c.symbol, []).append(c)
+
+    # ----- prices -------------------------------------------------------------------------------
+
+    def _build_prices(self, rng: random.Random) -> None:
+        n = len(self.days)
+        for ccy, (start, vol) in FX_START_USD.items():
+            path, x = [], start
+            for _ in range(n):
+                path.append(x)
+                x *= math.exp(rng.gauss(0.0, vol)) if vol else 1.0
+            self._usd[ccy] = path
+        fut_paths: dict[str, list[float]] = {}
+        for c in self.contracts.values():
+            if c.asset_class in ("STK", "BOND") or (c.asset_class == "FUT" and c.symbol not in fut_paths):
+                path, x = [], c.start_price
+                drift = rng.uniform(-0.0002, 0.0006) if c.asset_class != "BOND" else 0.0
+                for _ in range(n):
+                    path.append(x)
+                    x *= math.exp(drift + rng.gauss(0.0, c.daily_vol))
+                    if c.asset_class == "BOND":
+                        x = min(max(x, 80.0), 115.0)
+                if c.asset_class == "FUT":
+                    fut_paths[c.symbol] = path
+                else:
+                    self._prices[c.conid] = [_tick(c, p) for p in path]
+        fronts: dict[str, datetime.date] = {}
+        for c in self.contracts.values():
+            if c.asset_class == "FUT" and c.expiry is not None:
+                fronts[c.symbol] = min(fronts.get(c.symbol, c.expiry), c.expiry)
+        for c in self.contracts.values():
+            if c.asset_class == "FUT":
+                basis = 1.0 if c.expiry == fronts[c.symbol] else 1.004
+                self._prices[c.conid] = [_tick(c, p * basis) for p in fut_paths[c.symbol]]
+            elif c.asset_class == "CASH":
+                b, q = c.symbol, c.currency
+                self._prices[c.conid] = [_tick(c, self._usd[b][i] / self._usd[q][i]) for i in range(n)]
+        for c in self.contracts.values():
+            if c.asset_class == "OPT" and c.expiry is not None:
+                und = self._prices[c.und_conid]
+                out = []
+                for i, day in enumerate(self.days):
+                    s, k = und[i], c.strike
+                    t = max((c.expiry - day).days, 1) / 365.0
+                    spread = s * 0.3 * math.sqrt(t)
+                    intrinsic = max(s - k, 0.0) if c.right == "C" else max(k - s, 0.0)
+                    tv = 0.4 * spread * math.exp(-abs(s - k) / spread)
+                    out.append(max(0.01, round(intrinsic + tv, 2)))
+                self._prices[c.conid] = out
+
+    def _index(self, d: datetime.date) -> int:
+        i = bisect.bisect_right(self.days, d) - 1
+        return min(max(i, 0), len(self.days) - 1)
+
+    def price(self, conid: int, d: datetime.date) -> float:
+        """Close price of a contract on the last business day <= d (bonds in percent of face)."""
+        return self._prices[conid][self._index(d)]
+
+    def fx_rate(self, ccy: str, base: str, d: datetime.date) -> float:
+        """Units of ``base`` for one unit of ``ccy`` at the close of the last business day <= d."""
+        if ccy == base:
+            return 1.0
+        i = self._index(d)
+        return round(self._usd[ccy][i] / self._usd[base][i], 8)
+
+    # ----- activity -----------------------------------------------------------------------------
+
+    def _build_activity(self, rng: random.Random) -> None:
+        gen = _ActivityGenerator(self, rng)
+        gen.run()
+        self.executions = gen.executions
+        self.cash_events = gen.cash_events
+
+    # ----- queries ------------------------------------------------------------------------------
+
+    def account(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+        return self.account_by_id.get(account_id)
+
+    def executions_for(self, account_id: str) -> list[Execution]:
+        """Executions of one account, oldest first."""
+        return self._execs_by_account.get(account_id, [])
+
+    def book_as_of(self, account_id: str, d: datetime.date) -> dict[int, Lot]:
+        """Open lots (quantity, cost basis, that day's realized P&L) per conid at the close of d."""
+        key = (account_id, d)
+        cached = self._book_cache.get(key)
+        if cached is not None:
+            return cached
+        lots: dict[int, Lot] = {}
+        for e in self._execs_by_account.get(account_id, []):
+            if e.trade_date > d:
+                break
+            c = self.contracts[e.conid]
+            if c.asset_class == "CASH":
+                continue
+            lot = lots.setdefault(e.conid, Lot())
+            realized = apply_fill(lot, c, e.signed_quantity, e.price, e.commission)
+            if e.trade_date == d:
+                lot.realized_day += realized
+                lot.realized_date = d
+        out = {k: v for k, v in lots.items() if v.quantity != 0}
+        self._book_cache[key] = out
+        return out
+
+    def positions_as_of(self, account_id: str, d: datetime.date) -> dict[int, float]:
+        """Signed quantity per conid at the close of d (sum of executions; zero positions absent)."""
+        return {k: v.quantity for k, v in self.book_as_of(account_id, d).items()}
+
+    def cash_as_of(self, account_id: str, d: datetime.date) -> dict[str, float]:
+        """Cash per currency at the close of d: the sum of cash events dated <= d, in cents."""
+        key = (account_id, d)
+        cached = self._cash_cache.get(key)
+        if cached is not None:
+            return cached
+        sums: dict[str, float] = {}
+        for ev in self._cash_by_account.get(account_id, []):
+            if ev.date > d:
+                break
+            sums[ev.currency] = sums.get(ev.currency, 0.0) + ev.amount
+        out = {k: _r2(v) for k, v in sums.items()}
+        self._cash_cache[key] = out
+        return out
+
+
+def _tick(c: Contract, p: float) -> float:
+    if c.asset_class == "CASH":
+        return round(p, 3 if c.currency == "JPY" else 5)
+    if c.asset_class == "BOND":
+        return round(p, 3)
+    if c.currency == "JPY":
+        return round(p, 0)
+    return round(p, 2)
+
+
+def _make_accounts() -> list[Account]:
+    return [
+        Account("F7000001", "USD", "master", "Harbor Ridge Advisors LLC", None, 25_000.0),
+        Account("U7000011", "USD", "sub", "Alex Morgan", "F7000001", 8_000_000.0),
+        Account("U7000012", "EUR", "sub", "Beatrice Keller", "F7000001", 1_500_000.0),
+        Account("U7000013", "USD", "sub", "Chen Family Trust", "F7000001", 2_000_000.0),
+        Account("U7000014", "USD", "sub", "Dana Ortiz", "F7000001", 750_000.0),
+        Account("U7000099", "GBP", "individual", "Evan Hughes", None, 600_000.0),
+    ]
+
+
+# Currencies each base currency can fund through a direct FX pair of the catalog.
+_FUNDABLE = {"USD": {"USD", "EUR", "GBP", "JPY", "CHF", "HKD"}, "EUR": {"EUR", "USD", "GBP", "CHF"},
+             "GBP": {"GBP", "USD", "EUR"}}
+
+
+class _ActivityGenerator:
+    """Walks the business days once, producing executions and cash events in date order."""
+
+    def __init__(self, world: World, rng: random.Random) -> None:
+        self.w = world
+        self.rng = rng
+        self.executions: list[Execution] = []
+        self.cash_events: list[CashEvent] = []
+        self.lots: dict[str, dict[int, Lot]] = {a.id: {} for a in world.accounts}
+        self.cash: dict[str, dict[str, float]] = {a.id: {} for a in world.accounts}
+        self.exec_no = 0
+        self.pairs = {(c.symbol, c.currency): c for c in world.contracts.values() if c.asset_class == "CASH"}
+        self.divs: dict[int, tuple[float, int]] = {}
+        for c in world.contracts.values():
+            if c.asset_class == "STK" and rng.random() < 0.7:
+                self.divs[c.conid] = (rng.uniform(0.005, 0.035), rng.randrange(3))
+
+    # -- helpers --
+    def _cash(self, acct: str, d: datetime.date, ccy: str, amount: float, kind: str, ref: str = "",
+              conid: int = 0) -> None:
+        amount = _r2(amount)
+        if amount == 0:
+            return
+        self.cash_events.append(CashEvent(acct, d, ccy, amount, kind, ref, conid))
+        book = self.cash[acct]
+        book[ccy] = book.get(ccy, 0.0) + amount
+
+    def _fill(self, acct: str, c: Contract, d: datetime.date, dq: float, i: int) -> None:
+        if dq == 0:
+            return
+        rng = self.rng
+        close = self.w._prices[c.conid][i]
+        px = _tick(c, close * (1 + rng.uniform(-0.002, 0.002)))
+        if px <= 0:
+            px = close
+        q = abs(dq)
+        notional = q * px * c.value_multiplier
+        minc = _MIN_COMMISSION.get(c.currency, 1.0)
+        if c.asset_class == "STK":
+            comm = max(minc, min(0.0005 * notional, 0.005 * q + minc))
+        elif c.asset_class == "OPT":
+            comm = max(minc, 0.65 * q)
+        elif c.asset_class == "FUT":
+            comm = max(minc, 0.85 * q)
+        elif c.asset_class == "BOND":
+            comm = max(5.0, 0.0002 * q)
+        else:
+            comm = 2.0 / self.w._usd[c.currency][i]
+        comm = _r2(comm)
+        self.exec_no += 1
+        lo, hi = _SESSION_UTC.get(c.currency, (13.0, 20.0)) if c.asset_class != "CASH" else (7.0, 20.0)
+        secs = int(rng.uniform(lo, hi) * 3600)
+        t = datetime.datetime(d.year, d.month, d.day, tzinfo=UTC) + datetime.timedelta(seconds=secs)
+        exec_id = f"{rng.getrandbits(32):08x}.{0x65000000 + self.exec_no:08x}.01.01"
+        e = Execution(exec_id, acct, c.conid, "B" if dq > 0 else "S", float(q), px, comm, c.currency, t,
+                      c.listing_exchange, 1_800_000_000 + self.exec_no * 13)
+        self.executions.append(e)
+        if c.asset_class == "CASH":
+            self._cash(acct, d, c.symbol, dq, "fx", exec_id, c.conid)
+            self._cash(acct, d, c.currency, -dq * px, "fx", exec_id, c.conid)
+            self._cash(acct, d, c.currency, -comm, "commission", exec_id, c.conid)
+            return
+        lot = self.lots[acct].setdefault(c.conid, Lot())
+        realized = apply_fill(lot, c, dq, px, comm)
+        if lot.quantity == 0:
+            del self.lots[acct][c.conid]
+        if c.asset_class == "FUT":
+            if realized:
+                self._cash(acct, d, c.currency, realized, "futures_pnl", exec_id, c.conid)
+        else:
+            self._cash(acct, d, c.currency, -dq * px * c.value_multiplier, "trade", exec_id, c.conid)
+        self._cash(acct, d, c.currency, -comm, "commission", exec_id, c.conid)
+
+    def _lot_size(self, acct: Account, c: Contract, i: int) -> float:
+        rng = self.rng
+        if c.asset_class == "OPT":
+            return float(rng.randint(1, 10))
+        if c.asset_class == "FUT":
+            return float(rng.randint(1, 3))
+        if c.asset_class == "BOND":
+            return float(10_000 * rng.randint(1, 5))
+        base_value = acct.deposit * rng.uniform(0.003, 0.009)
+        in_ccy = base_value * self.w._usd[acct.currency][i] / self.w._usd[c.currency][i]
+        px = self.w._prices[c.conid][i]
+        return float(max(1, int(in_ccy / px)))
+
+    def _universe(self, acct: Account) -> list[Contract]:
+        rng = self.rng
+        ok = _FUNDABLE[acct.currency]
+        pool = [c for c in self.w.contracts.values() if c.asset_class != "CASH" and c.currency in ok]
+        pool.sort(key=lambda c: c.conid)
+        if acct.id == "U7000011":
+            stk = [c for c in pool if c.asset_class == "STK"]
+            opt = [c for c in pool if c.asset_class == "OPT"]
+            fut = [c for c in pool if c.asset_class == "FUT"]
+            bond = [c for c in pool if c.asset_class == "BOND"]
+            chosen = stk + rng.sample(opt, 16) + rng.sample(fut, 4) + rng.sample(bond, 4)
+        elif acct.kind == "master":
+            return []
+        else:
+            n = {"U7000012": 30, "U7000013": 40, "U7000014": 22, "U7000099": 28}.get(acct.id, 25)
+            chosen = rng.sample(pool, min(n, len(pool)))
+        rng.shuffle(chosen)
+        return chosen
+
+    # -- the walk --
+    def run(self) -> None:
+        w, rng = self.w, self.rng
+        days = w.days
+        plans = {a.id: self._universe(a) for a in w.accounts}
+        # Designated behaviours so every feature is exercised: shorts and fully closed contracts.
+        shorts: dict[str, set[int]] = {}
+        closers: dict[str, dict[int, int]] = {}
+        for a in w.accounts:
+            uni = plans[a.id]
+            if not uni:
+                continue
+            stk = [c for c in uni if c.asset_class == "STK"]
+            s = {stk[0].conid} if stk else set()
+            s |= {c.conid for c in uni if c.asset_class in ("OPT", "FUT") and rng.random() < 0.4}
+            shorts[a.id] = s
+            closers[a.id] = {stk[-1].conid: len(days) // 3, stk[-2].conid: len(days) // 2} if len(stk) > 3 else {}
+        closed: dict[str, set[int]] = {a.id: set() for a in w.accounts}
+        for i, d in enumerate(days):
+            if i == 0:
+                for a in w.accounts:
+                    self._cash(a.id, d, a.currency, a.deposit, "deposit", "initial deposit")
+                continue
+            first_of_month = days[i - 1].month != d.month
+            for a in w.accounts:
+                uni = plans[a.id]
+                lots = self.lots[a.id]
+                # Opening phase: work through the universe over the first ~40 business days.
+                if i <= 40 and uni:
+                    per_day = math.ceil(len(uni) / 40)
+                    for c in uni[(i - 1) * per_day: i * per_day]:
+                        q = self._lot_size(a, c, i)
+                        self._fill(a.id, c, d, -q if c.conid in shorts[a.id] else q, i)
+                elif uni:
+                    for conid, day_no in closers[a.id].items():
+                        if i == day_no and conid in lots:
+                            self._fill(a.id, w.contracts[conid], d, -lots[conid].quantity, i)
+                            closed[a.id].add(conid)
+                    n_trades = rng.choice((0, 1, 1, 2, 3)) if a.id != "U7000011" else rng.choice((1, 2, 3, 4))
+                    held = sorted(c for c in lots if c not in closed[a.id])
+                    for _ in range(n_trades):
+                        if not held:
+                            break
+                        conid = rng.choice(held)
+                        c = w.contracts[conid]
+                        lot = lots.get(conid)
+                        if lot is None:
+                            continue
+                        sign = 1.0 if lot.quantity > 0 else -1.0
+                        if rng.random() < 0.55:
+                            dq = sign * self._lot_size(a, c, i) * rng.uniform(0.2, 0.6)
+                        else:
+                            dq = -sign * abs(lot.quantity) * rng.uniform(0.1, 0.5)
+                        if c.asset_class == "BOND":
+                            dq = math.copysign(max(10_000.0, round(abs(dq) / 10_000) * 10_000), dq)
+                        else:
+                            dq = math.copysign(max(1.0, float(round(abs(dq)))), dq)
+                        if abs(dq) >= abs(lot.quantity) and (dq > 0) != (lot.quantity > 0):
+                            continue  # partial reduces only; full closes are the designated ones
+                        self._fill(a.id, c, d, dq, i)
+                # Dividends on the first business day on/after the 15th, quarterly per stock.
+                if d.day >= 15 and days[i - 1].day < 15:
+                    for conid, lot in sorted(lots.items()):
+                        div = self.divs.get(conid)
+                        if div and (d.month - div[1]) % 3 == 0:
+                            c = w.contracts[conid]
+                            dps = round(w._prices[conid][i] * div[0] / 4, 4)
+                            self._cash(a.id, d, c.currency, lot.quantity * dps, "dividend",
+                                       f"{c.symbol} cash dividend {dps} per share", conid)
+                if first_of_month:
+                    for ccy, bal in sorted(self.cash[a.id].items()):
+                        rate = _INTEREST.get(ccy, 0.0) + (0.015 if bal < 0 else 0.0)
+                        self._cash(a.id, d, ccy, bal * rate / 12, "interest", f"{ccy} interest")
+                    if a.kind == "sub":
+                        fee = _r2(a.deposit * 0.0005)
+                        self._cash(a.id, d, a.currency, -fee, "advisor_fee", "advisor fee to F7000001")
+                        usd = fee * w._usd[a.currency][i]
+                        self._cash("F7000001", d, "USD", usd, "advisor_fee", f"advisor fee from {a.id}")
+                self._fund(a, d, i)
+
+    def _fund(self, a: Account, d: datetime.date, i: int) -> None:
+        """Convert base currency into any other currency whose balance went too negative."""
+        for ccy, bal in sorted(self.cash[a.id].items()):
+            if ccy == a.currency:
+                continue
+            bal_base = bal * self.w._usd[ccy][i] / self.w._usd[a.currency][i]
+            if bal_base > -5_000:
+                continue
+            need = -bal * 1.05
+            pair = self.pairs.get((ccy, a.currency)) or self.pairs.get((a.currency, ccy))
+            if pair is None:
+                continue
+            px = self.w._prices[pair.conid][i]
+            if pair.symbol == ccy:
+                dq = float(math.ceil(need / 1000) * 1000)
+            else:
+                dq = -float(math.ceil(need / px / 1000) * 1000)
+            self._fill(a.id, pair, d, dq, i)

@@ -1,0 +1,61 @@
+"""Fixtures: a shared world, and simulators started on port 0 and always stopped."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+from ibkr_pipelines.client.limits import default_limits
+from ibkr_pipelines.simulator import Simulator, SimulatorConfig
+from ibkr_pipelines.simulator.world import World
+
+TODAY = datetime.date(2026, 11, 20)
+# Limits loose enough that tests not about pacing never hit a 429.
+LENIENT = ("global=100000/1,portfolio_accounts=100000/1,portfolio_subaccounts=100000/1,tickle=100000/1,"
+           "sso_validate=100000/1,pnl_partitioned=100000/1")
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    """The seed-7 world around TODAY (built once)."""
+    return World(7, TODAY)
+
+
+@pytest.fixture
+def make_sim() -> Iterator[Callable[..., Simulator]]:
+    """Factory: start a simulator with config overrides (lenient limits unless given); stops all."""
+    started: list[Simulator] = []
+
+    def factory(**kw: Any) -> Simulator:
+        kw.setdefault("today", TODAY)
+        kw.setdefault("limits", default_limits("gateway").with_overrides(LENIENT))
+        sim = Simulator(SimulatorConfig(**kw)).start()
+        started.append(sim)
+        return sim
+
+    yield factory
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., Simulator]) -> Simulator:
+    """A default simulator with lenient limits."""
+    return make_sim()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A keep-alive HTTP session."""
+    with requests.Session() as s:
+        yield s
+
+
+def open_brokerage(http: requests.Session, sim: Simulator) -> None:
+    """Start the brokerage tier and satisfy the /portfolio call-order rule."""
+    r = http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True, "compete": True})
+    assert r.status_code == 200, r.text
+    assert http.get(sim.base_url + "/portfolio/accounts").status_code == 200
