@@ -1,0 +1,19 @@
+-- Positions with their values in the account's base currency.
+--   base_market_value: IBKR's base market value (for FUT this is the notional, not equity);
+--                      when IBKR leaves base values out, local value x the ledger's exchange rate.
+--   base_equity_value: what the position adds to NAV: base_market_value, except FUT where the
+--                      equity is the unrealized P&L (futures are marked to market daily).
+CREATE OR REPLACE VIEW position_values AS
+SELECT
+    p.*,
+    coalesce(p.base_mkt_value, p.mkt_value * fx.exchange_rate) AS base_market_value,
+    CASE
+        WHEN p.asset_class = 'FUT'
+            THEN coalesce(p.base_unrealized_pnl, p.unrealized_pnl * fx.exchange_rate)
+        ELSE coalesce(p.base_mkt_value, p.mkt_value * fx.exchange_rate)
+    END AS base_equity_value
+FROM positions AS p
+LEFT JOIN ledger AS fx
+  ON fx.account_id = p.account_id
+ AND fx.snapshot_date = p.snapshot_date
+ AND fx.currency = p.currency;

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from ibkr_pipelines.land.validate import SchemaMismatch, split_valid
+from ibkr_pipelines.schemas import QUARANTINE_SCHEMA
+
+from .conftest import DAY1, position, positions_frame
+
+
+def test_null_conid_goes_to_quarantine_with_reason_and_the_rest_stays():
+    rows = [position(1), {k: v for k, v in position(2).items() if k != "conid"}, position(3)]
+    valid, quarantine = split_valid("positions", positions_frame(rows, DAY1), partition_key="2026-04-01", run_id="r")
+    assert valid["conid"].to_list() == [1, 3]
+    assert quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)
+    bad = quarantine.row(0, named=True)
+    assert bad["reason"] == "conid: not_nullable"
+    assert bad["row_number"] == 1
+    assert bad["table_name"] == "positions" and bad["partition_key"] == "2026-04-01" and bad["run_id"] == "r"
+    assert json.loads(bad["row_json"])["ticker"] == "T2"
+
+
+def test_several_reasons_are_joined():
+    df = positions_frame([position(1)], DAY1).with_columns(
+        pl.lit(None, dtype=pl.Utf8).alias("account_id"), pl.lit(None, dtype=pl.Int64).alias("conid")
+    )
+    _, quarantine = split_valid("positions", df)
+    assert quarantine["reason"][0] == "account_id: not_nullable; conid: not_nullable"
+
+
+def test_duplicate_natural_key_keeps_the_first_and_quarantines_later_ones():
+    df = positions_frame([position(1, ticker="first"), position(2), position(1, ticker="second")], DAY1)
+    valid, quarantine = split_valid("positions", df)
+    assert valid.select("conid", "ticker").rows() == [(1, "first"), (2, "T2")]
+    assert quarantine["row_number"].to_list() == [2]
+    assert quarantine["reason"][0] == "duplicate natural key (snapshot_date=2026-04-01, account_id=U1, conid=1)"
+
+
+def test_clean_frame_has_empty_quarantine():
+    df = positions_frame([position(1), position(2)], DAY1)
+    valid, quarantine = split_valid("positions", df)
+    assert valid.equals(df) and quarantine.height == 0
+
+
+def test_missing_column_raises_instead_of_quarantining_everything():
+    df = positions_frame([position(1)], DAY1).drop("ticker")
+    with pytest.raises(SchemaMismatch, match="missing column 'ticker'"):
+        split_valid("positions", df)
+
+
+def test_wrong_dtype_raises():
+    df = positions_frame([position(1)], DAY1).with_columns(pl.col("conid").cast(pl.Utf8))
+    with pytest.raises(SchemaMismatch, match="conid"):
+        split_valid("positions", df)
