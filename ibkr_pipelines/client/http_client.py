@@ -101,7 +101,8 @@ class IbkrClient:
         self.stats = stats or RunStats()
         self.timeout = (connect_timeout_seconds, timeout_seconds)
         self._http = requests.Session()
-        self._http.verify = verify
+        # Passed on every request: a Session-level `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self._verify = verify
         self._http.headers.update({"User-Agent": "ibkr-pipelines", "Accept": "application/json"})
         auth.prepare(self._http)
         self._rng = random.Random(seed)
@@ -252,7 +253,7 @@ class IbkrClient:
             self.stats.add(endpoint, requests=1, wait_seconds=slot.waited)
             try:
                 response = self._http.request(
-                    method, self.base_url + path, params=params, json=json, timeout=self.timeout
+                    method, self.base_url + path, params=params, json=json, timeout=self.timeout, verify=self._verify
                 )
                 content = response.content
             except requests.exceptions.SSLError:
