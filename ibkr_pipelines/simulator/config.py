@@ -55,6 +55,9 @@ class SimulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     inject_position_without_conid: bool = False
     host: str = "127.0.0.1"
+    # The world does not move with the clock: every simulator of one seed and anchor tells the same
+    # history, so ingesting date A in one process and date B in another gives one consistent account.
+    world_anchor: datetime.date | None = None  # None -> 31 December of the clock's year
 
     def effective_limits(self) -> Limits:
         """The limits to enforce: the given ones, or IBKR's gateway defaults with our penalty length."""
@@ -63,5 +66,9 @@ class SimulatorConfig:
         return default_limits("gateway", penalty_seconds=self.penalty_seconds)
 
     def effective_today(self) -> datetime.date:
-        """The simulated date the world is built around."""
+        """The simulated date the clock starts at."""
         return self.today or datetime.date.today()
+
+    def effective_anchor(self) -> datetime.date:
+        """The date the world is built around (its history ends a month after it)."""
+        return self.world_anchor or datetime.date(self.effective_today().year, 12, 31)

@@ -45,7 +45,7 @@ class Simulator:
         today = self.config.effective_today()
         self.limits = self.config.effective_limits()
         self.clock = SimClock(today)
-        self.world = World(self.config.seed, today)
+        self.world = World(self.config.seed, self.config.effective_anchor())
         self.views = Views(self.world)
         self.session = GatewaySession(self.config.logged_in, self.config.idle_timeout_seconds)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from ibkr_pipelines.simulator.catalog import FX_START_USD, Contract, build_catalog
 from ibkr_pipelines.simulator.clock import UTC, business_days
 
-HISTORY_DAYS = 425  # ~14 months of history before `today`
-FUTURE_DAYS = 30  # the clock may move this far past `today` with new activity
+# The world is built around an anchor (by default 31 December of the clock's year), so any clock date
+# in that year has more than a year of history behind it and the clock may run a month past the anchor.
+HISTORY_DAYS = 425 + 365
+FUTURE_DAYS = 30
 
 _MIN_COMMISSION = {"USD": 1.0, "EUR": 1.25, "GBP": 1.5, "JPY": 80.0, "CHF": 1.5, "HKD": 18.0}
 _INTEREST = {"USD": 0.03, "EUR": 0.02, "GBP": 0.035, "JPY": 0.0, "CHF": 0.0, "HKD": 0.02}
@@ -122,13 +124,13 @@ def _r2(x: float) -> float:
 
 
 class World:
-    """All simulated data, built once from a seed around a date; read-only afterwards."""
+    """All simulated data, built once from a seed around an anchor date; read-only afterwards."""
 
-    def __init__(self, seed: int, today: datetime.date) -> None:
+    def __init__(self, seed: int, anchor: datetime.date) -> None:
         self.seed = seed
-        self.today = today
-        self.start = today - datetime.timedelta(days=HISTORY_DAYS)
-        self.end = today + datetime.timedelta(days=FUTURE_DAYS)
+        self.anchor = anchor
+        self.start = anchor - datetime.timedelta(days=HISTORY_DAYS)
+        self.end = anchor + datetime.timedelta(days=FUTURE_DAYS)
         self.days: list[datetime.date] = business_days(self.start, self.end)
         self.contracts: dict[int, Contract] = build_catalog(random.Random(f"{seed}-catalog"), self.end)
         self.accounts: list[Account] = _make_accounts()

@@ -71,4 +71,15 @@ def test_stop_leaves_nothing_running() -> None:
 def test_context_manager_and_today_default() -> None:
     with Simulator(SimulatorConfig(today=TODAY)) as sim:
         assert sim.root_url.startswith("http://127.0.0.1:") and sim.ca_bundle_path is None
-        assert sim.world.today == TODAY
+        assert sim.clock.today == TODAY
+        assert sim.world.anchor == datetime.date(TODAY.year, 12, 31)
+
+
+def test_the_world_does_not_depend_on_the_clock() -> None:
+    """Ingesting two dates from two simulators must tell one consistent history."""
+    later = TODAY + datetime.timedelta(days=3)
+    with Simulator(SimulatorConfig(today=TODAY)) as a, Simulator(SimulatorConfig(today=later)) as b:
+        assert a.world.executions == b.world.executions
+        assert a.world.cash_events == b.world.cash_events
+        account = a.world.accounts[1].id
+        assert a.world.positions_as_of(account, later) == b.world.positions_as_of(account, later)
