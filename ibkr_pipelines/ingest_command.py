@@ -102,6 +102,32 @@ def _materializations(result: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _endpoint_traffic(done: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per-endpoint IBKR counters summed over every extraction step of the run."""
+    traffic: dict[str, dict[str, float]] = {}
+    for metadata in done.values():
+        for endpoint, counters in (metadata.get("ibkr_endpoints") or {}).items():
+            entry = traffic.setdefault(endpoint, {})
+            for name, value in counters.items():
+                entry[name] = entry.get(name, 0) + value
+    for entry in traffic.values():
+        for name in ("requests", "retries", "wait_seconds", "throttled", "bytes"):
+            entry.setdefault(name, 0)
+    return traffic
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, title: str) -> None:
+    """A plain aligned text table (no dependency needed for a few lines)."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(title)
+    print(line.format(*header))
+    print(line.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(line.format(*row))
+    print()
+
+
 def _print_summary(
     result: Any,
     datasets: list[Dataset],
@@ -124,20 +150,30 @@ def _print_summary(
                 str(lake.get("ibkr_429s", "-")),
             )
         )
-    header = ("table", "rows landed", "quarantined", "IBKR requests", "429s")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w for w in widths)
     print()
-    print(f"Landed for {as_of} in {settings.db_path} ({elapsed:.1f} s):")
-    print(line.format(*header))
-    print(line.format(*("-" * w for w in widths)))
-    for row in rows:
-        print(line.format(*row))
-    totals = {k: sum(int(m.get(k, 0)) for m in done.values()) for k in ("ibkr_requests", "ibkr_retries", "ibkr_429s")}
-    print(
-        f"IBKR traffic: {totals['ibkr_requests']} requests, {totals['ibkr_retries']} retries, "
-        f"{totals['ibkr_429s']} answered 429"
+    _print_table(
+        ("table", "rows landed", "quarantined", "IBKR requests", "429s"),
+        rows,
+        title=f"Landed for {as_of} in {settings.db_path} ({elapsed:.1f} s):",
     )
+    endpoints = _endpoint_traffic(done)
+    _print_table(
+        ("endpoint", "requests", "retries", "wait s", "429s", "KiB"),
+        [
+            (name, str(int(c["requests"])), str(int(c["retries"])), f"{c['wait_seconds']:.1f}",
+             str(int(c["throttled"])), f"{c['bytes'] / 1024:.0f}")
+            for name, c in sorted(endpoints.items())
+        ],
+        title="IBKR traffic by endpoint:",
+    )
+    totals = {k: sum(c[k] for c in endpoints.values()) for k in ("requests", "retries", "throttled", "wait_seconds")}
+    print(
+        f"IBKR traffic: {int(totals['requests'])} requests, {int(totals['retries'])} retries, "
+        f"{int(totals['throttled'])} answered 429, {totals['wait_seconds']:.1f} s spent pacing"
+    )
+    penalties = [p for m in done.values() for p in (m.get("ibkr_penalties") or [])]
+    for penalty in penalties:
+        print(f"IBKR pacing penalty: {penalty}")
     if sim_stats is not None:
         print(
             f"Embedded simulator: saw {sim_stats['total_requests']} requests, "

@@ -15,7 +15,11 @@ def run_sql(query: str, *, max_rows: int = 50) -> int:
         raise ConfigError("IBKR_DATA_DIR", f"no warehouse at {settings.db_path}: run `ibkr-pipelines ingest` first")
     try:
         with duckdb.connect(str(settings.db_path), read_only=True) as con:
-            con.sql(query).show(max_rows=max_rows, max_width=200)
+            relation = con.sql(query)
+            if relation is None:
+                print("ok (the statement returned no rows)")
+            else:
+                relation.show(max_rows=max_rows, max_width=200)
     except duckdb.Error as exc:
         raise IbkrPipelinesError(f"query failed: {str(exc).splitlines()[0]}") from None
     return 0
