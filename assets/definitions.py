@@ -13,3 +13,8 @@ defs = dg.Definitions(
     schedules=[nightly_schedule],
     resources={"ibkr": IbkrResource(), "warehouse": WarehouseResource()},
 )
+
+
+def nightly_ingestion_job() -> dg.JobDefinition:
+    """The resolved nightly job; module-level so other processes can rebuild it (``dg.reconstructable``)."""
+    return defs.resolve_job_def("nightly_ingestion")

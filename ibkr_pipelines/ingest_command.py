@@ -63,7 +63,7 @@ def run_ingest(as_of: datetime.date, select: str | None) -> int:
 
     import dagster as dg
 
-    from assets.definitions import defs
+    from assets.definitions import nightly_ingestion_job
     from assets.factory import lake_key, warehouse_key
     from ibkr_pipelines.connection import sharing_simulator, start_embedded_simulator
 
@@ -76,7 +76,7 @@ def run_ingest(as_of: datetime.date, select: str | None) -> int:
             simulator = start_embedded_simulator(settings, as_of)
             stack.callback(simulator.stop)
             stack.enter_context(sharing_simulator(simulator))
-        job = defs.resolve_job_def("nightly_ingestion")
+        job = nightly_ingestion_job()
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
                 instance=instance,
