@@ -12,7 +12,8 @@ from assets.resources import IbkrResource, WarehouseResource
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.datasets import Dataset
-from ibkr_pipelines.staging import load_dataset, stage_dataset
+from ibkr_pipelines.schemas.registry import NATURAL_KEYS
+from ibkr_pipelines.staging import LoadSummary, load_dataset, stage_dataset
 
 DUCKDB_POOL = "duckdb_writer"
 EXTRACT_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -106,11 +107,29 @@ def lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
     return _lake
 
 
+def warehouse_checks(dataset: Dataset, result: LoadSummary) -> list[dg.AssetCheckResult]:
+    """Checks from the pandera schema, on the loaded table: unique natural key, nothing quarantined."""
+    return [
+        dg.AssetCheckResult(
+            check_name="natural_key_unique",
+            passed=result.duplicate_keys == 0,
+            metadata={"natural_key": ", ".join(NATURAL_KEYS[dataset.table]), "duplicate_keys": result.duplicate_keys},
+        ),
+        dg.AssetCheckResult(
+            check_name="no_quarantined_rows",
+            passed=result.quarantined == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"quarantined_rows": result.quarantined, "partition": result.partition},
+        ),
+    ]
+
+
 def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
     """The DuckDB load asset of one dataset (single-writer pool, one transaction, idempotent)."""
+    key = warehouse_key(dataset.table)
 
     @dg.asset(
-        key=warehouse_key(dataset.table),
+        key=key,
         group_name=dataset.group,
         partitions_def=DAILY,
         deps=[lake_key(dataset.table)],
@@ -118,6 +137,10 @@ def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         pool=DUCKDB_POOL,
         tags={"domain": dataset.group},
+        check_specs=[
+            dg.AssetCheckSpec("natural_key_unique", asset=key, description="No two rows share the natural key."),
+            dg.AssetCheckSpec("no_quarantined_rows", asset=key, description="Every extracted row passed validation."),
+        ],
     )
     def _warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         result = load_dataset(dataset, warehouse.storage(), context.partition_key, context.run.run_id)
@@ -128,7 +151,8 @@ def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
                 "partition": context.partition_key,
                 "quarantined_rows": result.quarantined,
                 "table": dataset.table,
-            }
+            },
+            check_results=warehouse_checks(dataset, result),
         )
 
     return _warehouse

@@ -19,6 +19,7 @@ from ibkr_pipelines.land.lake import Lake, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import Warehouse
+from ibkr_pipelines.schemas.registry import NATURAL_KEYS
 
 progress = logging.getLogger("ibkr_pipelines.progress")
 
@@ -64,6 +65,7 @@ class LoadSummary:
     rows: int
     quarantined: int
     columns: dict[str, str]
+    duplicate_keys: int = 0
 
 
 def _upstream(dataset: Dataset, lake: Lake, key: str) -> dict[str, pl.DataFrame]:
@@ -138,8 +140,12 @@ def load_dataset(dataset: Dataset, storage: Storage, partition_key: str, run_id:
     result = warehouse.load_partition(
         dataset.table, partition_key, path, run_id, quarantine=quarantine if quarantine.exists() else None
     )
+    key = ", ".join(NATURAL_KEYS[dataset.table])
     with warehouse.connect(read_only=True) as con:
         described = con.execute(f"describe {dataset.table}").fetchall()
+        (duplicates,) = con.execute(
+            f"select count(*) from (select {key} from {dataset.table} group by all having count(*) > 1)"
+        ).fetchone()
     progress.info("%-16s %s  loaded into DuckDB (%d rows)", dataset.table, partition_key, result.rows)
     return LoadSummary(
         table=dataset.table,
@@ -147,4 +153,5 @@ def load_dataset(dataset: Dataset, storage: Storage, partition_key: str, run_id:
         rows=result.rows,
         quarantined=result.quarantined,
         columns={row[0]: str(row[1]) for row in described},
+        duplicate_keys=int(duplicates),
     )

@@ -44,9 +44,11 @@ class Pipeline:
             return con.execute(sql).fetchall()
 
 
-def open_pipeline(root: Path, **simulator_options: Any) -> Iterator[Pipeline]:
+def open_pipeline(root: Path, env: dict[str, str] | None = None, **simulator_options: Any) -> Iterator[Pipeline]:
     """Environment + simulator for one pipeline; a fast global limit keeps tests quick."""
     with pytest.MonkeyPatch.context() as mp:
+        for name, value in (env or {}).items():
+            mp.setenv(name, value)
         mp.delenv("IBKR_BASE_URL", raising=False)
         mp.setenv("IBKR_DATA_DIR", str(root / "data"))
         mp.setenv("IBKR_PACING_DIR", str(root / "pacing"))

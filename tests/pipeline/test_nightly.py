@@ -63,6 +63,12 @@ def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipe
             assert metadata["ibkr_429s"].value == 0
 
 
+def test_asset_checks_pass_on_clean_data(landed: Pipeline) -> None:
+    results = landed.result.get_asset_check_evaluations()  # type: ignore[attr-defined]
+    assert len(results) == 2 * len(DATA_TABLES)
+    assert all(r.passed for r in results)
+
+
 def test_views_answer(landed: Pipeline) -> None:
     assert landed.query("select count(*) from positions_latest")[0][0] > 0
     exposure = landed.query("select count(*) from exposure_by_asset_class")[0][0]
@@ -105,3 +111,13 @@ def test_a_position_without_conid_is_quarantined_and_the_rest_lands(tmp_path: Pa
         held = sum(sum(1 for q in world.positions_as_of(a.id, FRIDAY).values() if q) for a in world.accounts)
         landed_count = pipeline.query("select count(*) from positions")[0][0]
         assert landed_count == held - 1, "every other row landed"
+        failed = [r for r in pipeline.run(FRIDAY).get_asset_check_evaluations() if not r.passed]
+        assert [(r.asset_key.path[1], r.check_name) for r in failed] == [("positions", "no_quarantined_rows")]
+
+
+def test_the_account_filter_lands_only_those_accounts(tmp_path: Path) -> None:
+    for pipeline in open_pipeline(tmp_path, env={"IBKR_ACCOUNT_IDS": "U7000012,U7000099"}):
+        assert pipeline.run(FRIDAY).success
+        for table in ("accounts", "ledger", "positions"):
+            found = {a for (a,) in pipeline.query(f"select distinct account_id from {table}")}
+            assert found == {"U7000012", "U7000099"}, table
