@@ -29,9 +29,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
+@pytest.fixture(scope="module")
+def ingested(workdir: Path) -> subprocess.CompletedProcess[str]:
+    """One `ibkr-pipelines ingest` with IBKR's real gateway limits, as `make demo` runs it."""
+    return _cli(["ingest", "--date", "2026-11-20"], workdir, IBKR_PACING_DIR=str(workdir / "pacing"))
+
+
 @pytest.mark.slow
-def test_ingest_prints_every_table_and_zero_429s(workdir: Path) -> None:
-    done = _cli(["ingest", "--date", "2026-11-20"], workdir, IBKR_PACING_DIR=str(workdir / "pacing"))
+def test_ingest_prints_every_table_and_zero_429s(workdir: Path, ingested: subprocess.CompletedProcess[str]) -> None:
+    done = ingested
     assert done.returncode == 0, done.stderr[-3000:]
     assert "embedded IBKR simulator" in done.stderr
     lines = {line.split()[0]: line.split() for line in done.stdout.splitlines() if line.split()}
@@ -44,9 +50,8 @@ def test_ingest_prints_every_table_and_zero_429s(workdir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sql_reads_the_warehouse_and_refuses_writes(workdir: Path) -> None:
-    if not (workdir / "data" / "ibkr.duckdb").exists():
-        pytest.skip("needs the ingest test's warehouse (run the module, not this test alone)")
+def test_sql_reads_the_warehouse_and_refuses_writes(workdir: Path, ingested: subprocess.CompletedProcess[str]) -> None:
+    assert ingested.returncode == 0, ingested.stderr[-3000:]
     done = _cli(["sql", "select account_id, round(difference, 2) as d from nav_by_account order by 1"], workdir)
     assert done.returncode == 0, done.stderr
     assert "F7000001" in done.stdout and "U7000099" in done.stdout
