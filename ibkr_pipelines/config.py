@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
@@ -28,6 +28,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     limits_spec: str | None = None
     penalty_seconds: float = DEFAULT_PENALTY_SECONDS
+    pacing_safety_seconds: float = 0.02
     pacing_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ibkr-pipelines" / "pacing")
     timeout_seconds: float = 30.0
     tickle_seconds: float = 60.0
@@ -45,7 +46,8 @@ class Settings:
 
     def limits(self) -> Limits:
         """IBKR's limits for this auth mode, with IBKR_LIMITS overrides and IBKR_PENALTY_SECONDS applied."""
-        return default_limits(self.auth, penalty_seconds=self.penalty_seconds).with_overrides(self.limits_spec)
+        limits = default_limits(self.auth, penalty_seconds=self.penalty_seconds).with_overrides(self.limits_spec)
+        return replace(limits, safety_seconds=self.pacing_safety_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -67,6 +69,7 @@ class Settings:
             data_dir=Path(env.get("IBKR_DATA_DIR", "data")),
             limits_spec=env.get("IBKR_LIMITS") or None,
             penalty_seconds=_number(env, "IBKR_PENALTY_SECONDS", DEFAULT_PENALTY_SECONDS, minimum=0.0),
+            pacing_safety_seconds=_number(env, "IBKR_PACING_SAFETY_MS", 20.0, minimum=0.0) / 1000,
             pacing_dir=Path(env["IBKR_PACING_DIR"]) if env.get("IBKR_PACING_DIR") else cls().pacing_dir,
             timeout_seconds=_number(env, "IBKR_TIMEOUT", 30.0, minimum=0.1),
             tickle_seconds=_number(env, "IBKR_TICKLE_SECONDS", 60.0, minimum=60.0),

@@ -38,13 +38,19 @@ def test_bad_setting_names_itself_in_one_line(env: dict[str, str], setting: str)
 
 def test_account_filter_and_overrides() -> None:
     settings = Settings.from_env(
-        {"IBKR_ACCOUNT_IDS": "U1, U2", "IBKR_LIMITS": "global=8/1,history=c4", "IBKR_PENALTY_SECONDS": "30"}
+        {
+            "IBKR_ACCOUNT_IDS": "U1, U2",
+            "IBKR_LIMITS": "global=8/1,history=c4",
+            "IBKR_PENALTY_SECONDS": "30",
+            "IBKR_PACING_SAFETY_MS": "50",
+        }
     )
     assert settings.account_ids == ("U1", "U2")
     limits = settings.limits()
     assert limits.scope(GLOBAL).windows[0].count == 8
     assert limits.scope("history").concurrency == 4
     assert limits.penalty_seconds == 30
+    assert limits.safety_seconds == 0.05
 
 
 def test_limits_map_requests_to_scopes() -> None:
