@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ibkr_pipelines.client.limits import SECDEF_MAX_CONIDS
 from ibkr_pipelines.simulator import payloads
 from ibkr_pipelines.simulator.clock import SimClock
+from ibkr_pipelines.simulator.history import HistoryBuilder, HistoryError
 from ibkr_pipelines.simulator.payloads import PAGE_SIZE, Views
 from ibkr_pipelines.simulator.session import GatewaySession
 from ibkr_pipelines.simulator.world import Account, World
@@ -84,6 +85,7 @@ class Api:
         self.session = session
         self.clock = clock
         self.inject_missing_conid = inject_position_without_conid
+        self.history = HistoryBuilder(world)
 
     def missing_conid_target(self) -> tuple[str, int] | None:
         """(account, conid) of the one row served without ``conid`` when that fault is on."""
@@ -379,6 +381,18 @@ def _secdef_search(api: Api, req: Request, m: re.Match[str]) -> Reply:
                     "companyName": c.name, "symbol": c.symbol, "description": c.listing_exchange,
                     "restricted": None, "sections": sections})
     return Reply(200, out)
+
+
+# ----- market data -------------------------------------------------------------------------------
+
+@route("GET", r"/iserver/marketdata/history")
+def _history(api: Api, req: Request, m: re.Match[str]) -> Reply:
+    try:
+        return Reply(200, api.history.answer(req.query, api.today))
+    except HistoryError as exc:
+        if exc.message == "No data.":
+            return Reply(exc.status, {"error": exc.message})
+        return error(exc.status, exc.message)
 
 
 # ----- order-reply questions (session housekeeping; no orders are ever placed here) -------------

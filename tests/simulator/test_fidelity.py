@@ -55,6 +55,7 @@ SERVED: dict[str, dict[str, Any]] = {
     "Contracts/GET-secdef-search.json": {"params": {"symbol": "SPY"}},
     "Contracts/GET-trsrv-secdef.json": {"params": {"conids": "{conid}"}},
     "Contracts/GET-trsrv-stocks.json": {"params": {"symbols": "AAPL"}},
+    "MarketData/GET-history.json": {"params": {"conid": "{conid}", "bar": "1min", "period": "1d"}},
 }
 
 
@@ -118,6 +119,7 @@ def test_every_recording_in_scope_is_checked() -> None:
                                                                "Contracts/*.json") for p in RECORDED.glob(pat)}
     in_scope = {n for n in in_scope if "-pa-" not in n and "combo" not in n}
     in_scope.add("Accounts/GET-iserver-accounts.json")
+    in_scope.add("MarketData/GET-history.json")
     assert in_scope <= set(SERVED), sorted(in_scope - set(SERVED))
 
 
