@@ -1,6 +1,7 @@
 """The request pacer: keeps every scope under IBKR's limits, smoothly, across threads and processes.
 
-Each request reserves a start time that satisfies all of its scopes, then sleeps until it:
+Each request reserves the earliest start time that satisfies all of its scopes (see ``schedule``),
+then sleeps until it and checks no penalty box began meanwhile:
 - rate windows ("N per P s"): the start is at least ``P + safety`` after the N-th previous grant
   in that scope, so no window of P seconds ever holds more than N requests even with some jitter;
 - smoothing: the start is at least ``P / N`` after the previous grant, so there is no burst at
@@ -23,6 +24,7 @@ from typing import Iterator
 
 from ibkr_pipelines.client.limits import GLOBAL, Limits, Scope
 from ibkr_pipelines.client.pacing_store import PacingState, PacingStore, pid_alive
+from ibkr_pipelines.client.schedule import earliest_start, forget_before, place
 
 log = logging.getLogger(__name__)
 
@@ -111,41 +113,49 @@ class Pacer:
         return self.store.transact(read)
 
     def _reserve(self, scopes: list[Scope]) -> float:
+        """Reserve the earliest start every scope allows, sleep until it, and confirm no box began meanwhile."""
+        waited = 0.0
+        while True:
+            start, now, penalty_scope = self.store.transact(lambda state, now: self._book(state, now, scopes))
+            wait = start - now
+            self._announce_penalty(penalty_scope, wait, start)
+            if wait > 0:
+                self._sleep_until(start)
+                waited += wait
+            if self.store.transact(lambda state, now: self._confirm(state, now, scopes, start)):
+                return waited
+
+    def _book(self, state: PacingState, now: float, scopes: list[Scope]) -> tuple[float, float, str]:
         safety = self.limits.safety_seconds
+        not_before, penalty_scope = now, ""
+        scoped = []
+        for scope in scopes:
+            st = state.scope(scope.name)
+            if st.penalty_until > not_before:
+                not_before, penalty_scope = st.penalty_until, scope.name
+            if scope.windows:
+                forget_before(st.grants, now - max(w.seconds for w in scope.windows) - safety)
+                scoped.append((st.grants, scope.windows))
+        start = earliest_start(not_before, scoped, safety)
+        for grants, _windows in scoped:
+            place(grants, start)
+        return start, now, penalty_scope
 
-        def reserve(state: PacingState, now: float) -> tuple[float, float, str]:
-            start, penalty_end, penalty_scope = now, 0.0, ""
-            for scope in scopes:
-                st = state.scope(scope.name)
-                if st.penalty_until > penalty_end:
-                    penalty_end, penalty_scope = st.penalty_until, scope.name
-                start = max(start, st.penalty_until)
-                for window in scope.windows:
-                    grants = st.grants
-                    if len(grants) >= window.count:
-                        start = max(start, grants[-window.count] + window.seconds + safety)
-                    if grants:
-                        start = max(start, grants[-1] + window.seconds / window.count)
-            for scope in scopes:
-                if scope.windows:
-                    st = state.scope(scope.name)
-                    st.grants.append(start)
-                    keep = max(w.count for w in scope.windows)
-                    del st.grants[:-keep]
-            return start, now, penalty_scope if penalty_end > now else ""
+    @staticmethod
+    def _confirm(state: PacingState, now: float, scopes: list[Scope], start: float) -> bool:
+        """False (and the reservation withdrawn) when one of the scopes was boxed while we slept."""
+        if all(state.scope(s.name).penalty_until <= now for s in scopes):
+            return True
+        for scope in scopes:
+            grants = state.scope(scope.name).grants
+            if scope.windows and start in grants:
+                grants.remove(start)
+        return False
 
-        start, now, penalty_scope = self.store.transact(reserve)
-        wait = start - now
-        if wait > _LONG_WAIT_SECONDS and penalty_scope:
-            key = (penalty_scope, int(start))
-            if key not in self._announced:
-                self._announced.add(key)
-                log.warning(
-                    "IBKR pacing: scope %r is in the penalty box; waiting %.0f s before sending", penalty_scope, wait
-                )
-        if wait > 0:
-            self._sleep_until(start)
-        return max(wait, 0.0)
+    def _announce_penalty(self, scope: str, wait: float, start: float) -> None:
+        if scope and wait > _LONG_WAIT_SECONDS and (scope, int(start)) not in self._announced:
+            self._announced.add((scope, int(start)))
+            log.warning("IBKR pacing: scope %r is in the penalty box; waiting %.0f s before sending", scope, wait)
 
     def _sleep_until(self, start: float) -> None:
         while True:

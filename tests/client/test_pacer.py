@@ -134,3 +134,46 @@ def test_leases_can_be_held_after_a_timeout() -> None:
     t0 = time.monotonic()
     with pacer.slot([history]) as slot:
         assert time.monotonic() - t0 >= 0.15
+
+
+def test_a_request_waiting_for_its_own_slow_endpoint_does_not_hold_up_others() -> None:
+    slow = Scope("portfolio_accounts", (RateWindow(1, 0.6),))
+    limits = _limits(portfolio_accounts=slow)
+    pacer = Pacer(limits, MemoryPacingStore())
+    with pacer.slot([slow, limits.scope(GLOBAL)]):
+        pass
+    entered: dict[str, float] = {}
+
+    def second_listing() -> None:
+        with pacer.slot([slow, limits.scope(GLOBAL)]):
+            entered["slow"] = time.monotonic()
+
+    t0 = time.monotonic()
+    waiter = threading.Thread(target=second_listing)
+    waiter.start()
+    time.sleep(0.05)
+    with pacer.slot([limits.scope(GLOBAL)]):
+        entered["fast"] = time.monotonic()
+    waiter.join()
+    assert entered["fast"] - t0 < 0.2, "a global-only request slips in before the slow endpoint's slot"
+    assert entered["slow"] - t0 >= 0.55
+
+
+def test_a_request_booked_before_a_penalty_waits_for_the_penalty_to_end() -> None:
+    limits = _limits()
+    pacer = Pacer(limits, MemoryPacingStore())
+    for _ in range(10):  # fill the window so the next booking lies in the future
+        with pacer.slot([limits.scope(GLOBAL)]):
+            pass
+    entered: list[float] = []
+
+    def late() -> None:
+        with pacer.slot([limits.scope(GLOBAL)]):
+            entered.append(time.monotonic())
+
+    waiter = threading.Thread(target=late)
+    waiter.start()
+    time.sleep(0.05)
+    penalty = pacer.penalize(GLOBAL, 0.8)
+    waiter.join()
+    assert entered[0] >= penalty.until, "nothing is sent into a box that began after it was booked"
