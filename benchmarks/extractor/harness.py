@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime
 import multiprocessing
+import tempfile
+from contextlib import contextmanager
 import multiprocessing.connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 import requests
 
@@ -135,6 +137,24 @@ class ProcessSim:
 def start_simulator(config: SimulatorConfig, *, in_process: bool = False) -> SimHandle:
     """Start a simulator with ``config``, in this process or (default) in a child process."""
     return LocalSim(config) if in_process else ProcessSim(config)
+
+
+@contextmanager
+def simulator_with_client(
+    config: SimulatorConfig, limits: Limits, *, in_process: bool, prefix: str, **client_options: Any
+) -> Iterator[tuple[SimHandle, IbkrClient]]:
+    """A simulator and a started client on a fresh pacing file; the client closes, then the simulator stops."""
+    sim = start_simulator(config, in_process=in_process)
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            client = make_client(sim.base_url, limits, Path(tmp) / "pacing.json", **client_options)
+            try:
+                client.start()
+                yield sim, client
+            finally:
+                client.close()
+    finally:
+        sim.stop()
 
 
 def make_client(base_url: str, limits: Limits, pacing_file: Path, *, timeout: float = 30.0,

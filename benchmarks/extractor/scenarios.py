@@ -30,9 +30,9 @@ from benchmarks.extractor.harness import (
     TODAY,
     arrivals,
     gaps,
-    make_client,
     measure,
     scope_stats,
+    simulator_with_client,
     start_simulator,
 )
 from benchmarks.extractor.workload import (
@@ -64,22 +64,16 @@ def run_global(duration: float = 60.0, *, threads: int = 6, accounts_every: floa
                in_process_sim: bool = False) -> dict[str, Any]:
     """One process, several threads, the mixed workload under the gateway's 10 req/s."""
     limits = _gateway_limits()
-    sim = start_simulator(_sim_config(limits), in_process=in_process_sim)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-global-") as tmp:
-            client = make_client(sim.base_url, limits, Path(tmp) / "pacing.json")
-            try:
-                client.start()
-                plan = discover(client)
-                settle(plan, accounts_every, duration)
-                sim.reset_stats()
-                work = run_workers(client, Dispenser(mixed_tasks(plan), duration, accounts_every=accounts_every),
-                                   threads)
-            finally:
-                client.close()
+    with simulator_with_client(_sim_config(limits), limits, in_process=in_process_sim, prefix="bench-global-") as (
+        sim,
+        client,
+    ):
+        plan = discover(client)
+        settle(plan, accounts_every, duration)
+        sim.reset_stats()
+        work = run_workers(client, Dispenser(mixed_tasks(plan), duration, accounts_every=accounts_every), threads)
+        client.close()  # no keep-alive tickle may land between the workload and the counters
         stats = sim.stats()
-    finally:
-        sim.stop()
     out = {"scenario": "global", **measure(stats, work.last_answer, GATEWAY_GLOBAL_PER_S)}
     bar = {"utilization": 0.95, "throttled": 0}
     out.update(
@@ -161,21 +155,14 @@ def run_history(duration: float = 30.0, *, threads: int = 10, latency: float = 0
     limits = default_limits("oauth1", penalty_seconds=BENCH_PENALTY_SECONDS)
     cap = limits.scope("history").concurrency or 1
     limit_per_s = cap / latency
-    sim = start_simulator(_sim_config(limits, latency={"history": latency}), in_process=in_process_sim)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
-            client = make_client(sim.base_url, limits, Path(tmp) / "pacing.json")
-            try:
-                client.start()
-                plan = discover(client)
-                settle()
-                sim.reset_stats()
-                work = run_workers(client, Dispenser(history_tasks(plan), duration), threads)
-            finally:
-                client.close()
+    config = _sim_config(limits, latency={"history": latency})
+    with simulator_with_client(config, limits, in_process=in_process_sim, prefix="bench-history-") as (sim, client):
+        plan = discover(client)
+        settle()
+        sim.reset_stats()
+        work = run_workers(client, Dispenser(history_tasks(plan), duration), threads)
+        client.close()
         stats = sim.stats()
-    finally:
-        sim.stop()
     hist = scope_stats(stats, "history")
     out = {"scenario": "history", **measure(stats, work.last_answer, limit_per_s)}
     bar = {"utilization": 0.90, "throttled": 0}
@@ -244,22 +231,16 @@ def run_faults(duration: float = 30.0, *, rounds: int | None = None, threads: in
                          timeout_seconds=hang_seconds)
     runs: dict[str, dict[str, Any]] = {}
     for name, fault_config in (("clean", FaultConfig()), ("faulty", faults)):
-        sim = start_simulator(_sim_config(limits, faults=fault_config), in_process=in_process_sim)
-        try:
-            with tempfile.TemporaryDirectory(prefix=f"bench-faults-{name}-") as tmp:
-                client = make_client(sim.base_url, limits, Path(tmp) / "pacing.json", timeout=client_timeout,
-                                     retry=RetryPolicy(), seed=fault_seed)
-                try:
-                    client.start()
-                    started = time.monotonic()
-                    done, records, errors = _fetch_rounds(client, rounds, duration, threads)
-                    last_answer = time.monotonic()
-                    retries = int(client.stats.as_dict()["totals"]["retries"])
-                finally:
-                    client.close()
+        with simulator_with_client(
+            _sim_config(limits, faults=fault_config), limits, in_process=in_process_sim,
+            prefix=f"bench-faults-{name}-", timeout=client_timeout, retry=RetryPolicy(), seed=fault_seed,
+        ) as (sim, client):
+            started = time.monotonic()
+            done, records, errors = _fetch_rounds(client, rounds, duration, threads)
+            last_answer = time.monotonic()
+            retries = int(client.stats.as_dict()["totals"]["retries"])
+            client.close()
             stats = sim.stats()
-        finally:
-            sim.stop()
         rounds = done
         statuses: dict[str, int] = {}
         for ep in stats["endpoints"].values():
@@ -303,28 +284,22 @@ def run_penalty(duration: float = 30.0, *, scope: str = "portfolio_accounts", pe
     outside the boxed scope used meanwhile (1.0 = they kept going at full rate).
     """
     limits = _gateway_limits(penalty_seconds)
-    sim = start_simulator(_sim_config(limits), in_process=in_process_sim)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-penalty-") as tmp:
-            client = make_client(sim.base_url, limits, Path(tmp) / "pacing.json")
-            try:
-                client.start()
-                plan = discover(client)
-                settle(plan, accounts_every, duration)
-                sim.reset_stats()
-                timer = threading.Timer(penalty_at, sim.force_penalty, args=(scope, penalty_seconds))
-                timer.start()
-                try:
-                    work = run_workers(client, Dispenser(mixed_tasks(plan), duration, accounts_every=accounts_every),
-                                       threads)
-                finally:
-                    timer.cancel()
-                client_penalties = client.stats.as_dict()["penalties"]
-            finally:
-                client.close()
+    with simulator_with_client(_sim_config(limits), limits, in_process=in_process_sim, prefix="bench-penalty-") as (
+        sim,
+        client,
+    ):
+        plan = discover(client)
+        settle(plan, accounts_every, duration)
+        sim.reset_stats()
+        timer = threading.Timer(penalty_at, sim.force_penalty, args=(scope, penalty_seconds))
+        timer.start()
+        try:
+            work = run_workers(client, Dispenser(mixed_tasks(plan), duration, accounts_every=accounts_every), threads)
+        finally:
+            timer.cancel()
+        client_penalties = client.stats.as_dict()["penalties"]
+        client.close()
         stats = sim.stats()
-    finally:
-        sim.stop()
     name = "penalty" if scope == "portfolio_accounts" else f"penalty_{scope}"
     out = {"scenario": name, **measure(stats, work.last_answer, GATEWAY_GLOBAL_PER_S)}
     box = next((p for p in stats["penalties"] if p["violated"] == scope), None)

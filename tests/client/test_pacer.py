@@ -10,22 +10,13 @@ from pathlib import Path
 from ibkr_pipelines.client.limits import GLOBAL, Limits, RateWindow, Scope
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.pacing_store import FilePacingStore, MemoryPacingStore
+from tests.client.windows import max_in_window
 
 
 def _limits(**scopes: Scope) -> Limits:
     table = {GLOBAL: Scope(GLOBAL, (RateWindow(10, 0.5),))}
     table.update(scopes)
     return Limits(scopes=table, rules=(), penalty_seconds=1.0, safety_seconds=0.01)
-
-
-def _max_in_window(times: list[float], seconds: float) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= seconds:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def test_threads_never_exceed_the_window_and_do_not_burst() -> None:
@@ -46,7 +37,7 @@ def test_threads_never_exceed_the_window_and_do_not_burst() -> None:
     for t in threads:
         t.join()
     assert len(sent) == 32
-    assert _max_in_window(sent, 0.5) <= 10
+    assert max_in_window(sent, 0.5) <= 10
     gaps = [b - a for a, b in zip(sorted(sent), sorted(sent)[1:])]
     assert min(gaps) >= 0.05 - 0.005, "requests are spaced at period/count, never burst"
     elapsed = max(sent) - min(sent)
@@ -75,7 +66,7 @@ def test_two_processes_share_one_limit(tmp_path: Path) -> None:
         assert p.exitcode == 0
     stamps = [float(x) for o in outs for x in o.read_text().split()]
     assert len(stamps) == 30
-    assert _max_in_window(stamps, 0.5) <= 10
+    assert max_in_window(stamps, 0.5) <= 10
 
 
 def test_penalty_stops_the_scope_and_escalates_on_a_second_box() -> None:

@@ -6,18 +6,9 @@ import random
 
 from ibkr_pipelines.client.limits import RateWindow
 from ibkr_pipelines.client.schedule import earliest_start, fits, forget_before, place
+from tests.client.windows import max_in_window
 
 SAFETY = 0.02
-
-
-def _max_in_span(times: list[float], span: float) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= span:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def test_random_bookings_across_two_scopes_keep_every_rule() -> None:
@@ -39,8 +30,8 @@ def test_random_bookings_across_two_scopes_keep_every_rule() -> None:
         if len(scoped) == 1:
             global_only.append(start)
     float_noise = 1e-9
-    assert _max_in_span(global_grants, 1.0 + SAFETY - float_noise) <= 10
-    assert _max_in_span(slow_grants, 5.0 + SAFETY - float_noise) <= 1
+    assert max_in_window(global_grants, 1.0 + SAFETY - float_noise) <= 10
+    assert max_in_window(slow_grants, 5.0 + SAFETY - float_noise) <= 1
     gaps = [b - a for a, b in zip(global_grants, global_grants[1:])]
     assert min(gaps) >= 0.1 - 1e-9
     # While demand exceeds the limit, the global timeline is full: slow-scope bookings far in the
