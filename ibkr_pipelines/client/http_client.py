@@ -268,7 +268,7 @@ class IbkrClient:
                 self.stats.add(endpoint, errors=1)
                 raise _Retry(type(exc).__name__, reset_window=path.startswith("/iserver/")) from None
         self.stats.add(endpoint, bytes=len(content))
-        return self._classify(method, path, endpoint, scopes, params, response.status_code, response, content)
+        return self._classify(method, path, endpoint, scopes, params, response, content)
 
     def _classify(
         self,
@@ -277,10 +277,10 @@ class IbkrClient:
         endpoint: str,
         scopes: list[Scope],
         params: Any,
-        status: int,
         response: requests.Response,
         content: bytes,
     ) -> Any:
+        status = response.status_code
         if status == 204:
             self._after_success(method, path, params, status, content)
             return None
