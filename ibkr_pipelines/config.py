@@ -29,6 +29,7 @@ class Settings:
     limits_spec: str | None = None
     penalty_seconds: float = DEFAULT_PENALTY_SECONDS
     pacing_safety_seconds: float = 0.02
+    penalty_scope: str = "scope"
     pacing_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ibkr-pipelines" / "pacing")
     timeout_seconds: float = 30.0
     tickle_seconds: float = 60.0
@@ -47,7 +48,7 @@ class Settings:
     def limits(self) -> Limits:
         """IBKR's limits for this auth mode, with IBKR_LIMITS overrides and IBKR_PENALTY_SECONDS applied."""
         limits = default_limits(self.auth, penalty_seconds=self.penalty_seconds).with_overrides(self.limits_spec)
-        return replace(limits, safety_seconds=self.pacing_safety_seconds)
+        return replace(limits, safety_seconds=self.pacing_safety_seconds, penalty_scope=self.penalty_scope)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -69,6 +70,7 @@ class Settings:
             data_dir=Path(env.get("IBKR_DATA_DIR", "data")),
             limits_spec=env.get("IBKR_LIMITS") or None,
             penalty_seconds=_number(env, "IBKR_PENALTY_SECONDS", DEFAULT_PENALTY_SECONDS, minimum=0.0),
+            penalty_scope=_choice(env, "IBKR_PENALTY_SCOPE", ("scope", "ip"), "scope"),
             pacing_safety_seconds=_number(env, "IBKR_PACING_SAFETY_MS", 20.0, minimum=0.0) / 1000,
             pacing_dir=Path(env["IBKR_PACING_DIR"]) if env.get("IBKR_PACING_DIR") else cls().pacing_dir,
             timeout_seconds=_number(env, "IBKR_TIMEOUT", 30.0, minimum=0.1),
@@ -99,6 +101,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {raw!r}")
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:

@@ -318,7 +318,7 @@ class IbkrClient:
         return body
 
     def _penalize(self, endpoint: str, scopes: list[Scope], response: requests.Response) -> None:
-        scope = scopes[0].name if len(scopes) > 1 else GLOBAL
+        scope = scopes[0].name if len(scopes) > 1 and self.limits.penalty_scope == "scope" else GLOBAL
         seconds = _retry_after(response) or self.limits.penalty_seconds
         penalty = self.pacer.penalize(scope, seconds, reason=endpoint)
         self.stats.add(endpoint, throttled=1)

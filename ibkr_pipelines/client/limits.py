@@ -119,6 +119,9 @@ class Limits:
     penalty_seconds: float = DEFAULT_PENALTY_SECONDS
     # Extra gap kept on every rate window so network jitter cannot push two requests into one window.
     safety_seconds: float = 0.02
+    # What a 429 boxes: "scope" (the endpoint's own scope, or global) or "ip" (everything, as IBKR's
+    # documented per-IP penalty box would; costs throughput when only one endpoint was at fault).
+    penalty_scope: str = "scope"
 
     def scope(self, name: str) -> Scope:
         """The scope called ``name``."""

@@ -26,6 +26,7 @@ def test_defaults_use_the_embedded_simulator_and_gateway_limits() -> None:
         ({"IBKR_PENALTY_SECONDS": "ten"}, "IBKR_PENALTY_SECONDS"),
         ({"IBKR_LIMITS": "global=fast"}, "IBKR_LIMITS"),
         ({"IBKR_TICKLE_SECONDS": "5"}, "IBKR_TICKLE_SECONDS"),
+        ({"IBKR_PENALTY_SCOPE": "account"}, "IBKR_PENALTY_SCOPE"),
     ],
 )
 def test_bad_setting_names_itself_in_one_line(env: dict[str, str], setting: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -53,9 +54,12 @@ class StubAdapter(BaseAdapter):
         pass
 
 
-def make_client(script: dict[str, list[Any]], *, penalty: float = 0.2) -> tuple[IbkrClient, StubAdapter]:
+def make_client(
+    script: dict[str, list[Any]], *, penalty: float = 0.2, penalty_scope: str = "scope"
+) -> tuple[IbkrClient, StubAdapter]:
     script.setdefault("POST /iserver/auth/status", [(200, HEALTHY)])
     limits = default_limits("oauth1", penalty_seconds=penalty).with_overrides("portfolio_accounts=1/0.01")
+    limits = replace(limits, penalty_scope=penalty_scope)
     client = IbkrClient(
         "http://stub/v1/api",
         auth=GatewayAuth(poll_seconds=0.01),
@@ -150,6 +154,15 @@ def test_429_boxes_the_scope_then_the_request_goes_through() -> None:
     assert totals["totals"]["throttled"] == 1
     assert totals["penalties"][0]["scopes"] == ["portfolio_accounts"]
     assert totals["penalties"][0]["seconds"] == pytest.approx(0.3)
+
+
+def test_with_ip_penalties_a_429_boxes_everything() -> None:
+    client, _ = make_client(
+        {"GET /portfolio/accounts": [(429, {"error": "Too many requests"}, {"Retry-After": "0.2"}), (200, [])]},
+        penalty_scope="ip",
+    )
+    assert client.get("/portfolio/accounts") == []
+    assert client.stats.as_dict()["penalties"][0]["scopes"] == ["global"]
 
 
 def test_response_hook_sees_bodies_for_the_raw_archive() -> None:
