@@ -1,6 +1,10 @@
 """The nightly ingestion job and its schedule."""
 
+from zoneinfo import ZoneInfo
+
 import dagster as dg
+
+from assets.partitions import TIMEZONE
 
 nightly_ingestion = dg.define_asset_job(
     name="nightly_ingestion",
@@ -8,7 +12,14 @@ nightly_ingestion = dg.define_asset_job(
     description="Every IBKR dataset for one trading date: extract in parallel, then load DuckDB one writer at a time.",
 )
 
-# 23:30 US/Eastern: after the US close and before IBKR's ~01:00 ET /iserver reset.
-nightly_schedule = dg.build_schedule_from_partitioned_job(
-    nightly_ingestion, hour_of_day=23, minute_of_hour=30, name="nightly_ingestion_schedule"
+
+@dg.schedule(
+    cron_schedule="30 23 * * *",
+    job=nightly_ingestion,
+    execution_timezone=TIMEZONE,
+    name="nightly_ingestion_schedule",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """23:30 US/Eastern, after the US close and before IBKR's ~01:00 ET /iserver reset: that evening's date."""
+    day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    return dg.RunRequest(run_key=day, partition_key=day)

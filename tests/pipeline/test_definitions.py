@@ -53,7 +53,9 @@ def test_nightly_schedule_targets_that_evenings_partition() -> None:
     assert schedule.cron_schedule == "30 23 * * *"
     when = datetime.datetime(2026, 11, 20, 23, 30, tzinfo=ZoneInfo("America/New_York"))
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+        )
         data = schedule.evaluate_tick(context)
     assert [r.partition_key for r in data.run_requests or []] == ["2026-11-20"]
 
