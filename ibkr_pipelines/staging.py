@@ -99,10 +99,7 @@ def stage_dataset(
         upstream=upstream,
     )
 
-    def archive(method: str, path: str, params: object, status: int, content: bytes) -> None:
-        storage.raw.record(method, path, params, status, content, partition=key)  # type: ignore[arg-type]
-
-    with client.recording(archive):
+    with client.recording(storage.raw.hook(key)):
         fetched = dataset.fetch(client, inputs)
     for _ in range(fetched.cold_read_retries):
         client.stats.note("cold_read_retries")
