@@ -52,7 +52,3 @@ class ApiErrorBody(IbkrError):
 
 class TransientError(IbkrError):
     """A failure worth retrying (5xx, timeout, reset, truncated body) that outlived its deadline."""
-
-
-class BadResponse(IbkrError):
-    """The body could not be read as the JSON the endpoint promises."""

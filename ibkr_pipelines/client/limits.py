@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Iterable
-
 from ibkr_pipelines.errors import ConfigError
 
 
@@ -212,8 +210,3 @@ def endpoint_key(method: str, path: str) -> str:
         else:
             parts.append(segment)
     return f"{method.upper()} {'/'.join(parts)}"
-
-
-def scope_names(scopes: Iterable[Scope]) -> list[str]:
-    """Names of the given scopes, for logs and metadata."""
-    return [s.name for s in scopes]

@@ -103,15 +103,6 @@ class Pacer:
 
         return self.store.transact(apply)
 
-    def penalty_remaining(self, scopes: list[Scope]) -> tuple[str, float] | None:
-        """The scope whose penalty ends last among ``scopes`` and the seconds left, if any is boxed."""
-
-        def read(state: PacingState, now: float) -> tuple[str, float] | None:
-            worst = max(((s.name, state.scope(s.name).penalty_until - now) for s in scopes), key=lambda x: x[1])
-            return worst if worst[1] > 0 else None
-
-        return self.store.transact(read)
-
     def _reserve(self, scopes: list[Scope]) -> float:
         """Reserve the earliest start every scope allows, sleep until it, and confirm no box began meanwhile."""
         waited = 0.0

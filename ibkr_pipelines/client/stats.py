@@ -69,13 +69,3 @@ class RunStats:
                 "session_recoveries": self.session_recoveries,
                 "cold_read_retries": self.cold_read_retries,
             }
-
-    def merge(self, other: "RunStats") -> None:
-        """Fold another run's counters into this one."""
-        data = other.as_dict()
-        for endpoint, counters in data["endpoints"].items():
-            self.add(endpoint, **counters)
-        with self._lock:
-            self.penalties.extend(data["penalties"])
-            self.session_recoveries += other.session_recoveries
-            self.cold_read_retries += other.cold_read_retries
