@@ -10,7 +10,8 @@ concurrency cap ("at most N in flight"). Overrides come from configuration as te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+
 from ibkr_pipelines.errors import ConfigError
 
 
