@@ -34,6 +34,16 @@ def table_schema(columns: dict[str, str]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=name, type=kind) for name, kind in columns.items()])
 
 
+def landed_metadata(rows: int, columns: dict[str, str], partition: str, quarantined: int) -> dict[str, Any]:
+    """The metadata both layers of a dataset report: row count, column schema, partition, quarantined rows."""
+    return {
+        "dagster/row_count": rows,
+        "dagster/column_schema": table_schema(columns),
+        "partition": partition,
+        "quarantined_rows": quarantined,
+    }
+
+
 def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """What the client did between two ``RunStats.as_dict()`` snapshots (per asset, from a shared client)."""
     endpoints: dict[str, dict[str, float]] = {}
@@ -94,10 +104,7 @@ def lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
             context.log.warning(f"{result.quarantined} {dataset.table} row(s) quarantined: {result.reasons}")
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": result.rows,
-                "dagster/column_schema": table_schema(result.columns),
-                "partition": context.partition_key,
-                "quarantined_rows": result.quarantined,
+                **landed_metadata(result.rows, result.columns, context.partition_key, result.quarantined),
                 "quarantine_reasons": dg.MetadataValue.json(result.reasons),
                 "lake_path": dg.MetadataValue.path(str(result.lake_path)),
                 **ibkr_metadata(delta),
@@ -146,10 +153,7 @@ def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
         result = load_dataset(dataset, warehouse.storage(), context.partition_key, context.run.run_id)
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": result.rows,
-                "dagster/column_schema": table_schema(result.columns),
-                "partition": context.partition_key,
-                "quarantined_rows": result.quarantined,
+                **landed_metadata(result.rows, result.columns, context.partition_key, result.quarantined),
                 "table": dataset.table,
             },
             check_results=warehouse_checks(dataset, result),
