@@ -1,10 +1,9 @@
 """The nightly ingestion job and its schedule."""
 
-from zoneinfo import ZoneInfo
-
 import dagster as dg
 
 from assets.partitions import TIMEZONE
+from ibkr_pipelines.trading_calendar import trading_date
 
 nightly_ingestion = dg.define_asset_job(
     name="nightly_ingestion",
@@ -21,5 +20,5 @@ nightly_ingestion = dg.define_asset_job(
 )
 def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """23:30 US/Eastern, after the US close and before IBKR's ~01:00 ET /iserver reset: that evening's date."""
-    day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    day = trading_date(context.scheduled_execution_time).isoformat()
     return dg.RunRequest(run_key=day, partition_key=day)

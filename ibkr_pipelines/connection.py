@@ -13,6 +13,7 @@ from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import ConfigError
+from ibkr_pipelines.trading_calendar import trading_date
 
 if TYPE_CHECKING:
     from ibkr_pipelines.simulator import Simulator
@@ -31,12 +32,12 @@ class Connection:
     client: IbkrClient
     simulator: "Simulator | None" = None
 
-    def at_date(self, as_of: datetime.date) -> None:
+    def at_date(self, as_of: datetime.date, *, now: datetime.datetime | None = None) -> None:
         """Point the run at ``as_of``: move the simulator's clock, or check a real account can serve it."""
         if self.simulator is not None:
             self.simulator.set_today(as_of)
             return
-        today = datetime.date.today()
+        today = trading_date(now)
         if not (0 <= (today - as_of).days <= SNAPSHOT_GRACE_DAYS):
             raise ConfigError(
                 "partition",
