@@ -126,7 +126,7 @@ _FUTURES: tuple[tuple[str, str, str, str, float, float], ...] = (
     ("N225M", "Nikkei 225 Mini", "JPY", "OSE.JPN", 100.0, 38000.0),
 )
 
-# (issuer ticker, issuer name, currency, coupon, maturity years after the world's end, country)
+# (issuer ticker, issuer name, currency, coupon, maturity year minus BOND_BASE_YEAR, country)
 _BONDS: tuple[tuple[str, str, str, float, int, str], ...] = (
     ("AAPL", "APPLE INC", "USD", 3.85, 17, "US"),
     ("MSFT", "MICROSOFT CORP", "USD", 2.4, 3, "US"),
@@ -222,9 +222,15 @@ def third_friday(year: int, month: int) -> datetime.date:
     return d + datetime.timedelta(days=14)
 
 
-def _month_after(d: datetime.date, months: int) -> tuple[int, int]:
-    idx = d.year * 12 + d.month - 1 + months
-    return idx // 12, idx % 12 + 1
+# Expiries and maturities are fixed dates, not derived from the clock or the world's length, so a
+# world built through a later date holds the very same contracts. They lie far enough after
+# WORLD_START (2024) that no plausible clock reaches them: no contract ever expires within the world.
+# That is a simplification of ours, not IBKR behaviour (real option and futures chains list expiries
+# months ahead, and held contracts expire, roll or are exercised).
+OPTION_EXPIRIES = (third_friday(2031, 6), third_friday(2032, 1))
+FUTURE_EXPIRIES = (third_friday(2031, 3), third_friday(2031, 6))
+BOND_BASE_YEAR = 2030
+FIRST_EXPIRY = min(OPTION_EXPIRIES + FUTURE_EXPIRIES)  # a world must end before it
 
 
 def _nice_strike(x: float) -> float:
@@ -232,8 +238,8 @@ def _nice_strike(x: float) -> float:
     return round(round(x / step) * step, 2)
 
 
-def build_catalog(rng: random.Random, world_end: datetime.date) -> dict[int, Contract]:
-    """All contracts of the world, with synthetic unique conids; derivatives expire after world_end."""
+def build_catalog(rng: random.Random) -> dict[int, Contract]:
+    """All contracts of the world, with synthetic unique conids; the same whatever the world's length."""
     used: set[int] = set()
 
     def new_conid() -> int:
@@ -256,10 +262,9 @@ def build_catalog(rng: random.Random, world_end: datetime.date) -> dict[int, Con
         out[c.conid] = c
         stocks[sym] = c
     # Options on liquid US names: two expiries, two strikes, calls and puts.
-    expiries = [third_friday(*_month_after(world_end, m)) for m in (2, 5)]
     for sym in ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "XOM", "SPY", "QQQ", "IWM"):
         und = stocks[sym]
-        for exp in expiries:
+        for exp in OPTION_EXPIRIES:
             for k in (_nice_strike(und.start_price * 0.95), _nice_strike(und.start_price * 1.05)):
                 for right in ("C", "P"):
                     occ = f"{sym:<6}{exp.strftime('%y%m%d')}{right}{int(round(k * 1000)):08d}"
@@ -269,16 +274,10 @@ def build_catalog(rng: random.Random, world_end: datetime.date) -> dict[int, Con
                                  "US", 0.0, 0.0, multiplier=100.0, expiry=exp, strike=k, right=right,
                                  und_conid=und.conid, description=desc)
                     out[c.conid] = c
-    # Quarterly futures, the two nearest expiries at least a month after the world's end.
-    fut_exp = []
-    y, m = _month_after(world_end, 1)
-    while len(fut_exp) < 2:
-        if m % 3 == 0:
-            fut_exp.append(third_friday(y, m))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    # Quarterly futures, two expiries per root.
     for root, name, ccy, exch, mult, px in _FUTURES:
         vol = rng.uniform(0.008, 0.015)
-        for exp in fut_exp:
+        for exp in FUTURE_EXPIRIES:
             desc = f"{root} {_MONTHS[exp.month - 1]}{exp.strftime('%y')}"
             c = Contract(new_conid(), "FUT", root, name, ccy, exch, exch, "US" if ccy == "USD" else "", px, vol,
                          multiplier=mult, expiry=exp, description=desc)
@@ -289,7 +288,7 @@ def build_catalog(rng: random.Random, world_end: datetime.date) -> dict[int, Con
                      description=sym)
         out[c.conid] = c
     for ticker, name, ccy, cpn, years, country in _BONDS:
-        mat = datetime.date(world_end.year + years, rng.choice((2, 5, 8, 11)), 15)
+        mat = datetime.date(BOND_BASE_YEAR + years, rng.choice((2, 5, 8, 11)), 15)
         desc = f"{ticker} {cpn:g} {mat.strftime('%m/%d/%y')}"
         c = Contract(new_conid(), "BOND", ticker, name, ccy, "SMART", "SMART", country, rng.uniform(94.0, 104.0),
                      0.0025, expiry=mat, coupon=cpn, description=desc)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ibkr_pipelines.client.limits import Limits, default_limits
+from ibkr_pipelines.trading_calendar import trading_date
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class SimulatorConfig:
     """Everything a simulator instance needs; defaults give a logged-in gateway with IBKR's limits."""
 
     seed: int = 7
-    today: datetime.date | None = None  # None -> the host's current date
+    today: datetime.date | None = None  # None -> today's trading date (New York)
     port: int = 0
     tls: bool = False
     logged_in: bool = True
@@ -55,9 +56,9 @@ class SimulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     inject_position_without_conid: bool = False
     host: str = "127.0.0.1"
-    # The world does not move with the clock: every simulator of one seed and anchor tells the same
-    # history, so ingesting date A in one process and date B in another gives one consistent account.
-    world_anchor: datetime.date | None = None  # None -> 31 December of the clock's year
+    # There is no setting for the world's extent: it starts on world.WORLD_START and the simulator
+    # builds it as far as its clock needs. Every simulator of one seed tells the same history, so
+    # ingesting date A in one process and date B in another gives one consistent account.
 
     def effective_limits(self) -> Limits:
         """The limits to enforce: the given ones, or IBKR's gateway defaults with our penalty length."""
@@ -67,8 +68,4 @@ class SimulatorConfig:
 
     def effective_today(self) -> datetime.date:
         """The simulated date the clock starts at."""
-        return self.today or datetime.date.today()
-
-    def effective_anchor(self) -> datetime.date:
-        """The date the world is built around (its history ends a month after it)."""
-        return self.world_anchor or datetime.date(self.effective_today().year, 12, 31)
+        return self.today or trading_date()

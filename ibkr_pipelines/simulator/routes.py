@@ -5,6 +5,7 @@ Error texts marked "unverified" are our choice where IBKR's exact wording is not
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import re
@@ -75,30 +76,71 @@ def route(methods: str, pattern: str) -> Callable[[Handler], Handler]:
     return deco
 
 
+@dataclass(frozen=True)
+class WorldState:
+    """One world and the answers derived from it; replaced as a whole when the world is rebuilt."""
+
+    world: World
+    views: Views
+    history: HistoryBuilder
+
+    @classmethod
+    def build(cls, seed: int, through: datetime.date) -> "WorldState":
+        """The world of ``seed`` from its start through ``through``, with fresh views and history."""
+        world = World(seed, through)
+        return cls(world, Views(world), HistoryBuilder(world))
+
+
 class Api:
     """Answers /v1/api requests from the world, the views, the session and the clock."""
 
-    def __init__(self, world: World, views: Views, session: GatewaySession, clock: SimClock,
+    def __init__(self, state: WorldState, session: GatewaySession, clock: SimClock,
                  inject_position_without_conid: bool = False) -> None:
-        self.world = world
-        self.views = views
+        self.state = state  # swapped by Simulator.set_today when the clock moves past the world
         self.session = session
         self.clock = clock
         self.inject_missing_conid = inject_position_without_conid
-        self.history = HistoryBuilder(world)
+        self._today: datetime.date | None = None  # set on a pinned copy only
+
+    @property
+    def world(self) -> World:
+        """The world answers come from."""
+        return self.state.world
+
+    @property
+    def views(self) -> Views:
+        """Valuations and derived bodies of that world."""
+        return self.state.views
+
+    @property
+    def history(self) -> HistoryBuilder:
+        """Market-data history of that world."""
+        return self.state.history
+
+    def pinned(self) -> "Api":
+        """A copy bound to one date and one world, so a request never mixes two of either."""
+        # The clock is read first: Simulator.set_today installs a rebuilt world before it moves the
+        # clock forward, so the state read next always covers the date read here.
+        today = self.clock.today
+        state = self.state
+        out = copy.copy(self)
+        out._today, out.state = today, state
+        return out
 
     def missing_conid_target(self) -> tuple[str, int] | None:
         """(account, conid) of the one row served without ``conid`` when that fault is on."""
         if not self.inject_missing_conid:
             return None
         for a in self.world.accounts:
-            rows = self.views.valuation(a.id, self.clock.today).rows
+            rows = self.views.valuation(a.id, self.today).rows
             if rows:
                 return a.id, rows[len(rows) // 2]["conid"]
         return None
 
     def handle(self, req: Request) -> Reply:
         """Session and tier checks, then the matching route (404 when none)."""
+        if self._today is None:
+            return self.pinned().handle(req)
         state = req.session_state or self.session.touch(req.arrival)
         is_init = req.path == "/iserver/auth/ssodh/init"
         if state == "nologin" or (state == "expired" and not is_init):
@@ -120,8 +162,8 @@ class Api:
     # -- helpers --
     @property
     def today(self) -> datetime.date:
-        """The simulated date answers reflect."""
-        return self.clock.today
+        """The simulated date answers reflect (the request's date on a pinned copy)."""
+        return self._today if self._today is not None else self.clock.today
 
     def account_for(self, account_id: str) -> Account:
         """Apply the call-order rule, then validate the account id (400 when unknown)."""

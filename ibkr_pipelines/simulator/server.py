@@ -15,10 +15,19 @@ from ibkr_pipelines.simulator.faults import FaultInjector
 from ibkr_pipelines.simulator.handler import SimRequestHandler
 from ibkr_pipelines.simulator.pacing import Pacer
 from ibkr_pipelines.simulator.payloads import Views
-from ibkr_pipelines.simulator.routes import Api
+from ibkr_pipelines.simulator.routes import Api, WorldState
 from ibkr_pipelines.simulator.session import GatewaySession
 from ibkr_pipelines.simulator.tls import TlsMaterial, make_self_signed
-from ibkr_pipelines.simulator.world import World
+from ibkr_pipelines.simulator.world import WORLD_LAST, World, check_world_date
+
+# The world is built this far past the clock, so moving the clock a few weeks forward (as tests do)
+# needs no rebuild; a clock moved further rebuilds it, through the new date plus this margin again.
+BUILD_MARGIN = datetime.timedelta(days=30)
+
+
+def _through(today: datetime.date) -> datetime.date:
+    """How far to build the world for a clock date: the margin past it, within the world's span."""
+    return min(today + BUILD_MARGIN, WORLD_LAST)
 
 
 class _Server(ThreadingHTTPServer):
@@ -43,14 +52,15 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         today = self.config.effective_today()
+        check_world_date(today)
         self.limits = self.config.effective_limits()
         self.clock = SimClock(today)
-        self.world = World(self.config.seed, self.config.effective_anchor())
-        self.views = Views(self.world)
         self.session = GatewaySession(self.config.logged_in, self.config.idle_timeout_seconds)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
-        self.api = Api(self.world, self.views, self.session, self.clock, self.config.inject_position_without_conid)
+        self._world_lock = threading.Lock()
+        state = WorldState.build(self.config.seed, _through(today))
+        self.api = Api(state, self.session, self.clock, self.config.inject_position_without_conid)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._tls: TlsMaterial | None = None
@@ -119,10 +129,27 @@ class Simulator:
         """PEM of the self-signed certificate (a CA bundle for requests) when tls=True, else None."""
         return self._tls.cert_path if self._tls else None
 
+    # -- the world --
+    @property
+    def world(self) -> World:
+        """The world answers come from (replaced by a longer one when the clock moves past it)."""
+        return self.api.world
+
+    @property
+    def views(self) -> Views:
+        """Valuations and derived bodies of that world."""
+        return self.api.views
+
     # -- controls --
     def set_today(self, d: datetime.date) -> None:
-        """Move the simulated date; answers reflect the close of that date."""
-        self.clock.set_today(d)
+        """Move the simulated date; answers reflect the close of that date (ValueError before the world)."""
+        check_world_date(d)
+        with self._world_lock:
+            if d > self.api.world.through:
+                # Prefix-stable, so every answer about an earlier date stays the same. The new world
+                # is complete before it is installed, and installed before the clock moves (Api.pinned).
+                self.api.state = WorldState.build(self.config.seed, _through(d))
+            self.clock.set_today(d)
 
     def stats(self) -> dict[str, Any]:
         """Pacing and status counters (see Pacer.stats) plus the session flags."""

@@ -3,6 +3,12 @@
 Modelling simplification: one gateway login (one username) sees a Financial Advisor group (the
 master ``F`` account and its sub-accounts) plus one linked individual account. Positions are the sum
 of executions, cash is the sum of cash events, and every endpoint answers from these same objects.
+
+The world does not depend on the clock (issue 6): its history starts on WORLD_START and runs through
+the date the caller asks for, and it is prefix-stable: two worlds of one seed built through D1 < D2
+agree on everything dated <= D1 (contracts, prices, FX, executions and their ids, cash events), as
+one account does whenever it is looked at. Price paths have one random stream each (``prices.py``)
+and the activity walk draws day by day without ever looking at how many days there are.
 """
 
 from __future__ import annotations
@@ -13,13 +19,17 @@ import math
 import random
 from dataclasses import dataclass
 
-from ibkr_pipelines.simulator.catalog import FX_START_USD, Contract, build_catalog
+from ibkr_pipelines.simulator.catalog import FIRST_EXPIRY, Contract, build_catalog
 from ibkr_pipelines.simulator.clock import UTC, business_days
+from ibkr_pipelines.simulator.prices import close_paths, tick, usd_paths
 
-# The world is built around an anchor (by default 31 December of the clock's year), so any clock date
-# in that year has more than a year of history behind it and the clock may run a month past the anchor.
-HISTORY_DAYS = 425 + 365
-FUTURE_DAYS = 30
+# The first day of the world: every account is funded (its initial deposit) on this day.
+WORLD_START = datetime.date(2024, 1, 2)
+# The last date a world can be built through: the day before its first contract expires (catalog.py).
+WORLD_LAST = FIRST_EXPIRY - datetime.timedelta(days=1)
+# Business-day numbers (0 = WORLD_START) of the designated full closes: fixed numbers, so the walk
+# never depends on how many days the world has.
+_CLOSE_DAY_NUMBERS = (195, 293)
 
 _MIN_COMMISSION = {"USD": 1.0, "EUR": 1.25, "GBP": 1.5, "JPY": 80.0, "CHF": 1.5, "HKD": 18.0}
 _INTEREST = {"USD": 0.03, "EUR": 0.02, "GBP": 0.035, "JPY": 0.0, "CHF": 0.0, "HKD": 0.02}
@@ -123,24 +133,32 @@ def _r2(x: float) -> float:
     return round(x + 0.0, 2)
 
 
-class World:
-    """All simulated data, built once from a seed around an anchor date; read-only afterwards."""
+def check_world_date(d: datetime.date) -> None:
+    """Refuse a date outside the world (ValueError naming its first or last date)."""
+    if d < WORLD_START:
+        raise ValueError(f"{d} is before the simulated world, whose first date is {WORLD_START}")
+    if d > WORLD_LAST:
+        raise ValueError(f"{d} is after the simulated world, whose last date is {WORLD_LAST}")
 
-    def __init__(self, seed: int, anchor: datetime.date) -> None:
+
+class World:
+    """All simulated data from WORLD_START through a date, built once from a seed; read-only afterwards."""
+
+    def __init__(self, seed: int, through: datetime.date) -> None:
+        check_world_date(through)
         self.seed = seed
-        self.anchor = anchor
-        self.start = anchor - datetime.timedelta(days=HISTORY_DAYS)
-        self.end = anchor + datetime.timedelta(days=FUTURE_DAYS)
-        self.days: list[datetime.date] = business_days(self.start, self.end)
-        self.contracts: dict[int, Contract] = build_catalog(random.Random(f"{seed}-catalog"), self.end)
+        self.start = WORLD_START
+        self.through = through
+        self.days: list[datetime.date] = business_days(WORLD_START, through)
+        self.contracts: dict[int, Contract] = build_catalog(random.Random(f"{seed}-catalog"))
         self.accounts: list[Account] = _make_accounts()
         self.account_by_id: dict[str, Account] = {a.id: a for a in self.accounts}
-        self._prices: dict[int, list[float]] = {}
-        self._usd: dict[str, list[float]] = {}
-        self._build_prices(random.Random(f"{seed}-prices"))
-        self.executions: list[Execution] = []
-        self.cash_events: list[CashEvent] = []
-        self._build_activity(random.Random(f"{seed}-activity"))
+        self._usd: dict[str, list[float]] = usd_paths(seed, len(self.days))
+        self._prices: dict[int, list[float]] = close_paths(seed, self.contracts, self.days, self._usd)
+        gen = _ActivityGenerator(self, random.Random(f"{seed}-activity"))
+        gen.run()
+        self.executions: list[Execution] = gen.executions
+        self.cash_events: list[CashEvent] = gen.cash_events
         self._execs_by_account: dict[str, list[Execution]] = {a.id: [] for a in self.accounts}
         for e in self.executions:
             self._execs_by_account[e.account].append(e)
@@ -156,53 +174,9 @@ class World:
 
     # ----- prices -------------------------------------------------------------------------------
 
-    def _build_prices(self, rng: random.Random) -> None:
-        n = len(self.days)
-        for ccy, (start, vol) in FX_START_USD.items():
-            path, x = [], start
-            for _ in range(n):
-                path.append(x)
-                x *= math.exp(rng.gauss(0.0, vol)) if vol else 1.0
-            self._usd[ccy] = path
-        fut_paths: dict[str, list[float]] = {}
-        for c in self.contracts.values():
-            if c.asset_class in ("STK", "BOND") or (c.asset_class == "FUT" and c.symbol not in fut_paths):
-                path, x = [], c.start_price
-                drift = rng.uniform(-0.0002, 0.0006) if c.asset_class != "BOND" else 0.0
-                for _ in range(n):
-                    path.append(x)
-                    x *= math.exp(drift + rng.gauss(0.0, c.daily_vol))
-                    if c.asset_class == "BOND":
-                        x = min(max(x, 80.0), 115.0)
-                if c.asset_class == "FUT":
-                    fut_paths[c.symbol] = path
-                else:
-                    self._prices[c.conid] = [_tick(c, p) for p in path]
-        fronts: dict[str, datetime.date] = {}
-        for c in self.contracts.values():
-            if c.asset_class == "FUT" and c.expiry is not None:
-                fronts[c.symbol] = min(fronts.get(c.symbol, c.expiry), c.expiry)
-        for c in self.contracts.values():
-            if c.asset_class == "FUT":
-                basis = 1.0 if c.expiry == fronts[c.symbol] else 1.004
-                self._prices[c.conid] = [_tick(c, p * basis) for p in fut_paths[c.symbol]]
-            elif c.asset_class == "CASH":
-                b, q = c.symbol, c.currency
-                self._prices[c.conid] = [_tick(c, self._usd[b][i] / self._usd[q][i]) for i in range(n)]
-        for c in self.contracts.values():
-            if c.asset_class == "OPT" and c.expiry is not None:
-                und = self._prices[c.und_conid]
-                out = []
-                for i, day in enumerate(self.days):
-                    s, k = und[i], c.strike
-                    t = max((c.expiry - day).days, 1) / 365.0
-                    spread = s * 0.3 * math.sqrt(t)
-                    intrinsic = max(s - k, 0.0) if c.right == "C" else max(k - s, 0.0)
-                    tv = 0.4 * spread * math.exp(-abs(s - k) / spread)
-                    out.append(max(0.01, round(intrinsic + tv, 2)))
-                self._prices[c.conid] = out
-
     def _index(self, d: datetime.date) -> int:
+        # Dates before WORLD_START read the first close, dates after ``through`` the last one; the
+        # simulator never asks for the latter (it builds the world past its clock).
         i = bisect.bisect_right(self.days, d) - 1
         return min(max(i, 0), len(self.days) - 1)
 
@@ -216,14 +190,6 @@ class World:
             return 1.0
         i = self._index(d)
         return round(self._usd[ccy][i] / self._usd[base][i], 8)
-
-    # ----- activity -----------------------------------------------------------------------------
-
-    def _build_activity(self, rng: random.Random) -> None:
-        gen = _ActivityGenerator(self, rng)
-        gen.run()
-        self.executions = gen.executions
-        self.cash_events = gen.cash_events
 
     # ----- queries ------------------------------------------------------------------------------
 
@@ -277,16 +243,6 @@ class World:
         return out
 
 
-def _tick(c: Contract, p: float) -> float:
-    if c.asset_class == "CASH":
-        return round(p, 3 if c.currency == "JPY" else 5)
-    if c.asset_class == "BOND":
-        return round(p, 3)
-    if c.currency == "JPY":
-        return round(p, 0)
-    return round(p, 2)
-
-
 def _make_accounts() -> list[Account]:
     return [
         Account("F7000001", "USD", "master", "Harbor Ridge Advisors LLC", None, 25_000.0),
@@ -304,7 +260,11 @@ _FUNDABLE = {"USD": {"USD", "EUR", "GBP", "JPY", "CHF", "HKD"}, "EUR": {"EUR", "
 
 
 class _ActivityGenerator:
-    """Walks the business days once, producing executions and cash events in date order."""
+    """Walks the business days once, producing executions and cash events in date order.
+
+    One random stream, drawn day by day: what happens on day i depends only on days 0..i, never on
+    how many days follow, so a longer world repeats a shorter one's activity exactly (exec ids too).
+    """
 
     def __init__(self, world: World, rng: random.Random) -> None:
         self.w = world
@@ -335,7 +295,7 @@ class _ActivityGenerator:
             return
         rng = self.rng
         close = self.w._prices[c.conid][i]
-        px = _tick(c, close * (1 + rng.uniform(-0.002, 0.002)))
+        px = tick(c, close * (1 + rng.uniform(-0.002, 0.002)))
         if px <= 0:
             px = close
         q = abs(dq)
@@ -424,7 +384,7 @@ class _ActivityGenerator:
             s = {stk[0].conid} if stk else set()
             s |= {c.conid for c in uni if c.asset_class in ("OPT", "FUT") and rng.random() < 0.4}
             shorts[a.id] = s
-            closers[a.id] = {stk[-1].conid: len(days) // 3, stk[-2].conid: len(days) // 2} if len(stk) > 3 else {}
+            closers[a.id] = dict(zip((stk[-1].conid, stk[-2].conid), _CLOSE_DAY_NUMBERS)) if len(stk) > 3 else {}
         closed: dict[str, set[int]] = {a.id: set() for a in w.accounts}
         for i, d in enumerate(days):
             if i == 0:

@@ -10,6 +10,7 @@ import requests
 
 from ibkr_pipelines.client.limits import default_limits
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
+from ibkr_pipelines.simulator.server import BUILD_MARGIN
 from ibkr_pipelines.simulator.world import World
 
 TODAY = datetime.date(2026, 11, 20)
@@ -20,8 +21,8 @@ LENIENT = ("global=100000/1,portfolio_accounts=100000/1,portfolio_subaccounts=10
 
 @pytest.fixture(scope="session")
 def world() -> World:
-    """The seed-7 world around TODAY (built once)."""
-    return World(7, TODAY)
+    """The seed-7 world as a simulator at TODAY builds it: through TODAY plus the margin (built once)."""
+    return World(7, TODAY + BUILD_MARGIN)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import datetime
 import time
 from collections import Counter, defaultdict
 
+from ibkr_pipelines.simulator.server import BUILD_MARGIN
 from ibkr_pipelines.simulator.world import World
 
 from .conftest import TODAY
@@ -22,10 +23,10 @@ def _fingerprint(w: World) -> tuple:
 
 def test_same_seed_same_world_and_fast_build(world: World) -> None:
     t = time.perf_counter()
-    again = World(7, TODAY)
-    assert time.perf_counter() - t < 1.0
+    again = World(7, TODAY + BUILD_MARGIN)
+    assert time.perf_counter() - t < 1.5  # about 770 business days since WORLD_START
     assert _fingerprint(again) == _fingerprint(world)
-    assert _fingerprint(World(8, TODAY)) != _fingerprint(world)
+    assert _fingerprint(World(8, TODAY + BUILD_MARGIN)) != _fingerprint(world)
 
 
 def test_counts_and_classes(world: World) -> None:
@@ -42,18 +43,18 @@ def test_counts_and_classes(world: World) -> None:
     dates = [e.trade_date for e in world.executions]
     assert 1000 <= len(world.executions) <= 10000
     assert (min(dates) - max(d for d in dates if d <= TODAY)).days <= -365
-    assert max(dates) <= world.end
+    assert max(dates) <= world.through
     opt = [c for c in world.contracts.values() if c.asset_class == "OPT"]
     assert all(c.multiplier == 100 and c.right in ("C", "P") and c.strike > 0 for c in opt)
     assert all(world.contracts[c.und_conid].asset_class == "STK" for c in opt)
     assert {c.multiplier for c in world.contracts.values() if c.asset_class == "FUT"} >= {50, 20, 10}
     for c in world.contracts.values():
         if c.asset_class in ("OPT", "FUT", "BOND"):
-            assert c.expiry is not None and c.expiry > world.end
+            assert c.expiry is not None and c.expiry > world.through
 
 
 def test_positions_are_sum_of_executions(world: World) -> None:
-    for d in (TODAY - datetime.timedelta(days=200), TODAY, world.end):
+    for d in (TODAY - datetime.timedelta(days=200), TODAY, world.through):
         for a in world.accounts:
             expected: dict[int, float] = defaultdict(float)
             for e in world.executions:
@@ -96,7 +97,7 @@ def test_fx_executions_move_two_currencies_and_no_position(world: World) -> None
     c = world.contracts[e.conid]
     legs = {(ev.currency, ev.kind) for ev in world.cash_events if ev.ref == e.exec_id}
     assert (c.symbol, "fx") in legs and (c.currency, "fx") in legs
-    assert all(e.conid not in world.positions_as_of(e.account, world.end) for e in fx)
+    assert all(e.conid not in world.positions_as_of(e.account, world.through) for e in fx)
 
 
 def test_prices_and_fx(world: World) -> None:
