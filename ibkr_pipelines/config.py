@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -33,6 +35,9 @@ class Settings:
     pacing_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ibkr-pipelines" / "pacing")
     timeout_seconds: float = 30.0
     tickle_seconds: float = 60.0
+    outage_seconds: float = 900.0
+    warehouse_lock_seconds: float = 600.0
+    allow_shrink: bool = False
     sim_seed: int = 7
 
     @property
@@ -66,19 +71,25 @@ class Settings:
             base_url=base_url,
             ca_bundle=ca_bundle,
             verify_tls=_bool(env, "IBKR_VERIFY_TLS", True),
-            account_ids=tuple(a.strip() for a in env.get("IBKR_ACCOUNT_IDS", "").split(",") if a.strip()),
+            account_ids=_account_ids(env),
             data_dir=Path(env.get("IBKR_DATA_DIR", "data")),
             limits_spec=env.get("IBKR_LIMITS") or None,
-            penalty_seconds=_number(env, "IBKR_PENALTY_SECONDS", DEFAULT_PENALTY_SECONDS, minimum=0.0),
+            penalty_seconds=_number(env, "IBKR_PENALTY_SECONDS", DEFAULT_PENALTY_SECONDS, minimum=0.0, maximum=86_400.0),
             penalty_scope=_choice(env, "IBKR_PENALTY_SCOPE", ("scope", "ip"), "scope"),
-            pacing_safety_seconds=_number(env, "IBKR_PACING_SAFETY_MS", 20.0, minimum=0.0) / 1000,
+            pacing_safety_seconds=_number(env, "IBKR_PACING_SAFETY_MS", 20.0, minimum=0.0, maximum=5000.0) / 1000,
             pacing_dir=Path(env["IBKR_PACING_DIR"]) if env.get("IBKR_PACING_DIR") else cls().pacing_dir,
-            timeout_seconds=_number(env, "IBKR_TIMEOUT", 30.0, minimum=0.1),
-            tickle_seconds=_number(env, "IBKR_TICKLE_SECONDS", 60.0, minimum=60.0),
-            sim_seed=int(_number(env, "IBKR_SIM_SEED", 7, minimum=0)),
+            timeout_seconds=_number(env, "IBKR_TIMEOUT", 30.0, minimum=0.1, maximum=3600.0),
+            tickle_seconds=_number(env, "IBKR_TICKLE_SECONDS", 60.0, minimum=60.0, maximum=300.0),
+            outage_seconds=_number(env, "IBKR_OUTAGE_SECONDS", 900.0, minimum=1.0, maximum=86_400.0),
+            warehouse_lock_seconds=_number(env, "IBKR_WAREHOUSE_LOCK_SECONDS", 600.0, minimum=0.0, maximum=86_400.0),
+            allow_shrink=_bool(env, "IBKR_ALLOW_SHRINK", False),
+            sim_seed=int(_number(env, "IBKR_SIM_SEED", 7, minimum=0, maximum=2**31)),
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings
+
+
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 def _base_url(raw: str | None) -> str | None:
@@ -86,9 +97,27 @@ def _base_url(raw: str | None) -> str | None:
         return None
     url = raw.strip().rstrip("/")
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if parsed.username is not None or parsed.password is not None:
+        # Never echo it: the part before '@' may be a password.
+        raise ConfigError(
+            "IBKR_BASE_URL",
+            "must not carry a user name or password (user:***@host): the gateway holds the login; remove them",
+        )
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or not parsed.hostname:
         raise ConfigError("IBKR_BASE_URL", f"must look like https://localhost:5000/v1/api, got {raw!r}")
+    try:
+        parsed.port
+    except ValueError:
+        raise ConfigError("IBKR_BASE_URL", f"has an unreadable port: {raw!r}") from None
     return url
+
+
+def _account_ids(env: Mapping[str, str]) -> tuple[str, ...]:
+    ids = tuple(a.strip() for a in env.get("IBKR_ACCOUNT_IDS", "").split(",") if a.strip())
+    for account_id in ids:
+        if not _ACCOUNT_ID.match(account_id):
+            raise ConfigError("IBKR_ACCOUNT_IDS", f"{account_id!r} is not an IBKR account id (letters and digits)")
+    return ids
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -113,7 +142,7 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float = math.inf) -> float:
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
@@ -121,8 +150,12 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
         value = float(raw)
     except ValueError:
         raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(name, f"must be a finite number, got {raw!r}")
     if value < minimum:
         raise ConfigError(name, f"must be at least {minimum:g}, got {raw!r}")
+    if value > maximum:
+        raise ConfigError(name, f"must be at most {maximum:g}, got {raw!r}")
     return value
 
 

@@ -151,8 +151,10 @@ class Limits:
             name, value = name.strip(), value.strip()
             if not name or not value:
                 raise ConfigError("IBKR_LIMITS", f"expected scope=N/SECONDS or scope=cN, got {item.strip()!r}")
-            base = scopes.get(name, Scope(name))
-            scopes[name] = _parse_override(base, value)
+            if name not in scopes:
+                known = ", ".join(sorted(scopes))
+                raise ConfigError("IBKR_LIMITS", f"unknown scope {name!r}; known scopes: {known}")
+            scopes[name] = _parse_override(scopes[name], value)
         return replace(self, scopes=scopes)
 
     def with_penalty(self, seconds: float) -> "Limits":
@@ -173,7 +175,7 @@ def _parse_override(base: Scope, value: str) -> Scope:
             else:
                 count, _, seconds = part.partition("/")
                 window = RateWindow(int(count), float(seconds or 1))
-                if window.count < 1 or window.seconds <= 0:
+                if window.count < 1 or not 0 < window.seconds < 86_400:
                     raise ValueError
                 windows.append(window)
         except ValueError:

@@ -27,6 +27,18 @@ def test_defaults_use_the_embedded_simulator_and_gateway_limits() -> None:
         ({"IBKR_LIMITS": "global=fast"}, "IBKR_LIMITS"),
         ({"IBKR_TICKLE_SECONDS": "5"}, "IBKR_TICKLE_SECONDS"),
         ({"IBKR_PENALTY_SCOPE": "account"}, "IBKR_PENALTY_SCOPE"),
+        ({"IBKR_TIMEOUT": "nan"}, "IBKR_TIMEOUT"),
+        ({"IBKR_TIMEOUT": "inf"}, "IBKR_TIMEOUT"),
+        ({"IBKR_TIMEOUT": "-1"}, "IBKR_TIMEOUT"),
+        ({"IBKR_PENALTY_SECONDS": "NaN"}, "IBKR_PENALTY_SECONDS"),
+        ({"IBKR_OUTAGE_SECONDS": "0"}, "IBKR_OUTAGE_SECONDS"),
+        ({"IBKR_WAREHOUSE_LOCK_SECONDS": "forever"}, "IBKR_WAREHOUSE_LOCK_SECONDS"),
+        ({"IBKR_LIMITS": "globl=8/1"}, "IBKR_LIMITS"),
+        ({"IBKR_LIMITS": "global=8/nan"}, "IBKR_LIMITS"),
+        ({"IBKR_LIMITS": "global=0/1"}, "IBKR_LIMITS"),
+        ({"IBKR_ACCOUNT_IDS": "U1;U2"}, "IBKR_ACCOUNT_IDS"),
+        ({"IBKR_BASE_URL": "https://localhost:50x0/v1/api"}, "IBKR_BASE_URL"),
+        ({"IBKR_ALLOW_SHRINK": "perhaps"}, "IBKR_ALLOW_SHRINK"),
     ],
 )
 def test_bad_setting_names_itself_in_one_line(env: dict[str, str], setting: str) -> None:
@@ -60,3 +72,20 @@ def test_limits_map_requests_to_scopes() -> None:
     assert [s.name for s in limits.scopes_for("GET", "/portfolio/U1/ledger")] == [GLOBAL]
     assert [s.name for s in limits.scopes_for("GET", "/iserver/marketdata/history")] == ["history", GLOBAL]
     assert default_limits("oauth1").scope(GLOBAL).windows[0].count == 50
+
+
+def test_an_unknown_limits_scope_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IBKR_LIMITS": "globl=8/1"})
+    assert "unknown scope 'globl'" in str(caught.value) and "portfolio_accounts" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://alice:s3cr3t-pw@localhost:5000/v1/api", "https://s3cr3t-pw@localhost:5000/v1/api"]
+)
+def test_credentials_in_the_base_url_are_refused_without_being_echoed(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IBKR_BASE_URL": url})
+    message = str(caught.value)
+    assert message.startswith("IBKR_BASE_URL: must not carry a user name or password")
+    assert "s3cr3t" not in message and "alice" not in message
