@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class IbkrPipelinesError(Exception):
-    """Base class for every error this package raises on purpose."""
+    """Base class for every error this package raises on purpose.
+
+    ``retryable`` says whether running the same step again later may cure it (an orchestrator's
+    retry policy); a wrong setting, a missing login or a refused request is not retried.
+    """
+
+    retryable: bool = False
 
 
 class ConfigError(IbkrPipelinesError):
@@ -37,8 +43,22 @@ class NoBridge(IbkrError):
     """The brokerage session (``/iserver`` tier) is missing and ``ssodh/init`` did not bring it up."""
 
 
+class GatewayUnreachable(IbkrError):
+    """Nothing answers at the configured address: the gateway is not running, or the host is wrong."""
+
+
+class NotJsonAnswer(IbkrError):
+    """The address answered a web page or a redirect instead of IBKR's JSON: a login page or a wrong URL."""
+
+
+class IbkrUnavailable(IbkrError):
+    """IBKR kept failing (5xx, timeouts, no answer) for longer than the run's outage budget."""
+
+
 class PacingViolation(IbkrError):
     """IBKR answered 429: the scope is in the penalty box; carries the scope and when it ends."""
+
+    retryable = True
 
     def __init__(self, message: str, *, endpoint: str, scope: str, until_epoch: float) -> None:
         self.scope = scope
@@ -52,3 +72,5 @@ class ApiErrorBody(IbkrError):
 
 class TransientError(IbkrError):
     """A failure worth retrying (5xx, timeout, reset, truncated body) that outlived its deadline."""
+
+    retryable = True

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
+import socket
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -35,10 +38,34 @@ def tls_verify(settings: Settings, *, ca_bundle: Path | None = None) -> bool | s
     return True
 
 
-def pacing_file(settings: Settings, base_url: str) -> Path:
-    """The pacing state file shared by every process calling this IBKR endpoint as this user."""
+def canonical_host(host: str) -> str:
+    """One spelling per machine: every loopback name is ``loopback``; a name becomes its lowest address."""
+    name = host.strip().lower().rstrip(".").strip("[]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return "loopback"
+    try:
+        addresses = {ipaddress.ip_address(name)}
+    except ValueError:
+        try:
+            addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(name, None)}
+        except (socket.gaierror, UnicodeError, ValueError):
+            return name  # unresolvable here: the first request will say so
+    unmapped = {a.ipv4_mapped or a if isinstance(a, ipaddress.IPv6Address) else a for a in addresses}
+    if all(a.is_loopback for a in unmapped):
+        return "loopback"
+    return min(str(a) for a in unmapped)
+
+
+def gateway_identity(settings: Settings, base_url: str) -> str:
+    """Who the pacing budget belongs to: the auth mode and the gateway's host and port, however spelled."""
     parsed = urlparse(base_url)
-    key = f"{settings.auth}|{parsed.hostname}|{parsed.port}"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{settings.auth}|{canonical_host(parsed.hostname or '')}|{port}"
+
+
+def pacing_file(settings: Settings, base_url: str) -> Path:
+    """The pacing state file shared by every process calling this IBKR gateway as this user."""
+    key = gateway_identity(settings, base_url)
     return settings.pacing_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
@@ -57,13 +84,14 @@ def build_client(
 ) -> IbkrClient:
     """A ready-to-use client for ``base_url`` with the settings' limits, TLS policy and shared pacing."""
     pacer = Pacer(settings.limits(), FilePacingStore(pacing_file(settings, base_url)))
+    policy = replace(retry or RetryPolicy(), outage_seconds=settings.outage_seconds)
     return IbkrClient(
         base_url,
         auth=auth_strategy(settings),
         pacer=pacer,
         verify=tls_verify(settings, ca_bundle=ca_bundle),
         timeout_seconds=settings.timeout_seconds,
-        retry=retry,
+        retry=policy,
         stats=stats,
         tickle_seconds=settings.tickle_seconds,
     )

@@ -5,11 +5,16 @@ concurrency leases) -> HTTP -> classification. Transient failures (5xx, timeouts
 truncated or malformed bodies) are retried with jittered backoff under a deadline; IBKR's nightly
 ``/iserver`` reset (5xx there) is waited out longer; 401 and ``no bridge`` re-establish the session
 and retry once; 429 puts the scope in the penalty box for every thread and process, then waits.
+
+Some failures are never retried, because waiting cannot cure them and the user should hear at once:
+nothing listening at the address (after a few seconds), a web page or redirect where JSON should be
+(a login page or a wrong base URL), TLS verification. And however a night goes, once IBKR has
+answered nothing but failures for the outage budget (``RetryPolicy.outage_seconds``), every request
+stops with one line.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -19,6 +24,15 @@ from typing import Any, Callable, Iterator, Mapping
 
 import requests
 
+from ibkr_pipelines.client.answers import (
+    UNPARSEABLE,
+    connection_failure,
+    error_text,
+    is_web_page,
+    page_title,
+    parse_json,
+    retry_after_seconds,
+)
 from ibkr_pipelines.client.auth import AuthStrategy
 from ibkr_pipelines.client.keepalive import Tickler
 from ibkr_pipelines.client.limits import GLOBAL, Scope, endpoint_key
@@ -27,9 +41,12 @@ from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.errors import (
     ApiErrorBody,
+    GatewayUnreachable,
     IbkrError,
+    IbkrUnavailable,
     NoBridge,
     NotAuthenticated,
+    NotJsonAnswer,
     PacingViolation,
     TransientError,
 )
@@ -53,10 +70,11 @@ _TRANSIENT_EXCEPTIONS = (
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
-    def __init__(self, reason: str, *, reset_window: bool = False) -> None:
+    def __init__(self, reason: str, *, reset_window: bool = False, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.reset_window = reset_window
+        self.unreachable = unreachable
 
 
 class _Recover(Exception):
@@ -110,6 +128,7 @@ class IbkrClient:
         self._state_lock = threading.RLock()
         self._established = False
         self._primed: set[str] = set()
+        self._failing_since: float | None = None  # monotonic start of the current run of failures
         self._tickler = Tickler(self._tickle, tickle_seconds)
 
     # -- public API -------------------------------------------------------------------------
@@ -219,12 +238,20 @@ class IbkrClient:
         penalties = 0
         while True:
             try:
-                return self._attempt(method, path, endpoint, scopes, params=params, json=json)
+                answer = self._attempt(method, path, endpoint, scopes, params=params, json=json)
+                self._failing_since = None
+                return answer
             except _Retry as failure:
                 attempt += 1
-                limit = self.retry.reset_window_seconds if failure.reset_window else self.retry.deadline_seconds
                 elapsed = time.monotonic() - started
+                limit = self._retry_budget(failure, endpoint, elapsed)
                 if (attempt >= self.retry.max_attempts and not failure.reset_window) or elapsed >= limit:
+                    if failure.unreachable:
+                        raise GatewayUnreachable(
+                            f"nothing answers at {self.root_url} ({failure.reason} for {elapsed:.0f} s): is the "
+                            "Client Portal Gateway running there? (IBKR_BASE_URL; unset it to use the embedded simulator)",
+                            endpoint=endpoint,
+                        ) from None
                     raise TransientError(
                         f"gave up after {attempt} attempts in {elapsed:.0f} s: {failure.reason}", endpoint=endpoint
                     ) from None
@@ -246,6 +273,27 @@ class IbkrClient:
                 # the pacer now holds every sharer of this scope until the penalty ends; loop to wait there
                 log.debug("re-sending %s once scope %s leaves the penalty box", endpoint, violation.scope)
 
+    def _retry_budget(self, failure: _Retry, endpoint: str, elapsed: float) -> float:
+        """Seconds (since this request began) it may keep retrying; raises once the outage budget is spent."""
+        now = time.monotonic()
+        with self._state_lock:
+            if self._failing_since is None:
+                self._failing_since = now
+            failing_for = now - self._failing_since
+        if failing_for >= self.retry.outage_seconds:
+            raise IbkrUnavailable(
+                f"IBKR has answered only failures for {failing_for / 60:.1f} min (last: {failure.reason}); giving up "
+                f"until the next run (IBKR_OUTAGE_SECONDS={self.retry.outage_seconds:g})",
+                endpoint=endpoint,
+            )
+        if failure.unreachable:
+            budget = self.retry.unreachable_seconds
+        elif failure.reset_window:
+            budget = self.retry.reset_window_seconds
+        else:
+            budget = self.retry.deadline_seconds
+        return min(budget, elapsed + self.retry.outage_seconds - failing_for)
+
     def _attempt(
         self, method: str, path: str, endpoint: str, scopes: list[Scope], *, params: Any, json: Any
     ) -> Any:
@@ -253,7 +301,13 @@ class IbkrClient:
             self.stats.add(endpoint, requests=1, wait_seconds=slot.waited)
             try:
                 response = self._http.request(
-                    method, self.base_url + path, params=params, json=json, timeout=self.timeout, verify=self._verify
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json,
+                    timeout=self.timeout,
+                    verify=self._verify,
+                    allow_redirects=False,  # a redirect means a login page or a wrong URL, never data
                 )
                 content = response.content
             except requests.exceptions.SSLError:
@@ -266,6 +320,15 @@ class IbkrClient:
                 if any(s.concurrency for s in scopes):
                     slot.hold_leases_after_exit(self.timeout[1])
                 self.stats.add(endpoint, errors=1)
+                kind = connection_failure(exc)
+                if kind == "unresolvable":
+                    raise GatewayUnreachable(
+                        f"cannot resolve the host of {self.root_url} (IBKR_BASE_URL): check the name", endpoint=endpoint
+                    ) from None
+                if kind == "refused":
+                    raise _Retry("connection refused", unreachable=True) from None
+                if kind == "no_answer":
+                    raise _Retry(f"no answer within {self.timeout[0]:g} s", unreachable=True) from None
                 raise _Retry(type(exc).__name__, reset_window=path.startswith("/iserver/")) from None
         self.stats.add(endpoint, bytes=len(content))
         return self._classify(method, path, endpoint, scopes, params, response, content)
@@ -284,18 +347,36 @@ class IbkrClient:
         if status == 204:
             self._after_success(method, path, params, status, content)
             return None
-        body = _parse_json(content)
-        error_text = _error_text(body)
+        if 300 <= status < 400:
+            self.stats.add(endpoint, errors=1)
+            where = response.headers.get("Location", "elsewhere").split("?")[0]
+            raise NotJsonAnswer(
+                f"{self.root_url} redirected the request to {where}: a login page or a wrong IBKR_BASE_URL "
+                "(it should end in /v1/api)",
+                endpoint=endpoint,
+                status=status,
+            )
+        if status < 500 and status not in (401, 429) and is_web_page(response, content):
+            self.stats.add(endpoint, errors=1)
+            title = page_title(content)
+            raise NotJsonAnswer(
+                f"{self.root_url} answered a web page{f' ({title!r})' if title else ''} instead of IBKR's JSON: "
+                "probably a login page or a wrong IBKR_BASE_URL (it should end in /v1/api)",
+                endpoint=endpoint,
+                status=status,
+            )
+        body = parse_json(content)
+        text = error_text(body)
         if status == 429:
             self._penalize(endpoint, scopes, response)
         if status == 401:
             self.stats.add(endpoint, errors=1)
             raise _Recover(NotAuthenticated("IBKR session is not authenticated", endpoint=endpoint, status=401))
-        if "no bridge" in error_text.lower() and path.startswith("/iserver/"):
+        if "no bridge" in text.lower() and path.startswith("/iserver/"):
             self.stats.add(endpoint, errors=1)
             raise _Recover(NoBridge("IBKR brokerage session is missing (no bridge)", endpoint=endpoint, status=status))
-        if "query /portfolio/accounts" in error_text or "query /accounts" in error_text:
-            raise _Prime("/portfolio/accounts" if "portfolio" in error_text else "/iserver/accounts")
+        if "query /portfolio/accounts" in text or "query /accounts" in text:
+            raise _Prime("/portfolio/accounts" if "portfolio" in text else "/iserver/accounts")
         if status >= 500:
             self.stats.add(endpoint, errors=1)
             raise _Retry(f"HTTP {status}", reset_window=path.startswith("/iserver/"))
@@ -303,13 +384,13 @@ class IbkrClient:
             raise _Retry("first /hmds call answers 404 while the farm starts")
         if status >= 400:
             self.stats.add(endpoint, errors=1)
-            raise ApiErrorBody(f"IBKR refused the request: {error_text or 'no error text'}", endpoint=endpoint, status=status)
-        if body is _UNPARSEABLE:
+            raise ApiErrorBody(f"IBKR refused the request: {text or 'no error text'}", endpoint=endpoint, status=status)
+        if body is UNPARSEABLE:
             self.stats.add(endpoint, errors=1)
             raise _Retry("truncated or malformed JSON body")
-        if error_text:
+        if text:
             self.stats.add(endpoint, errors=1)
-            raise ApiErrorBody(f"IBKR answered 200 with an error: {error_text}", endpoint=endpoint, status=status)
+            raise ApiErrorBody(f"IBKR answered 200 with an error: {text}", endpoint=endpoint, status=status)
         if path.startswith(_PORTFOLIO_LISTS) and method == "GET":
             self._primed.add("/portfolio/accounts")
         elif path == "/iserver/accounts":
@@ -319,7 +400,7 @@ class IbkrClient:
 
     def _penalize(self, endpoint: str, scopes: list[Scope], response: requests.Response) -> None:
         scope = scopes[0].name if len(scopes) > 1 and self.limits.penalty_scope == "scope" else GLOBAL
-        seconds = _retry_after(response) or self.limits.penalty_seconds
+        seconds = retry_after_seconds(response) or self.limits.penalty_seconds
         penalty = self.pacer.penalize(scope, seconds, reason=endpoint)
         self.stats.add(endpoint, throttled=1)
         self.stats.note_penalty(endpoint, penalty.scopes, seconds)
@@ -338,43 +419,3 @@ class IbkrClient:
             return
         for hook in self._hooks:
             hook(method, path, params, status, content)
-
-
-class _Unparseable:
-    def __repr__(self) -> str:
-        return "<unparseable>"
-
-
-_UNPARSEABLE = _Unparseable()
-
-
-def _parse_json(content: bytes) -> Any:
-    if not content.strip():
-        return None
-    try:
-        return json.loads(content)
-    except ValueError:
-        return _UNPARSEABLE
-
-
-def _error_text(body: Any) -> str:
-    """The top-level ``error`` text of an IBKR answer ("" when there is none)."""
-    if isinstance(body, dict):
-        value = body.get("error")
-        if isinstance(value, str) and value:
-            return value
-        if body.get("success") is False and isinstance(body.get("message"), str):
-            return body["message"]
-    return ""
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if value > 0 else None
-

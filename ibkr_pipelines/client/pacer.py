@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ibkr_pipelines.client.limits import GLOBAL, Limits, Scope
-from ibkr_pipelines.client.pacing_store import PacingState, PacingStore, pid_alive
+from ibkr_pipelines.client.pacing_store import PacingState, PacingStore
+from ibkr_pipelines.processes import pid_alive
 from ibkr_pipelines.client.schedule import earliest_start, forget_before, place
 
 log = logging.getLogger(__name__)

@@ -100,15 +100,18 @@ class MemoryPacingStore:
 
 
 class FilePacingStore:
-    """Pacing state shared by every process on this machine through a locked JSON file.
+    """Pacing state shared by every process on this machine through a JSON file guarded by a lock file.
 
     Uses ``time.monotonic()`` (CLOCK_MONOTONIC on Linux and macOS is one clock for the whole machine),
-    so wall-clock jumps cannot open a window the limits forbid. POSIX only (``fcntl``).
+    so wall-clock jumps cannot open a window the limits forbid. The state is replaced by an atomic
+    rename, so a process killed mid-write (``kill -9``) leaves the previous state, never half a file.
+    POSIX only (``fcntl``).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._thread_lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
         self._boot_id = _boot_id()
 
@@ -117,26 +120,30 @@ class FilePacingStore:
         return time.monotonic()
 
     def transact(self, fn: Callable[[PacingState, float], T]) -> T:
-        """Lock the file, load the state, run ``fn``, write the state back, unlock."""
+        """Lock, load the state, run ``fn``, replace the state file atomically, unlock."""
         with self._thread_lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                state = self._load(fd)
+                state = self._load()
                 result = fn(state, self.now())
                 payload = json.dumps({"boot": self._boot_id, **state.to_json()}, separators=(",", ":")).encode()
-                os.lseek(fd, 0, os.SEEK_SET)
-                os.write(fd, payload)
-                os.ftruncate(fd, len(payload))
+                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+                out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
+                    os.write(out, payload)
+                finally:
+                    os.close(out)
+                os.replace(tmp, self.path)
                 return result
             finally:
                 os.close(fd)  # closing releases the flock
 
-    def _load(self, fd: int) -> PacingState:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        raw = b"".join(chunks)
+    def _load(self) -> PacingState:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return PacingState()
         if not raw:
             return PacingState()
         try:
@@ -154,16 +161,3 @@ def _boot_id() -> str:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return f"boot-{int(time.time() - time.monotonic()) // 60}"
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this id exists (a lease held by a dead process can be dropped)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

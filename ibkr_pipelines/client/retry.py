@@ -17,6 +17,10 @@ class RetryPolicy:
     # IBKR's nightly /iserver reset answers 5xx for a few minutes: wait it out rather than fail the night.
     reset_window_seconds: float = 900.0
     reset_cap_seconds: float = 15.0
+    # Connection refused: a gateway restarting comes back within seconds; one that is not running never does.
+    unreachable_seconds: float = 10.0
+    # However the failures come, a run gives up once IBKR has answered nothing but failures this long.
+    outage_seconds: float = 900.0
 
     def backoff(self, attempt: int, rng: random.Random, *, cap: float | None = None) -> float:
         """Seconds to sleep before retry number ``attempt`` (1-based): half fixed, half random."""

@@ -7,10 +7,15 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from ibkr_pipelines.client.limits import GLOBAL, Limits, RateWindow, Scope
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.pacing_store import FilePacingStore, MemoryPacingStore
 from tests.client.windows import max_in_window
+
+# These tests time the pacer against a clock: they run alone, after the parallel part of the suite.
+pytestmark = pytest.mark.serial
 
 
 def _limits(**scopes: Scope) -> Limits:
