@@ -47,8 +47,14 @@ class WarehouseResource(dg.ConfigurableResource):
     """Where data lands: the Parquet lake, raw archive and DuckDB file under IBKR_DATA_DIR (default data/)."""
 
     data_dir: str = ""
+    allow_shrink: bool = False  # let a re-run replace landed rows with far fewer (also IBKR_ALLOW_SHRINK)
 
     def storage(self) -> Storage:
         """The lake, raw archive and warehouse for this deployment."""
-        root = Path(self.data_dir) if self.data_dir else Settings.from_env().data_dir
-        return Storage.at(root)
+        settings = Settings.from_env()
+        root = Path(self.data_dir) if self.data_dir else settings.data_dir
+        return Storage.at(root, lock_timeout=settings.warehouse_lock_seconds)
+
+    def shrink_allowed(self) -> bool:
+        """Whether loads may shrink landed slices a lot (this resource's config or IBKR_ALLOW_SHRINK)."""
+        return self.allow_shrink or Settings.from_env().allow_shrink

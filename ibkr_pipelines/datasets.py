@@ -35,10 +35,15 @@ class FetchInputs:
 
 @dataclass(frozen=True)
 class FetchOutput:
-    """The rows fetched and how many cold first reads had to be repeated."""
+    """The rows fetched, the accounts they cover (None: every account), and cold first reads repeated.
+
+    ``accounts`` lists every account the fetch asked IBKR about, including those that answered no
+    rows, so that a re-run replaces exactly those accounts' rows and leaves the others landed.
+    """
 
     frame: pl.DataFrame
     cold_read_retries: int = 0
+    accounts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,13 +71,14 @@ def per_account(
     def fetch(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
         with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-account") as pool:
             frames = list(pool.map(lambda acct: fetch_one(client, acct, inputs.as_of), inputs.account_ids))
-        return FetchOutput(stack(table, frames))
+        return FetchOutput(stack(table, frames), accounts=inputs.account_ids)
 
     return fetch
 
 
 def _accounts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
-    return FetchOutput(fetch_accounts(client, snapshot_date=inputs.as_of, account_ids=inputs.account_filter or None))
+    frame = fetch_accounts(client, snapshot_date=inputs.as_of, account_ids=inputs.account_filter or None)
+    return FetchOutput(frame, accounts=inputs.account_filter or None)
 
 
 def _positions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
@@ -82,7 +88,11 @@ def _positions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-positions") as pool:
         fetched = list(pool.map(one, inputs.account_ids))
     frames = [f.frame for f in fetched]
-    return FetchOutput(stack("positions", frames), cold_read_retries=sum(f.cold_read_retries for f in fetched))
+    return FetchOutput(
+        stack("positions", frames),
+        cold_read_retries=sum(f.cold_read_retries for f in fetched),
+        accounts=inputs.account_ids,
+    )
 
 
 def _contracts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:

@@ -15,13 +15,16 @@ import polars as pl
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.datasets import Dataset, FetchInputs
 from ibkr_pipelines.errors import IbkrPipelinesError
-from ibkr_pipelines.land.lake import Lake, partition_key_of
+from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import Warehouse
 from ibkr_pipelines.schemas.registry import NATURAL_KEYS
 
 progress = logging.getLogger("ibkr_pipelines.progress")
+
+# Every per-account table names its account in this column.
+ACCOUNT_COLUMN = "account_id"
 
 
 class MissingUpstream(IbkrPipelinesError):
@@ -38,9 +41,10 @@ class Storage:
     warehouse: Warehouse
 
     @classmethod
-    def at(cls, root: Path) -> "Storage":
-        """Storage under ``root`` (``data/`` by default)."""
-        return cls(root=root, lake=Lake(root), raw=RawArchive(root), warehouse=Warehouse(root / "ibkr.duckdb"))
+    def at(cls, root: Path, *, lock_timeout: float = 600.0) -> "Storage":
+        """Storage under ``root`` (``data/`` by default); DuckDB connections wait ``lock_timeout`` s for the file."""
+        warehouse = Warehouse(root / "ibkr.duckdb", lock_timeout=lock_timeout)
+        return cls(root=root, lake=Lake(root), raw=RawArchive(root), warehouse=warehouse)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class LoadSummary:
     quarantined: int
     columns: dict[str, str]
     duplicate_keys: int = 0
+    lock_wait_seconds: float = 0.0
 
 
 def _upstream(dataset: Dataset, lake: Lake, key: str) -> dict[str, pl.DataFrame]:
@@ -104,7 +109,8 @@ def stage_dataset(
     for _ in range(fetched.cold_read_retries):
         client.stats.note("cold_read_retries")
     valid, quarantine = split_valid(dataset.table, fetched.frame, partition_key=key, run_id=run_id)
-    path = storage.lake.write_partition(dataset.table, key, valid)
+    covered = PartitionSlice(ACCOUNT_COLUMN, fetched.accounts) if fetched.accounts is not None else None
+    path = storage.lake.write_partition(dataset.table, key, valid, slice_=covered)
     storage.lake.write_quarantine(dataset.table, key, quarantine)
     reasons = (
         {r: n for r, n in quarantine.group_by("reason").len().iter_rows()} if quarantine.height else {}
@@ -125,7 +131,9 @@ def stage_dataset(
     )
 
 
-def load_dataset(dataset: Dataset, storage: Storage, partition_key: str, run_id: str) -> LoadSummary:
+def load_dataset(
+    dataset: Dataset, storage: Storage, partition_key: str, run_id: str, *, allow_shrink: bool = False
+) -> LoadSummary:
     """Load the staged lake partition (and its quarantine) into DuckDB in one transaction."""
     lake = storage.lake
     path = lake.partition_path(dataset.table, partition_key)
@@ -133,9 +141,15 @@ def load_dataset(dataset: Dataset, storage: Storage, partition_key: str, run_id:
         raise MissingUpstream(f"no lake partition {path}: stage {dataset.table} for {partition_key} first")
     quarantine = lake.quarantine_path(dataset.table, partition_key)
     warehouse = storage.warehouse
+    waited_before = warehouse.lock_wait_seconds
     warehouse.ensure_schema()
     result = warehouse.load_partition(
-        dataset.table, partition_key, path, run_id, quarantine=quarantine if quarantine.exists() else None
+        dataset.table,
+        partition_key,
+        path,
+        run_id,
+        quarantine=quarantine if quarantine.exists() else None,
+        allow_shrink=allow_shrink,
     )
     key = ", ".join(NATURAL_KEYS[dataset.table])
     with warehouse.connect(read_only=True) as con:
@@ -151,4 +165,5 @@ def load_dataset(dataset: Dataset, storage: Storage, partition_key: str, run_id:
         quarantined=result.quarantined,
         columns={row[0]: str(row[1]) for row in described},
         duplicate_keys=int(duplicates),
+        lock_wait_seconds=round(warehouse.lock_wait_seconds - waited_before, 3),
     )

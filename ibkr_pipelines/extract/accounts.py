@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import polars as pl
 
 from ibkr_pipelines.client.protocol import ApiClient
+from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.extract.common import (
     as_bool,
     as_date,
@@ -148,6 +149,14 @@ def fetch_account_records(client: ApiClient, account_ids: Sequence[str] | None =
         records.extend(_subaccount_records(client))
     records = _unique_by_id(records)
     if account_ids:
+        visible = [account_id_of(r) for r in records]
+        unknown = [a for a in account_ids if a not in visible]
+        if unknown:
+            # A typo must stop the run: filtering to nothing would land empty snapshots over good ones.
+            raise ConfigError(
+                "IBKR_ACCOUNT_IDS",
+                f"{', '.join(unknown)} not visible to this login; it sees {', '.join(str(v) for v in visible) or 'none'}",
+            )
         wanted = set(account_ids)
         records = [r for r in records if account_id_of(r) in wanted]
     return records

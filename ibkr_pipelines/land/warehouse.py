@@ -1,10 +1,15 @@
 """The DuckDB warehouse: schema from sql/, idempotent partition loads, read-only queries.
 
-DuckDB lets one process write a file at a time, so every write opens the file with lock retry
-(backoff up to a timeout, then a clear error) and holds it only for one load. Each load is one
-transaction: a snapshot table's partition is deleted and re-inserted; `contracts` is merged on
-conid; the partition's quarantine rows are replaced; a `_load_log` row is appended. Re-running a
-partition therefore leaves the data tables exactly as they were.
+DuckDB lets one process hold a file at a time (readers of other processes included), so every
+connection opens the file with lock retry (backoff up to a timeout, logging who holds it, then a
+clear error) and holds it only for one load. Each load is one transaction: the slice of a snapshot
+partition the extraction covered (a date, or a date and some accounts) is deleted and re-inserted;
+`contracts` is merged on conid; the partition's quarantine rows are replaced; a `_load_log` row is
+appended. Re-running a partition therefore leaves the data tables exactly as they were.
+
+A load never silently shrinks what is landed: when an account's slice would go from rows to none,
+or to less than half, the load is refused with one line unless ``allow_shrink`` says the source is
+right (positions really closed), so an extraction that went wrong cannot wipe good data.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +27,7 @@ import duckdb
 import polars as pl
 
 from ibkr_pipelines.errors import IbkrPipelinesError
-from ibkr_pipelines.land.lake import partition_key_of
+from ibkr_pipelines.land.lake import PartitionSlice, partition_key_of, read_slice
 from ibkr_pipelines.schemas import SCHEMAS, SNAPSHOT_TABLES
 
 log = logging.getLogger(__name__)
@@ -32,9 +38,21 @@ DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 class WarehouseLocked(IbkrPipelinesError):
     """Another process kept the DuckDB file locked for longer than the lock timeout."""
 
+    retryable = True
+
 
 class LoadError(IbkrPipelinesError):
     """A partition could not be loaded (wrong partition dates, missing columns, unknown table)."""
+
+
+class ShrinkRefused(LoadError):
+    """A load would replace landed rows with far fewer; refused unless the caller allows it."""
+
+
+# A load is refused when a slice would lose every row, or (from SHRINK_MIN_ROWS landed rows on)
+# more than half of them: guards against a broken extraction, not statistics about accounts.
+SHRINK_FLOOR = 0.5
+SHRINK_MIN_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -65,8 +83,35 @@ def _merge_select(alias: str, columns: Sequence[str]) -> str:
     return ", ".join(picked)
 
 
+# DuckDB settings that leave a read-only connection able to read this database and nothing else
+# (the configuration is locked right after the session's time zone is set).
+SANDBOX: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
 def _is_lock_error(error: Exception) -> bool:
     return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
+def lock_holder(error: Exception) -> str:
+    """Who holds the DuckDB file, from DuckDB's lock error ("python3 (PID 1234)"), or "another process"."""
+    found = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(error))
+    if not found:
+        return "another process"
+    return f"{Path(found.group(1)).name} (PID {found.group(2)})"
+
+
+def shrink_problem(table: str, key: str, who: str, landed: int, incoming: int) -> str | None:
+    """Why replacing ``landed`` rows by ``incoming`` looks like data loss (None when it does not)."""
+    if landed == 0 or (incoming > 0 and (landed < SHRINK_MIN_ROWS or incoming >= landed * SHRINK_FLOOR)):
+        return None
+    return (
+        f"{table} {key}: refusing to replace {landed} landed row(s){who} with {incoming}: IBKR returned far fewer "
+        "than before; if that is right (e.g. positions closed), re-run with --allow-shrink (IBKR_ALLOW_SHRINK=true)"
+    )
 
 
 class Warehouse:
@@ -88,40 +133,55 @@ class Warehouse:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.lock_waits = 0  # how many times a connect had to wait for the lock (for metadata/tests)
+        self.lock_wait_seconds = 0.0  # and how long in all
 
     # -- connections -------------------------------------------------------------------------
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout
+    def _open(self, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        began = time.monotonic()
+        deadline = began + self.lock_timeout
         backoff = self.first_backoff
-        while True:
-            try:
-                con = duckdb.connect(str(self.db_path), read_only=read_only)
-                con.execute("SET TimeZone = 'UTC'")  # TIMESTAMP columns hold UTC wall-clock time
-                return con
-            except Exception as error:  # noqa: BLE001 - only lock errors are retried
-                if not _is_lock_error(error):
-                    raise
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    mode = "read-only" if read_only else "read-write"
-                    raise WarehouseLocked(
-                        f"could not open {self.db_path} {mode}: another process held its lock for more than "
-                        f"{self.lock_timeout:g}s (only one DuckDB writer at a time; DuckDB said: {error})"
-                    ) from None
-                self.lock_waits += 1
-                log.info("DuckDB file %s is locked; retrying in %.2fs", self.db_path, min(backoff, remaining))
-                time.sleep(min(backoff, remaining))
-                backoff = min(backoff * 2, self.max_backoff)
+        announced = False
+        try:
+            while True:
+                try:
+                    con = duckdb.connect(str(self.db_path), read_only=read_only, config=config or {})
+                    con.execute("SET TimeZone = 'UTC'")  # TIMESTAMP columns hold UTC wall-clock time
+                    if config is SANDBOX:
+                        con.execute("SET lock_configuration = true")  # after the time zone: nothing else moves
+                    return con
+                except Exception as error:  # noqa: BLE001 - only lock errors are retried
+                    if not _is_lock_error(error):
+                        raise
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise WarehouseLocked(
+                            f"{self.db_path} stayed locked by {lock_holder(error)} for {self.lock_timeout:g} s "
+                            "(DuckDB allows one process at a time; IBKR_WAREHOUSE_LOCK_SECONDS sets the wait)"
+                        ) from None
+                    if not announced:
+                        log.warning("waiting for %s: %s holds it", self.db_path, lock_holder(error))
+                        announced = True
+                    self.lock_waits += 1
+                    time.sleep(min(backoff, remaining))
+                    backoff = min(backoff * 2, self.max_backoff)
+        finally:
+            if announced:
+                self.lock_wait_seconds += time.monotonic() - began
 
     @contextlib.contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection (waiting out another process's lock), closed on exit."""
+    def connect(self, *, read_only: bool = False, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection (waiting out another process's lock), closed on exit.
+
+        ``sandboxed`` (read-only only) also forbids touching anything but this file: no COPY TO, no
+        ATTACH, no reading other files, no extension installs; the setting itself is locked.
+        """
         if not read_only:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.db_path.exists():
             raise FileNotFoundError(f"no warehouse at {self.db_path}; load something first")
-        con = self._open(read_only)
+        config = SANDBOX if sandboxed and read_only else None
+        con = self._open(read_only, config)
         try:
             yield con
         finally:
@@ -129,25 +189,43 @@ class Warehouse:
 
     # -- schema --------------------------------------------------------------------------------
 
-    def sql_files(self) -> list[Path]:
-        """The DDL files then the view files, each folder in name order."""
+    def ddl_files(self) -> list[Path]:
+        """The table definitions (sql/ddl), in name order."""
         ddl = sorted((self.sql_dir / "ddl").glob("*.sql"))
-        views = sorted((self.sql_dir / "views").glob("*.sql"))
         if not ddl:
             raise FileNotFoundError(f"no DDL files in {self.sql_dir / 'ddl'}")
-        return ddl + views
+        return ddl
+
+    def view_files(self) -> list[Path]:
+        """The analyst views (sql/views), in name order (later views may read earlier ones)."""
+        return sorted((self.sql_dir / "views").glob("*.sql"))
+
+    def sql_files(self) -> list[Path]:
+        """The DDL files then the view files, each folder in name order."""
+        return self.ddl_files() + self.view_files()
 
     def ensure_schema(self) -> None:
-        """Create missing tables (sql/ddl) and (re)create the views (sql/views), in one transaction."""
+        """Create missing tables (sql/ddl), list the data tables, (re)create the views (sql/views): one transaction."""
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for path in self.sql_files():
+                for path in self.ddl_files():
+                    con.execute(path.read_text(encoding="utf-8"))
+                self._list_datasets(con)
+                for path in self.view_files():
                     con.execute(path.read_text(encoding="utf-8"))
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _list_datasets(con: duckdb.DuckDBPyConnection) -> None:
+        """Refresh `_datasets`: every data table with the first line of its schema's description."""
+        con.execute("DELETE FROM _datasets")
+        for table, model in SCHEMAS.items():
+            description = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else None
+            con.execute("INSERT INTO _datasets VALUES (?, ?)", [table, description])
 
     # -- loads ---------------------------------------------------------------------------------
 
@@ -159,11 +237,13 @@ class Warehouse:
         run_id: str,
         *,
         quarantine: Path | str | pl.DataFrame | None = None,
+        allow_shrink: bool = False,
     ) -> LoadResult:
         """Load one lake partition into ``table`` in one transaction (idempotent); returns counts.
 
         ``quarantine`` (a parquet file or frame shaped like the `quarantine` table) replaces the
-        table's quarantine rows for this partition; None clears them.
+        table's quarantine rows for this partition; None clears them. The slice the file covers
+        (its metadata) is what a snapshot load replaces; ``allow_shrink`` lets it shrink a lot.
         """
         if table not in SCHEMAS:
             raise LoadError(f"unknown table {table!r}; known tables: {', '.join(sorted(SCHEMAS))}")
@@ -182,7 +262,8 @@ class Warehouse:
                     [source],
                 )
                 if table in SNAPSHOT_TABLES:
-                    rows, replaced = self._replace_snapshot(con, table, key, columns)
+                    covered = read_slice(source)
+                    rows, replaced = self._replace_snapshot(con, table, key, columns, covered, allow_shrink)
                 else:
                     rows, replaced = self._merge_contracts(con, columns)
                 quarantined = self._replace_quarantine(con, table, key, run_id, quarantine)
@@ -213,21 +294,71 @@ class Warehouse:
 
     @staticmethod
     def _replace_snapshot(
-        con: duckdb.DuckDBPyConnection, table: str, key: str, columns: Sequence[str]
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        key: str,
+        columns: Sequence[str],
+        covered: PartitionSlice | None,
+        allow_shrink: bool,
     ) -> tuple[int, int]:
+        """Replace the covered slice of one snapshot date (the whole date when the file names none)."""
         (wrong,) = con.execute(
             "SELECT count(*) FROM _incoming WHERE snapshot_date IS DISTINCT FROM CAST(? AS DATE)", [key]
         ).fetchone()
         if wrong:
             raise LoadError(f"{table} {key}: {wrong} rows carry another snapshot_date than the partition")
-        (replaced,) = con.execute(
-            f"SELECT count(*) FROM {_quote(table)} WHERE snapshot_date = CAST(? AS DATE)", [key]
-        ).fetchone()
-        con.execute(f"DELETE FROM {_quote(table)} WHERE snapshot_date = CAST(? AS DATE)", [key])
+        where, params = "snapshot_date = CAST(? AS DATE)", [key]
+        if covered is not None:
+            column = _quote(covered.column)
+            (outside,) = con.execute(
+                f"SELECT count(*) FROM _incoming WHERE {column} IS NULL OR NOT list_contains(?, {column})",
+                [list(covered.values)],
+            ).fetchone()
+            if outside:
+                raise LoadError(f"{table} {key}: {outside} rows fall outside the {covered.column}s the file covers")
+            where += f" AND list_contains(?, {column})"
+            params.append(list(covered.values))
+        if not allow_shrink:
+            Warehouse._refuse_shrink(con, table, key, where, params, covered)
+        (replaced,) = con.execute(f"SELECT count(*) FROM {_quote(table)} WHERE {where}", params).fetchone()
+        con.execute(f"DELETE FROM {_quote(table)} WHERE {where}", params)
         cols = ", ".join(_quote(c) for c in columns)
         con.execute(f"INSERT INTO {_quote(table)} ({cols}) SELECT {cols} FROM _incoming")
         (rows,) = con.execute("SELECT count(*) FROM _incoming").fetchone()
         return int(rows), int(replaced)
+
+    @staticmethod
+    def _refuse_shrink(
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        key: str,
+        where: str,
+        params: list[Any],
+        covered: PartitionSlice | None,
+    ) -> None:
+        """Raise ``ShrinkRefused`` when a covered slice (or the whole date) would lose most of its rows."""
+        if covered is None:
+            (landed,) = con.execute(f"SELECT count(*) FROM {_quote(table)} WHERE {where}", params).fetchone()
+            (incoming,) = con.execute("SELECT count(*) FROM _incoming").fetchone()
+            problem = shrink_problem(table, key, "", int(landed), int(incoming))
+            if problem:
+                raise ShrinkRefused(problem)
+            return
+        column = _quote(covered.column)
+        counts = con.execute(
+            f"""
+            SELECT landed.value, landed.n, coalesce(incoming.n, 0)
+            FROM (SELECT {column} AS value, count(*) AS n FROM {_quote(table)} WHERE {where} GROUP BY 1) AS landed
+            LEFT JOIN (SELECT {column} AS value, count(*) AS n FROM _incoming GROUP BY 1) AS incoming
+              ON incoming.value = landed.value
+            ORDER BY 1
+            """,
+            params,
+        ).fetchall()
+        for value, landed, incoming in counts:
+            problem = shrink_problem(table, key, f" of {value}", int(landed), int(incoming))
+            if problem:
+                raise ShrinkRefused(problem)
 
     @staticmethod
     def _merge_contracts(con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import pytest
 from ibkr_pipelines.extract.contracts import parse_contracts
 from ibkr_pipelines.extract.ledger import parse_ledger
 from ibkr_pipelines.extract.positions import parse_positions
-from ibkr_pipelines.land.lake import Lake
+from ibkr_pipelines.land.lake import Lake, PartitionSlice
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import LoadResult, Warehouse
 
@@ -49,11 +49,21 @@ class Landing:
         self.warehouse = Warehouse(data_dir / "ibkr.duckdb", lock_timeout=5.0)
         self.warehouse.ensure_schema()
 
-    def land(self, table: str, day: dt.date, df: pl.DataFrame, run_id: str = "run-1") -> LoadResult:
+    def land(
+        self,
+        table: str,
+        day: dt.date,
+        df: pl.DataFrame,
+        run_id: str = "run-1",
+        *,
+        accounts: tuple[str, ...] | None = None,
+        allow_shrink: bool = False,
+    ) -> LoadResult:
         valid, quarantine = split_valid(table, df, partition_key=day.isoformat(), run_id=run_id)
-        path = self.lake.write_partition(table, day, valid)
+        covered = PartitionSlice("account_id", accounts) if accounts is not None else None
+        path = self.lake.write_partition(table, day, valid, slice_=covered)
         qpath = self.lake.write_quarantine(table, day, quarantine)
-        return self.warehouse.load_partition(table, day, path, run_id, quarantine=qpath)
+        return self.warehouse.load_partition(table, day, path, run_id, quarantine=qpath, allow_shrink=allow_shrink)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return self.warehouse.query_readonly(sql)[1]
