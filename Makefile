@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install demo test test-fast dev bench-extractor clean
+.PHONY: install system-deps demo test test-fast dev bench-extractor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -16,17 +16,30 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## Debian packages the tests use: libfaketime runs the CLI at any hour in any time zone. Installed
+## when missing and we may (root with apt-get); otherwise those tests say why they are skipped.
+system-deps:
+	@command -v faketime >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's faketime package for the any-hour tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime) >/dev/null; \
+	  else \
+	    echo "note: faketime is not installed (apt-get install faketime); the any-hour tests will be skipped"; \
+	  fi; }
+
 ## Run the full nightly ingestion against the embedded IBKR simulator into data/ibkr.duckdb.
 demo: install
 	$(BIN)/ibkr-pipelines ingest
 
-## The whole test suite (slow tests included, as in CI).
-test: install
-	$(BIN)/python -m pytest -q
+## The whole test suite (slow tests included, as in CI): two workers, then the timing-sensitive tests alone.
+test: install system-deps
+	$(BIN)/python -m pytest -q -n 2 -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 ## The suite without the slow end-to-end tests, for quick iterations.
-test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+test-fast: install system-deps
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not serial"
+	$(BIN)/python -m pytest -q -m "serial and not slow"
 
 ## The Dagster UI on this project (http://127.0.0.1:3000).
 dev: install

@@ -3,7 +3,8 @@
 
 
 import datetime
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import dagster as dg
 
@@ -12,11 +13,26 @@ from assets.resources import IbkrResource, WarehouseResource
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.datasets import Dataset
+from ibkr_pipelines.errors import IbkrPipelinesError
+from ibkr_pipelines.run_control import mark_step_process
 from ibkr_pipelines.schemas.registry import NATURAL_KEYS
 from ibkr_pipelines.staging import LoadSummary, load_dataset, stage_dataset
 
 DUCKDB_POOL = "duckdb_writer"
 EXTRACT_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# A load fails for a retryable reason only when a reader kept the DuckDB file past the lock wait.
+LOAD_RETRY = dg.RetryPolicy(max_retries=2, delay=60, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@contextmanager
+def failing_in_one_line() -> Iterator[None]:
+    """Turn this package's errors into a one-line Dagster failure; no step retry when waiting cannot cure it."""
+    try:
+        yield
+    except IbkrPipelinesError as exc:
+        if exc.retryable:
+            raise
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def lake_key(table: str) -> dg.AssetKey:
@@ -86,17 +102,18 @@ def lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
     )
     def _lake(context: dg.AssetExecutionContext, ibkr: IbkrResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
         as_of = datetime.date.fromisoformat(context.partition_key)
-        connection = ibkr.connection(as_of)
-        stats: RunStats = connection.client.stats
-        before = stats.as_dict()
-        result = stage_dataset(
-            dataset,
-            connection.client,
-            warehouse.storage(),
-            as_of,
-            Settings.from_env().account_ids,
-            run_id=context.run.run_id,
-        )
+        with failing_in_one_line():
+            connection = ibkr.connection(as_of)
+            stats: RunStats = connection.client.stats
+            before = stats.as_dict()
+            result = stage_dataset(
+                dataset,
+                connection.client,
+                warehouse.storage(),
+                as_of,
+                Settings.from_env().account_ids,
+                run_id=context.run.run_id,
+            )
         delta = stats_delta(before, stats.as_dict())
         for penalty in delta["penalties"]:
             context.log.warning(f"IBKR pacing penalty: {penalty}")
@@ -143,6 +160,7 @@ def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
         description=f"{dataset.description} Loaded into DuckDB table `{dataset.table}` (merged on its natural key).",
         kinds={"duckdb"},
         pool=DUCKDB_POOL,
+        retry_policy=LOAD_RETRY,
         tags={"domain": dataset.group},
         check_specs=[
             dg.AssetCheckSpec("natural_key_unique", asset=key, description="No two rows share the natural key."),
@@ -150,11 +168,20 @@ def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
         ],
     )
     def _warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        result = load_dataset(dataset, warehouse.storage(), context.partition_key, context.run.run_id)
+        mark_step_process(context.instance, context.run.run_id, context.get_step_execution_context().step.key)
+        with failing_in_one_line():
+            result = load_dataset(
+                dataset,
+                warehouse.storage(),
+                context.partition_key,
+                context.run.run_id,
+                allow_shrink=warehouse.shrink_allowed(),
+            )
         return dg.MaterializeResult(
             metadata={
                 **landed_metadata(result.rows, result.columns, context.partition_key, result.quarantined),
                 "table": dataset.table,
+                "warehouse_lock_wait_seconds": result.lock_wait_seconds,
             },
             check_results=warehouse_checks(dataset, result),
         )

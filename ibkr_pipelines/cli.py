@@ -27,12 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=5000)
     sim.add_argument("--tls", action="store_true", help="HTTPS with a generated self-signed certificate")
     sim.add_argument("--seed", type=int, default=7)
-    sim.add_argument("--date", type=_date, default=None, help="the simulated 'today' (default: today)")
+    sim.add_argument("--date", type=_date, default=None, help="the simulated 'today' (default: today in New York)")
     sim.add_argument("--logged-out", action="store_true", help="start without a gateway login")
 
     ingest = sub.add_parser("ingest", help="run the nightly ingestion in-process through Dagster")
-    ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today)")
+    ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today in New York)")
     ingest.add_argument("--select", default=None, help="comma-separated tables, e.g. positions,ledger")
+    ingest.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="let a date's re-run replace landed rows with far fewer (e.g. positions really closed)",
+    )
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
@@ -53,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ingest":
             from ibkr_pipelines.ingest_command import run_ingest
 
-            return run_ingest(args.date or datetime.date.today(), args.select)
+            return run_ingest(args.date, args.select, allow_shrink=args.allow_shrink)
         if args.command == "sql":
             from ibkr_pipelines.sql_command import run_sql
 

@@ -1,4 +1,8 @@
-"""``ibkr-pipelines ingest``: the nightly job, in-process through Dagster, on the persistent instance."""
+"""``ibkr-pipelines ingest``: the nightly job, in-process through Dagster, on the persistent instance.
+
+The terminal gets progress lines, a table of what landed and, for each dataset that did not land, one
+line saying why; Dagster's own logs and stack traces stay in the run's event log (the UI shows them).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -14,9 +19,13 @@ from typing import Any
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.datasets import DATASETS, Dataset
 from ibkr_pipelines.errors import ConfigError
+from ibkr_pipelines.ingest_summary import print_summary
+from ibkr_pipelines.processes import process_identity
+from ibkr_pipelines.trading_calendar import describe_window, partition_window, trading_date
 
 PROGRESS_LOGGER = "ibkr_pipelines.progress"
-QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's console logger prints every event and stack trace; the run's event log keeps them all.
+QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _dagster_home() -> Path:
@@ -25,6 +34,16 @@ def _dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def resolve_partition_date(requested: datetime.date | None, now: datetime.datetime | None = None) -> datetime.date:
+    """The partition to ingest: ``requested``, or today's trading date; one line when it is not a partition."""
+    if requested is None:
+        return trading_date(now)
+    first, last = partition_window(now)
+    if not first <= requested <= last:
+        raise ConfigError("--date", f"{requested} is not a partition; choose a date {describe_window(now)}")
+    return requested
 
 
 def selected_datasets(select: str | None) -> list[Dataset]:
@@ -54,9 +73,14 @@ def _progress_to_terminal() -> None:
     progress.propagate = False
 
 
-def run_ingest(as_of: datetime.date, select: str | None) -> int:
-    """Run the nightly job for ``as_of`` and print what landed; 0 when every step succeeded."""
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_ingest(requested: datetime.date | None, select: str | None, *, allow_shrink: bool = False) -> int:
+    """Run the nightly job for one partition and print what landed; 0 when every step succeeded."""
     settings = Settings.from_env()
+    as_of = resolve_partition_date(requested)
     datasets = selected_datasets(select)
     home = _dagster_home()
     _progress_to_terminal()
@@ -64,11 +88,25 @@ def run_ingest(as_of: datetime.date, select: str | None) -> int:
     import dagster as dg
 
     from assets.definitions import nightly_ingestion_job
-    from assets.factory import lake_key, warehouse_key
+    from assets.factory import DUCKDB_POOL, lake_key, warehouse_key
     from ibkr_pipelines.connection import sharing_simulator, start_embedded_simulator
+    from ibkr_pipelines.run_control import (
+        WORKER_TAG,
+        Interrupted,
+        exit_now,
+        interrupts_raised,
+        reap_dead_runs,
+        run_in_thread,
+        stop_run,
+        wait_for_pool,
+    )
 
     selection = [key for d in datasets for key in (lake_key(d.table), warehouse_key(d.table))]
-    print(f"ibkr-pipelines ingest {as_of} -> {settings.db_path} (Dagster home {home})", file=sys.stderr)
+    run_config: dict[str, Any] = dict(QUIET_DAGSTER)
+    if allow_shrink:
+        run_config["resources"] = {"warehouse": {"config": {"allow_shrink": True}}}
+    run_id = str(uuid.uuid4())
+    _say(f"ibkr-pipelines ingest {as_of} -> {settings.db_path} (Dagster home {home}, run {run_id})")
     started = time.monotonic()
     with ExitStack() as stack:
         simulator = None
@@ -77,111 +115,29 @@ def run_ingest(as_of: datetime.date, select: str | None) -> int:
             stack.callback(simulator.stop)
             stack.enter_context(sharing_simulator(simulator))
         job = nightly_ingestion_job()
-        with dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(
+        instance = stack.enter_context(dg.DagsterInstance.get())
+
+        def execute() -> Any:
+            return job.execute_in_process(
                 instance=instance,
                 partition_key=as_of.isoformat(),
                 asset_selection=selection,
-                run_config=QUIET_DAGSTER,
+                run_config=run_config,
                 raise_on_error=False,
-                tags={"launched_by": "ibkr-pipelines ingest"},
+                run_id=run_id,
+                tags={"launched_by": "ibkr-pipelines ingest", WORKER_TAG: process_identity()},
             )
+
+        try:
+            with interrupts_raised():
+                for reaped in reap_dead_runs(instance):
+                    _say(f"  run {reaped} had lost its process (killed?): marked failed, its pool slots freed")
+                wait_for_pool(instance, DUCKDB_POOL, _say)
+                result = run_in_thread(execute)
+        except Interrupted as stop:
+            stop_run(instance, run_id, f"stopped by {stop} (ibkr-pipelines ingest)")
+            _say(f"stopped by {stop}: run {run_id} canceled; what already landed stays, re-run to finish {as_of}")
+            exit_now(stop.signum)
         sim_stats = simulator.stats() if simulator is not None else None
-    elapsed = time.monotonic() - started
-    _print_summary(result, datasets, settings, as_of, sim_stats, elapsed)
+    print_summary(result, datasets, settings, as_of, sim_stats, time.monotonic() - started)
     return 0 if result.success else 1
-
-
-def _materializations(result: Any) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        found["/".join(materialization.asset_key.path)] = {
-            k: getattr(v, "value", v) for k, v in materialization.metadata.items()
-        }
-    return found
-
-
-def _endpoint_traffic(done: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per-endpoint IBKR counters summed over every extraction step of the run."""
-    traffic: dict[str, dict[str, float]] = {}
-    for metadata in done.values():
-        for endpoint, counters in (metadata.get("ibkr_endpoints") or {}).items():
-            entry = traffic.setdefault(endpoint, {})
-            for name, value in counters.items():
-                entry[name] = entry.get(name, 0) + value
-    for entry in traffic.values():
-        for name in ("requests", "retries", "wait_seconds", "throttled", "bytes"):
-            entry.setdefault(name, 0)
-    return traffic
-
-
-def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, title: str) -> None:
-    """A plain aligned text table (no dependency needed for a few lines)."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print(title)
-    print(line.format(*header))
-    print(line.format(*("-" * w for w in widths)))
-    for row in rows:
-        print(line.format(*row))
-    print()
-
-
-def _print_summary(
-    result: Any,
-    datasets: list[Dataset],
-    settings: Settings,
-    as_of: datetime.date,
-    sim_stats: dict[str, Any] | None,
-    elapsed: float,
-) -> None:
-    done = _materializations(result)
-    rows = []
-    for dataset in datasets:
-        lake = done.get(f"lake/{dataset.table}", {})
-        loaded = done.get(f"warehouse/{dataset.table}", {})
-        rows.append(
-            (
-                dataset.table,
-                str(loaded.get("dagster/row_count", "FAILED")),
-                str(lake.get("quarantined_rows", "-")),
-                str(lake.get("ibkr_requests", "-")),
-                str(lake.get("ibkr_429s", "-")),
-            )
-        )
-    print()
-    _print_table(
-        ("table", "rows landed", "quarantined", "IBKR requests", "429s"),
-        rows,
-        title=f"Landed for {as_of} in {settings.db_path} ({elapsed:.1f} s):",
-    )
-    endpoints = _endpoint_traffic(done)
-    _print_table(
-        ("endpoint", "requests", "retries", "wait s", "429s", "KiB"),
-        [
-            (name, str(int(c["requests"])), str(int(c["retries"])), f"{c['wait_seconds']:.1f}",
-             str(int(c["throttled"])), f"{c['bytes'] / 1024:.0f}")
-            for name, c in sorted(endpoints.items())
-        ],
-        title="IBKR traffic by endpoint:",
-    )
-    totals = {k: sum(c[k] for c in endpoints.values()) for k in ("requests", "retries", "throttled", "wait_seconds")}
-    print(
-        f"IBKR traffic: {int(totals['requests'])} requests, {int(totals['retries'])} retries, "
-        f"{int(totals['throttled'])} answered 429, {totals['wait_seconds']:.1f} s spent pacing"
-    )
-    penalties = [p for m in done.values() for p in (m.get("ibkr_penalties") or [])]
-    for penalty in penalties:
-        print(f"IBKR pacing penalty: {penalty}")
-    if sim_stats is not None:
-        print(
-            f"Embedded simulator: saw {sim_stats['total_requests']} requests, "
-            f"answered {sim_stats['total_throttled']} with 429"
-        )
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                print(f"FAILED {event.step_key}: {error.message.strip() if error else 'unknown error'}", file=sys.stderr)
-    print("Query it: ibkr-pipelines sql \"select * from nav_by_account\"")

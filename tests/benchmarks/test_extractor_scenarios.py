@@ -24,6 +24,8 @@ if str(ROOT) not in sys.path:  # ``benchmarks`` lives at the repo root and is no
 from benchmarks.extractor import scenarios  # noqa: E402
 
 GATEWAY_PER_S = 10
+# Each scenario measures throughput against a clock: alone on the machine, not beside other tests.
+pytestmark = pytest.mark.serial
 
 
 def test_global_mixed_workload_uses_the_gateway_limit_without_a_429() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import signal
@@ -17,6 +16,7 @@ import requests
 
 from ibkr_pipelines.client.limits import GLOBAL, default_limits
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
+from ibkr_pipelines.trading_calendar import trading_date
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("ibkr-pipelines")
@@ -29,8 +29,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_two_concurrent_ingests_stay_under_the_gateway_limit_together(tmp_path: Path) -> None:
-    today = datetime.date.today()
+    # A gateway serves "now", so the CLI only accepts today's trading date (or yesterday's, after
+    # midnight in New York): both runs are told the date the simulator serves, and the one-day grace
+    # keeps this true even if New York's midnight passes while the test runs.
+    today = trading_date()
     simulator = Simulator(SimulatorConfig(today=today, limits=default_limits("gateway"))).start()
     try:
         procs = []
@@ -39,7 +43,7 @@ def test_two_concurrent_ingests_stay_under_the_gateway_limit_together(tmp_path: 
             (work / "dagster_home").mkdir(parents=True)
             shutil.copy(ROOT / "dagster_home" / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
             env = _env(IBKR_BASE_URL=simulator.base_url, IBKR_PACING_DIR=str(tmp_path / "pacing"))
-            procs.append(subprocess.Popen([str(EXE), "ingest"], cwd=work, env=env, text=True,
+            procs.append(subprocess.Popen([str(EXE), "ingest", "--date", today.isoformat()], cwd=work, env=env, text=True,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         outputs = [p.communicate(timeout=300) for p in procs]
         for proc, (out, err) in zip(procs, outputs):

@@ -61,6 +61,8 @@ def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipe
         if key.startswith("lake/"):
             assert metadata["ibkr_requests"].value > 0
             assert metadata["ibkr_429s"].value == 0
+        else:
+            assert metadata["warehouse_lock_wait_seconds"].value == 0.0, "nothing else held the DuckDB file"
 
 
 def test_asset_checks_pass_on_clean_data(landed: Pipeline) -> None:

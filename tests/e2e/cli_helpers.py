@@ -1,0 +1,134 @@
+"""Running ``ibkr-pipelines`` as a user does, in a work folder of its own, and reading what it left."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[2]
+EXE = Path(sys.executable).with_name("ibkr-pipelines")
+DATA_TABLES = ("accounts", "account_summary", "ledger", "positions", "allocation", "contracts")
+# Fast pacing for probes that are not about pacing (the embedded simulator enforces these too).
+FAST = "global=50/1"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (right now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test's environment without any IBKR_/DAGSTER_ setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_", "FAKETIME"))}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Workdir:
+    """A folder where a user runs the CLI: its own Dagster home, data folder and pacing state."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, root: Path, **env: str) -> "Workdir":
+        """Create the folder with a copy of the project's dagster.yaml."""
+        (root / "dagster_home").mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
+        base = {"IBKR_PACING_DIR": str(root / "pacing"), "IBKR_LIMITS": FAST}
+        base.update(env)
+        return cls(root, base)
+
+    @property
+    def db(self) -> Path:
+        """The warehouse file the CLI writes."""
+        return self.root / "data" / "ibkr.duckdb"
+
+    def run(self, args: list[str], *, timeout: float = 300, prefix: list[str] | None = None, **env: str) -> Any:
+        """Run the CLI to completion; returns the CompletedProcess (text) plus ``.seconds``."""
+        started = time.monotonic()
+        done = subprocess.run(
+            [*(prefix or []), str(EXE), *args],
+            cwd=self.root,
+            env=clean_env(**{**self.env, **env}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        done.seconds = time.monotonic() - started  # type: ignore[attr-defined]
+        return done
+
+    def start(self, args: list[str], *, python_args: list[str] | None = None, **env: str) -> subprocess.Popen[str]:
+        """Start the CLI (or ``python <python_args>``) in the background, in its own process group."""
+        command = [sys.executable, *python_args] if python_args else [str(EXE), *args]
+        return subprocess.Popen(
+            command,
+            cwd=self.root,
+            env=clean_env(**{**self.env, "PYTHONPATH": str(ROOT), **env}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of a query on the warehouse (read-only)."""
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def table_hashes(self) -> dict[str, str]:
+        """A content hash per data table (rows sorted), to compare whole tables, not counts."""
+        if not self.db.exists():
+            return {}
+        hashes = {}
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            for table in DATA_TABLES:
+                rows = con.execute(f"SELECT * FROM {table}").fetchall()
+                digest = hashlib.sha256("\n".join(sorted(repr(r) for r in rows)).encode()).hexdigest()
+                hashes[table] = f"{len(rows)}:{digest[:16]}"
+        return hashes
+
+
+def wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 120) -> list[str]:
+    """Read the process's stderr until a line contains ``marker``; returns the lines read."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if marker in line:
+            return seen
+    raise AssertionError(f"never saw {marker!r}; stderr so far:\n{''.join(seen)[-3000:]}")
+
+
+def kill_group(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` to the process's whole group and reap it."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def failure_lines(stderr: str) -> list[str]:
+    """The ``FAILED <table>: why`` lines the CLI printed."""
+    return [line for line in stderr.splitlines() if line.startswith("FAILED ")]
