@@ -39,6 +39,7 @@ class Settings:
     warehouse_lock_seconds: float = 600.0
     allow_shrink: bool = False
     sim_seed: int = 7
+    sim_limits: str | None = None  # the embedded simulator's own limits (IBKR's when unset)
 
     @property
     def uses_simulator(self) -> bool:
@@ -84,6 +85,7 @@ class Settings:
             warehouse_lock_seconds=_number(env, "IBKR_WAREHOUSE_LOCK_SECONDS", 600.0, minimum=0.0, maximum=86_400.0),
             allow_shrink=_bool(env, "IBKR_ALLOW_SHRINK", False),
             sim_seed=int(_number(env, "IBKR_SIM_SEED", 7, minimum=0, maximum=2**31)),
+            sim_limits=env.get("IBKR_SIM_LIMITS") or None,
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings

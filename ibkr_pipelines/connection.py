@@ -47,10 +47,15 @@ class Connection:
 
 
 def start_embedded_simulator(settings: Settings, as_of: datetime.date | None, **options: Any) -> "Simulator":
-    """Start the embedded simulator on a free loopback port, enforcing the same limits as the client."""
+    """Start the embedded simulator on a free loopback port, enforcing IBKR's limits (or IBKR_SIM_LIMITS)."""
     from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 
-    config = SimulatorConfig(seed=settings.sim_seed, today=as_of, limits=settings.limits(), **options)
+    options.setdefault("limits_spec", settings.sim_limits)
+    config = SimulatorConfig(seed=settings.sim_seed, today=as_of, **options)
+    try:
+        config.effective_limits()
+    except ValueError as exc:
+        raise ConfigError("IBKR_SIM_LIMITS", str(exc).removeprefix("simulator limits: ")) from None
     simulator = Simulator(config).start()
     log.warning(
         "No IBKR_BASE_URL set: using the embedded IBKR simulator at %s (simulated accounts, not yours)",

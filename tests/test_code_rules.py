@@ -66,3 +66,13 @@ def test_imports_flow_one_way() -> None:
         if not module.startswith("ibkr_pipelines.simulator") and module not in simulator_users:
             problems += [f"{module} imports {i}" for i in imports if i.startswith("ibkr_pipelines.simulator")]
     assert problems == []
+
+
+def test_the_simulator_takes_nothing_from_the_client() -> None:
+    """The simulator models IBKR from the reference; sharing the client's limits or settings would hide its mistakes."""
+    problems = []
+    for path in sorted((ROOT / "ibkr_pipelines" / "simulator").rglob("*.py")):
+        for name in _imports(path):
+            if name.startswith(("ibkr_pipelines.client", "ibkr_pipelines.config", "ibkr_pipelines.extract")):
+                problems.append(f"{_package_of(path)} imports {name}")
+    assert problems == []

@@ -74,6 +74,8 @@ _CP_SCOPES: tuple[Scope, ...] = (
     Scope("pa_performance", (RateWindow(1, 900.0),)),
     Scope("pa_summary", (RateWindow(1, 900.0),)),
     Scope("pa_transactions", (RateWindow(1, 900.0),)),
+    # Not in the rate table; reference §2.7 says every /pa endpoint allows 1 request per 15 minutes.
+    Scope("pa_allperiods", (RateWindow(1, 900.0),)),
     Scope("fyi", (RateWindow(1, 1.0),)),
     Scope("tickle", (RateWindow(1, 1.0),)),
     Scope("sso_validate", (RateWindow(1, 60.0),)),
@@ -88,10 +90,12 @@ _CP_RULES: tuple[EndpointRule, ...] = (
     _rule("orders", r"/iserver/account/orders|/iserver/orders", "GET"),
     _rule("pnl_partitioned", r"/iserver/account/pnl/partitioned", "GET"),
     _rule("portfolio_accounts", r"/portfolio/accounts", "GET"),
-    _rule("portfolio_subaccounts", r"/portfolio/subaccounts", "GET"),
+    # The rate table names /portfolio/subaccounts only; we pace its paged twin the same (unverified).
+    _rule("portfolio_subaccounts", r"/portfolio/subaccounts2?", "GET"),
     _rule("pa_performance", r"/pa/performance", "POST"),
     _rule("pa_summary", r"/pa/summary", "POST"),
     _rule("pa_transactions", r"/pa/transactions", "POST"),
+    _rule("pa_allperiods", r"/pa/allperiods", "POST"),
     _rule(
         "fyi",
         r"/fyi/(unreadnumber|settings(/[^/]+)?|disclaimer/[^/]+|deliveryoptions.*|notifications(/more|/[^/]+)?)",

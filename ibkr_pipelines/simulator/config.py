@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ibkr_pipelines.client.limits import Limits, default_limits
+from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, ibkr_limits, with_overrides
 from ibkr_pipelines.trading_calendar import trading_date
 
 
@@ -47,12 +47,18 @@ class SimulatorConfig:
     port: int = 0
     tls: bool = False
     logged_in: bool = True
-    limits: Limits | None = None
-    penalty_seconds: float = 600.0
+    # IBKR's published limits for this kind of login, changed only by the simulator's own override
+    # text (never by the client's settings): e.g. "global=50/1" to run tests faster.
+    auth: str = "gateway"  # "gateway" (10 req/s) | "oauth" (50 req/s)
+    limits_spec: str | None = None
+    penalty_seconds: float = PENALTY_SECONDS
     penalty_scope: str = "scope"  # "scope" | "ip"
     send_retry_after: bool = False
     idle_timeout_seconds: float = 360.0
-    latency: dict[str, float] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)  # seconds added before answering, per scope or endpoint
+    # Every request reaches the simulator after a random 0..J s delay (seeded), as over a jittery
+    # network: the arrival time its pacing counts is taken after the delay.
+    arrival_jitter_seconds: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     inject_position_without_conid: bool = False
     host: str = "127.0.0.1"
@@ -60,11 +66,9 @@ class SimulatorConfig:
     # builds it as far as its clock needs. Every simulator of one seed tells the same history, so
     # ingesting date A in one process and date B in another gives one consistent account.
 
-    def effective_limits(self) -> Limits:
-        """The limits to enforce: the given ones, or IBKR's gateway defaults with our penalty length."""
-        if self.limits is not None:
-            return self.limits
-        return default_limits("gateway", penalty_seconds=self.penalty_seconds)
+    def effective_limits(self) -> SimLimits:
+        """The limits to enforce: IBKR's for ``auth``, with ``limits_spec`` applied (ValueError if unreadable)."""
+        return with_overrides(ibkr_limits(self.auth, penalty_seconds=self.penalty_seconds), self.limits_spec)
 
     def effective_today(self) -> datetime.date:
         """The simulated date the clock starts at."""

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ibkr_pipelines.client.limits import Limits, Scope, endpoint_key
+from ibkr_pipelines.simulator.limits import PacedScope, SimLimits, endpoint_key
 
 IP_SCOPE = "ip"
 LOG_MAX = 200_000
@@ -22,7 +22,7 @@ LOG_MAX = 200_000
 
 @dataclass
 class _ScopeState:
-    scope: Scope
+    scope: PacedScope
     windows: list[tuple[int, float, collections.deque[float]]]
     stat_window: float
     stat_deque: collections.deque[float] = field(default_factory=collections.deque)
@@ -52,7 +52,7 @@ def _count_in(dq: collections.deque[float], start: float, end: float) -> int:
 class Pacer:
     """Holds the per-scope arrival windows, in-flight counts, penalty boxes and all counters."""
 
-    def __init__(self, limits: Limits, penalty_scope: str = "scope") -> None:
+    def __init__(self, limits: SimLimits, penalty_scope: str = "scope") -> None:
         if penalty_scope not in ("scope", "ip"):
             raise ValueError("penalty_scope must be 'scope' or 'ip'")
         self.limits = limits

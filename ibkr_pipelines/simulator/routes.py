@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ibkr_pipelines.client.limits import SECDEF_MAX_CONIDS
 from ibkr_pipelines.simulator import payloads
 from ibkr_pipelines.simulator.clock import SimClock
 from ibkr_pipelines.simulator.history import HistoryBuilder, HistoryError
+from ibkr_pipelines.simulator.limits import SECDEF_MAX_CONIDS
 from ibkr_pipelines.simulator.payloads import PAGE_SIZE, Views
 from ibkr_pipelines.simulator.session import GatewaySession
 from ibkr_pipelines.simulator.world import Account, World

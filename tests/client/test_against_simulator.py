@@ -12,7 +12,7 @@ import pytest
 
 from ibkr_pipelines.client.auth import GatewayAuth
 from ibkr_pipelines.client.http_client import IbkrClient
-from ibkr_pipelines.client.limits import GLOBAL, Limits, default_limits
+from ibkr_pipelines.client.limits import GLOBAL, default_limits
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.pacing_store import FilePacingStore
 from ibkr_pipelines.client.retry import RetryPolicy
@@ -22,15 +22,14 @@ from ibkr_pipelines.simulator import FaultConfig, Simulator, SimulatorConfig
 TODAY = datetime.date(2026, 11, 20)
 
 
-def start(limits: Limits | None = None, **options: Any) -> Simulator:
-    """A simulator enforcing ``limits`` (gateway defaults with a 1 s penalty by default)."""
-    limits = limits or default_limits("gateway", penalty_seconds=1.0)
-    return Simulator(SimulatorConfig(seed=3, today=TODAY, limits=limits, **options)).start()
+def start(auth: str = "gateway", **options: Any) -> Simulator:
+    """A simulator enforcing IBKR's limits for ``auth`` (its own table), with a 1 s penalty box."""
+    return Simulator(SimulatorConfig(seed=3, today=TODAY, auth=auth, penalty_seconds=1.0, **options)).start()
 
 
 def client_for(sim: Simulator, tmp_path: Path, *, timeout: float = 5.0, **kwargs: Any) -> IbkrClient:
-    """A client sharing the simulator's limits, with quick retries."""
-    limits = sim.config.effective_limits()
+    """A client with its own idea of IBKR's limits for the simulator's login kind, and quick retries."""
+    limits = default_limits("gateway" if sim.config.auth == "gateway" else "oauth1", penalty_seconds=1.0)
     return IbkrClient(
         sim.base_url,
         auth=GatewayAuth(poll_seconds=0.05),
@@ -144,9 +143,9 @@ def test_a_forced_429_pauses_the_scope_until_the_penalty_ends(tmp_path: Path) ->
 
 
 def test_faults_are_survived_and_every_row_is_retrieved(tmp_path: Path) -> None:
-    clean = start(default_limits("oauth1", penalty_seconds=1.0))
+    clean = start("oauth")
     faulty = start(
-        default_limits("oauth1", penalty_seconds=1.0),
+        "oauth",
         faults=FaultConfig(seed=5, p_5xx=0.15, p_timeout=0.05, p_malformed=0.1, timeout_seconds=0.6),
     )
     try:
@@ -168,8 +167,7 @@ def test_faults_are_survived_and_every_row_is_retrieved(tmp_path: Path) -> None:
 
 
 def test_history_concurrency_stays_at_five(tmp_path: Path) -> None:
-    limits = default_limits("oauth1", penalty_seconds=1.0)
-    simulator = start(limits, latency={"history": 0.15})
+    simulator = start("oauth", latency={"history": 0.15})
     try:
         with client_for(simulator, tmp_path) as client:
             conid = next(iter(simulator.world.contracts))

@@ -19,7 +19,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("ibkr-pipelines")
 DATA_TABLES = ("accounts", "account_summary", "ledger", "positions", "allocation", "contracts")
-# Fast pacing for probes that are not about pacing (the embedded simulator enforces these too).
+# Fast pacing for probes that are not about pacing: the client's limits and, separately, the embedded simulator's.
 FAST = "global=50/1"
 
 
@@ -49,7 +49,7 @@ class Workdir:
         """Create the folder with a copy of the project's dagster.yaml."""
         (root / "dagster_home").mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
-        base = {"IBKR_PACING_DIR": str(root / "pacing"), "IBKR_LIMITS": FAST}
+        base = {"IBKR_PACING_DIR": str(root / "pacing"), "IBKR_LIMITS": FAST, "IBKR_SIM_LIMITS": FAST}
         base.update(env)
         return cls(root, base)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ibkr_pipelines.client.limits import GLOBAL, default_limits
+from ibkr_pipelines.client.limits import GLOBAL
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 from ibkr_pipelines.trading_calendar import trading_date
 
@@ -35,7 +35,7 @@ def test_two_concurrent_ingests_stay_under_the_gateway_limit_together(tmp_path: 
     # midnight in New York): both runs are told the date the simulator serves, and the one-day grace
     # keeps this true even if New York's midnight passes while the test runs.
     today = trading_date()
-    simulator = Simulator(SimulatorConfig(today=today, limits=default_limits("gateway"))).start()
+    simulator = Simulator(SimulatorConfig(today=today)).start()  # IBKR's gateway limits
     try:
         procs = []
         for name in ("first", "second"):

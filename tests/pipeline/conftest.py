@@ -53,6 +53,7 @@ def open_pipeline(root: Path, env: dict[str, str] | None = None, **simulator_opt
         mp.setenv("IBKR_DATA_DIR", str(root / "data"))
         mp.setenv("IBKR_PACING_DIR", str(root / "pacing"))
         mp.setenv("IBKR_LIMITS", "global=50/1")
+        mp.setenv("IBKR_SIM_LIMITS", "global=50/1")  # the simulator's own setting: it ignores IBKR_LIMITS
         simulator = start_embedded_simulator(Settings.from_env(), FRIDAY, **simulator_options)
         try:
             yield Pipeline(root=root, simulator=simulator)

@@ -8,7 +8,6 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from ibkr_pipelines.client.limits import default_limits
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 from ibkr_pipelines.simulator.server import BUILD_MARGIN
 from ibkr_pipelines.simulator.world import World
@@ -32,7 +31,7 @@ def make_sim() -> Iterator[Callable[..., Simulator]]:
 
     def factory(**kw: Any) -> Simulator:
         kw.setdefault("today", TODAY)
-        kw.setdefault("limits", default_limits("gateway").with_overrides(LENIENT))
+        kw.setdefault("limits_spec", LENIENT)
         sim = Simulator(SimulatorConfig(**kw)).start()
         started.append(sim)
         return sim

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import requests
 
-from ibkr_pipelines.client.limits import default_limits
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 
 from .conftest import LENIENT, TODAY
@@ -103,7 +102,7 @@ def _recordings() -> list[str]:
 def fidelity_sim() -> Any:
     if not RECORDED.is_dir():
         pytest.skip(f"recorded IBKR responses folder is absent: {RECORDED}")
-    sim = Simulator(SimulatorConfig(today=TODAY, limits=default_limits().with_overrides(LENIENT))).start()
+    sim = Simulator(SimulatorConfig(today=TODAY, limits_spec=LENIENT)).start()
     http = requests.Session()
     assert http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True}).status_code == 200
     assert http.get(sim.base_url + "/portfolio/accounts").status_code == 200

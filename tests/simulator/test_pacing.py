@@ -8,12 +8,11 @@ from typing import Callable
 
 import requests
 
-from ibkr_pipelines.client.limits import default_limits
 from ibkr_pipelines.simulator import Simulator
 
 
 def _strict(make_sim: Callable[..., Simulator], **kw: object) -> Simulator:
-    kw.setdefault("limits", None)
+    kw.setdefault("limits_spec", None)  # IBKR's own limits, not the lenient test default
     return make_sim(**kw)
 
 
@@ -72,7 +71,7 @@ def test_penalty_duration_honoured(make_sim: Callable[..., Simulator], http: req
 
 
 def test_custom_limits_and_forced_penalty(make_sim: Callable[..., Simulator], http: requests.Session) -> None:
-    sim = make_sim(limits=default_limits("gateway", penalty_seconds=1.0).with_overrides("global=3/1"))
+    sim = make_sim(penalty_seconds=1.0, limits_spec="global=3/1")
     b = sim.base_url
     assert [http.get(b + "/iserver/auth/status").status_code for _ in range(4)] == [200, 200, 200, 429]
     time.sleep(1.1)
