@@ -12,6 +12,7 @@ import datetime
 import multiprocessing
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 import multiprocessing.connection
 from pathlib import Path
 from typing import Any, Iterator, Protocol
@@ -28,6 +29,58 @@ from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 
 TODAY = datetime.date(2026, 11, 20)  # a fixed simulated date: every run sees the same world
 SPAWN = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """The weather a scenario runs in: random arrival delays at the simulator, busy processes beside it.
+
+    ``jitter_seconds``: every request reaches the simulator after a random 0..J s delay (the simulator's
+    ``arrival_jitter_seconds``), as over a jittery network; ``cpu_hogs``: processes spinning on the
+    CPU for the whole scenario, so the client's threads and the simulator wake late.
+    """
+
+    jitter_seconds: float = 0.0
+    cpu_hogs: int = 0
+
+    @property
+    def stressed(self) -> bool:
+        """True when the scenario runs in anything but calm weather."""
+        return self.jitter_seconds > 0 or self.cpu_hogs > 0
+
+    def describe(self) -> dict[str, Any]:
+        """The conditions for the JSON line."""
+        return {"jitter_s": self.jitter_seconds, "cpu_hogs": self.cpu_hogs}
+
+
+CALM = Conditions()
+
+
+def _spin(stop: Any) -> None:
+    """A CPU hog's body: burn cycles until told to stop."""
+    while not stop.is_set():
+        for _ in range(100_000):
+            pass
+
+
+@contextmanager
+def cpu_hogs(count: int) -> Iterator[None]:
+    """``count`` spawned processes spinning on the CPU while the block runs (none when 0)."""
+    if count <= 0:
+        yield
+        return
+    stop = SPAWN.Event()
+    hogs = [SPAWN.Process(target=_spin, args=(stop,), name=f"cpu-hog-{n}", daemon=True) for n in range(count)]
+    for hog in hogs:
+        hog.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for hog in hogs:
+            hog.join(timeout=10)
+            if hog.is_alive():
+                hog.terminate()
 
 
 class SimHandle(Protocol):
@@ -175,19 +228,29 @@ def arrivals(stats: dict[str, Any], endpoint: str | None = None) -> list[float]:
     return sorted(e[0] for e in stats["log"] if endpoint is None or e[2] == endpoint)
 
 
-def measure(stats: dict[str, Any], last_answer: float, limit_per_s: float) -> dict[str, Any]:
-    """requests, seconds (first arrival to last answer), limit_per_s, utilization, throttled."""
+def measure(
+    stats: dict[str, Any], last_answer: float, limit_per_s: float, bound_per_s: float | None = None
+) -> dict[str, Any]:
+    """requests, seconds (first arrival to last answer), limit_per_s, utilization, throttled.
+
+    ``bound_per_s`` is the most the limit allows in the scenario's conditions (with arrival jitter J, a
+    window of N per P seconds is only safe at N / (P + J)); utilization is also given against it.
+    """
     times = arrivals(stats)
     requests_seen = int(stats["total_requests"])
     seconds = max(last_answer - times[0], 1e-9) if times else 0.0
-    utilization = requests_seen / seconds / limit_per_s if seconds else 0.0
-    return {
+    rate = requests_seen / seconds if seconds else 0.0
+    out = {
         "requests": requests_seen,
         "seconds": round(seconds, 3),
         "limit_per_s": limit_per_s,
-        "utilization": round(utilization, 4),
+        "utilization": round(rate / limit_per_s, 4),
         "throttled": int(stats["total_throttled"]),
     }
+    if bound_per_s is not None and bound_per_s != limit_per_s:
+        out["jitter_bound_per_s"] = round(bound_per_s, 3)
+        out["utilization_vs_jitter_bound"] = round(rate / bound_per_s, 4)
+    return out
 
 
 def gaps(stats: dict[str, Any], limit_per_s: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import sys
 import traceback
 from typing import Any
 
+from benchmarks.extractor.harness import Conditions, cpu_hogs
 from benchmarks.extractor.scenarios import SCENARIOS
 
 # Full runs (several minutes in all) and --quick smoke runs (a few seconds each, short penalty).
@@ -40,13 +41,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few seconds per scenario (smoke run)")
     parser.add_argument("--in-process-sim", action="store_true",
                         help="run the simulator on a thread of this process instead of a child process")
+    parser.add_argument("--jitter", type=float, default=0.0, metavar="SECONDS",
+                        help="requests reach the simulator after a random 0..SECONDS delay")
+    parser.add_argument("--cpu-hogs", type=int, default=0, metavar="N",
+                        help="N processes spinning on the CPU beside the benchmark")
     args = parser.parse_args(argv)
     presets = QUICK if args.quick else FULL
+    conditions = Conditions(jitter_seconds=args.jitter, cpu_hogs=args.cpu_hogs)
     status = 0
     for name in args.scenario or list(SCENARIOS):
-        options = dict(presets[name], in_process_sim=args.in_process_sim)
+        options = dict(presets[name], in_process_sim=args.in_process_sim, conditions=conditions)
         try:
-            result = SCENARIOS[name](**options)
+            with cpu_hogs(conditions.cpu_hogs):
+                result = SCENARIOS[name](**options)
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             result = {"scenario": name, "passed": False, "crashed": f"{type(exc).__name__}: {exc}"}

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
 import requests
+import requests.adapters
 
 from ibkr_pipelines.client.answers import (
     UNPARSEABLE,
@@ -36,7 +37,8 @@ from ibkr_pipelines.client.answers import (
 from ibkr_pipelines.client.auth import AuthStrategy
 from ibkr_pipelines.client.keepalive import Tickler
 from ibkr_pipelines.client.limits import GLOBAL, Scope, endpoint_key
-from ibkr_pipelines.client.pacer import Pacer
+from ibkr_pipelines.client.jitter import JitterMeter
+from ibkr_pipelines.client.pacer import Pacer, current_slot
 from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.errors import (
@@ -93,6 +95,29 @@ class _Prime(Exception):
         self.path = path
 
 
+class GatedAdapter(requests.adapters.HTTPAdapter):
+    """Passes the pacing gate right before a request is written to the socket, and times the round trip.
+
+    The gate is where the request's send time is recorded and the penalty box checked, so doing it
+    here rather than before ``requests`` builds the request leaves no room for a busy machine to
+    delay the send after the check. The round trip (send -> answer headers) feeds the jitter margin.
+    """
+
+    def __init__(self, meter: JitterMeter) -> None:
+        super().__init__()
+        self.meter = meter
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # noqa: D102
+        slot = current_slot()
+        if slot is not None:
+            slot.pass_gate()
+        started = time.monotonic()
+        response = super().send(request, **kwargs)
+        path = (request.path_url or "").split("?")[0]
+        self.meter.add(endpoint_key(request.method or "GET", path), time.monotonic() - started)
+        return response
+
+
 class IbkrClient:
     """A paced, retrying client for one IBKR username (``ApiClient`` for the extractors)."""
 
@@ -119,6 +144,9 @@ class IbkrClient:
         self.stats = stats or RunStats()
         self.timeout = (connect_timeout_seconds, timeout_seconds)
         self._http = requests.Session()
+        gated = GatedAdapter(pacer.meter)
+        self._http.mount("http://", gated)
+        self._http.mount("https://", gated)
         # Passed on every request: a Session-level `verify` loses to REQUESTS_CA_BUNDLE in the environment.
         self._verify = verify
         self._http.headers.update({"User-Agent": "ibkr-pipelines", "Accept": "application/json"})
@@ -298,7 +326,8 @@ class IbkrClient:
         self, method: str, path: str, endpoint: str, scopes: list[Scope], *, params: Any, json: Any
     ) -> Any:
         with self.pacer.slot(scopes) as slot:
-            self.stats.add(endpoint, requests=1, wait_seconds=slot.waited)
+            waited_before_send = slot.waited
+            self.stats.add(endpoint, requests=1, wait_seconds=waited_before_send)
             try:
                 response = self._http.request(
                     method,
@@ -330,6 +359,9 @@ class IbkrClient:
                 if kind == "no_answer":
                     raise _Retry(f"no answer within {self.timeout[0]:g} s", unreachable=True) from None
                 raise _Retry(type(exc).__name__, reset_window=path.startswith("/iserver/")) from None
+            finally:
+                if slot.waited > waited_before_send:  # the gate at the socket held it back as well
+                    self.stats.add(endpoint, wait_seconds=slot.waited - waited_before_send)
         self.stats.add(endpoint, bytes=len(content))
         return self._classify(method, path, endpoint, scopes, params, response, content)
 

@@ -1,12 +1,15 @@
 """The request pacer: keeps every scope under IBKR's limits, smoothly, across threads and processes.
 
 Each request reserves the earliest start time that satisfies all of its scopes (see ``schedule``),
-then sleeps until it and checks no penalty box began meanwhile:
-- rate windows ("N per P s"): the start is at least ``P + safety`` after the N-th previous grant
-  in that scope, so no window of P seconds ever holds more than N requests even with some jitter;
-- smoothing: the start is at least ``P / N`` after the previous grant, so there is no burst at
-  start-up or after a pause;
-- penalty box: nothing starts in a scope before its penalty ends (a 429 anywhere sets it for all);
+sleeps until it, then passes a gate that records when it really goes out:
+- rate windows ("N per P s"): a request goes out only when fewer than N requests of its scope went
+  out in the last ``P + margin`` seconds, counted on the times they really went out (a thread that
+  woke late on a busy machine is counted when it sent, not when it was booked);
+- margin: the configured floor plus the measured spread of round trips (``JitterMeter``), so the
+  windows still hold at IBKR when the network or the machine adds jitter to arrivals;
+- smoothing: bookings are at least ``P / N`` apart, so there is no burst at start-up or after a pause;
+- penalty box: nothing goes out in a scope before its penalty ends (a 429 anywhere sets it for all),
+  checked again at the gate, right before the request is written to the socket;
 - concurrency caps ("N in flight"): a lease is held from before sending until the answer is read.
 Reservations are written to the shared store before sleeping, so concurrent callers queue behind them.
 """
@@ -22,15 +25,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
+from ibkr_pipelines.client.jitter import MAX_MARGIN_SECONDS, JitterMeter
 from ibkr_pipelines.client.limits import GLOBAL, Limits, Scope
 from ibkr_pipelines.client.pacing_store import PacingState, PacingStore
-from ibkr_pipelines.processes import pid_alive
 from ibkr_pipelines.client.schedule import earliest_start, forget_before, place
+from ibkr_pipelines.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
 _LEASE_POLL_SECONDS = 0.005
 _LONG_WAIT_SECONDS = 2.0
+# Grants are kept this long past their longest window, so any margin the meter can ask for still sees them.
+MAX_FORGET_MARGIN = MAX_MARGIN_SECONDS
+# A request written to the socket this long after it passed the gate passes it again (busy machine).
+_REGATE_AFTER_SECONDS = 0.001
+
+_current = threading.local()
 
 
 @dataclass(frozen=True)
@@ -43,44 +53,65 @@ class Penalty:
 
 
 class Slot:
-    """A granted request slot: how long the caller waited, and the leases to give back."""
+    """A granted request slot: how long the caller waited, when it passed the gate, the leases to give back."""
 
-    def __init__(self, waited: float) -> None:
+    def __init__(self, pacer: "Pacer", scopes: list[Scope], booked: float, waited: float) -> None:
+        self._pacer = pacer
+        self._scopes = scopes
+        self.sent_at = booked  # the store-clock time recorded for this request in its windows
+        self.gated_at = -1.0  # monotonic time of the last gate pass
         self.waited = waited
         self.hold_seconds = 0.0
+
+    def pass_gate(self) -> None:
+        """Wait until this request may go out now (windows on real send times, no penalty box); record it."""
+        if self.gated_at >= 0 and time.monotonic() - self.gated_at <= _REGATE_AFTER_SECONDS:
+            return
+        waited, self.sent_at = self._pacer.gate(self._scopes, self.sent_at)
+        self.waited += waited
+        self.gated_at = time.monotonic()
 
     def hold_leases_after_exit(self, seconds: float) -> None:
         """Keep concurrency leases a while after exit (a timed-out request may still run at IBKR)."""
         self.hold_seconds = max(self.hold_seconds, seconds)
 
 
+def current_slot() -> Slot | None:
+    """The slot the calling thread holds (the HTTP adapter passes its gate right before sending)."""
+    return getattr(_current, "slot", None)
+
+
 class Pacer:
     """Grants request slots under ``Limits`` using a shared ``PacingStore``."""
 
-    def __init__(self, limits: Limits, store: PacingStore) -> None:
+    def __init__(self, limits: Limits, store: PacingStore, meter: JitterMeter | None = None) -> None:
         self.limits = limits
         self.store = store
+        self.meter = meter or JitterMeter(limits.safety_seconds)
         self._released = threading.Condition()
         self._announced: set[tuple[str, int]] = set()
 
     @contextmanager
     def slot(self, scopes: list[Scope]) -> Iterator[Slot]:
-        """Wait until a request in these scopes may start; hold concurrency leases while inside."""
+        """Wait until a request in these scopes may go out; hold concurrency leases while inside."""
         leases: list[tuple[str, str]] = []
         waited = 0.0
-        slot = Slot(0.0)
+        slot: Slot | None = None
         try:
             for scope in scopes:
                 if scope.concurrency:
                     token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
                     waited += self._lease(scope, token)
                     leases.append((scope.name, token))
-            waited += self._reserve(scopes)
-            slot.waited = waited
+            booked, reserve_wait = self._reserve(scopes)
+            slot = Slot(self, scopes, booked, waited + reserve_wait)
+            slot.pass_gate()
+            _current.slot = slot
             yield slot
         finally:
+            _current.slot = None
             if leases:
-                if slot.hold_seconds > 0:
+                if slot is not None and slot.hold_seconds > 0:
                     timer = threading.Timer(slot.hold_seconds, self._release, args=(leases,))
                     timer.daemon = True
                     timer.start()
@@ -104,21 +135,58 @@ class Pacer:
 
         return self.store.transact(apply)
 
-    def _reserve(self, scopes: list[Scope]) -> float:
-        """Reserve the earliest start every scope allows, sleep until it, and confirm no box began meanwhile."""
-        waited = 0.0
+    def gate(self, scopes: list[Scope], recorded: float) -> tuple[float, float]:
+        """Wait until the request may go out now; returns (seconds waited, the send time recorded for it).
+
+        ``recorded`` is the time the request holds in its windows so far (its booking, or an earlier
+        gate pass); it is replaced by the time it really goes out.
+        """
+        began = time.monotonic()
+        margin = self.meter.margin()
         while True:
-            start, now, penalty_scope = self.store.transact(lambda state, now: self._book(state, now, scopes))
-            wait = start - now
-            self._announce_penalty(penalty_scope, wait, start)
-            if wait > 0:
-                self._sleep_until(start)
-                waited += wait
-            if self.store.transact(lambda state, now: self._confirm(state, now, scopes, start)):
-                return waited
+            wait, recorded, boxed = self.store.transact(lambda state, now: self._open(state, now, scopes, recorded, margin))
+            if wait <= 0:
+                return time.monotonic() - began, recorded
+            self._announce_penalty(boxed, wait, recorded + wait)
+            time.sleep(min(wait, 1.0))
+
+    def _open(
+        self, state: PacingState, now: float, scopes: list[Scope], recorded: float, margin: float
+    ) -> tuple[float, float, str]:
+        """In one transaction: (0, now, "") and ``now`` recorded when the request may go, else (wait, recorded, boxed scope)."""
+        for scope in scopes:
+            until = state.scope(scope.name).penalty_until
+            if until > now:
+                return until - now, recorded, scope.name
+        wait = 0.0
+        for scope in scopes:
+            grants = state.scope(scope.name).grants
+            for window in scope.windows:
+                span = window.seconds + margin
+                recent = [g for g in grants if now - span < g <= now and g != recorded]
+                if len(recent) >= window.count:
+                    wait = max(wait, recent[len(recent) - window.count] + span - now)
+        if wait > 0:
+            return wait, recorded, ""
+        for scope in scopes:
+            if scope.windows:
+                grants = state.scope(scope.name).grants
+                if recorded in grants:
+                    grants.remove(recorded)
+                place(grants, now)
+        return 0.0, now, ""
+
+    def _reserve(self, scopes: list[Scope]) -> tuple[float, float]:
+        """Reserve the earliest start every scope allows and sleep until it; returns (booked start, seconds waited)."""
+        start, now, penalty_scope = self.store.transact(lambda state, now: self._book(state, now, scopes))
+        wait = start - now
+        self._announce_penalty(penalty_scope, wait, start)
+        if wait > 0:
+            self._sleep_until(start)
+        return start, max(wait, 0.0)
 
     def _book(self, state: PacingState, now: float, scopes: list[Scope]) -> tuple[float, float, str]:
-        safety = self.limits.safety_seconds
+        safety = self.meter.margin()
         not_before, penalty_scope = now, ""
         scoped = []
         for scope in scopes:
@@ -126,23 +194,12 @@ class Pacer:
             if st.penalty_until > not_before:
                 not_before, penalty_scope = st.penalty_until, scope.name
             if scope.windows:
-                forget_before(st.grants, now - max(w.seconds for w in scope.windows) - safety)
+                forget_before(st.grants, now - max(w.seconds for w in scope.windows) - MAX_FORGET_MARGIN)
                 scoped.append((st.grants, scope.windows))
         start = earliest_start(not_before, scoped, safety)
         for grants, _windows in scoped:
             place(grants, start)
         return start, now, penalty_scope
-
-    @staticmethod
-    def _confirm(state: PacingState, now: float, scopes: list[Scope], start: float) -> bool:
-        """False (and the reservation withdrawn) when one of the scopes was boxed while we slept."""
-        if all(state.scope(s.name).penalty_until <= now for s in scopes):
-            return True
-        for scope in scopes:
-            grants = state.scope(scope.name).grants
-            if scope.windows and start in grants:
-                grants.remove(start)
-        return False
 
     def _announce_penalty(self, scope: str, wait: float, start: float) -> None:
         if scope and wait > _LONG_WAIT_SECONDS and (scope, int(start)) not in self._announced:

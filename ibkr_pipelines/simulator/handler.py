@@ -64,7 +64,10 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             pass
 
     def parse_request(self) -> bool:
-        """Timestamp the arrival right after the request line was read."""
+        """Timestamp the arrival right after the request line was read (after any simulated network delay)."""
+        delay = self.sim.network_delay()
+        if delay > 0:
+            time.sleep(delay)
         self._arrival = time.monotonic()
         return super().parse_request()
 

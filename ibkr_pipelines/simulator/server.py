@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import random
 import socket
 import sys
 import threading
@@ -61,6 +62,8 @@ class Simulator:
         self._world_lock = threading.Lock()
         state = WorldState.build(self.config.seed, _through(today))
         self.api = Api(state, self.session, self.clock, self.config.inject_position_without_conid)
+        self._network = random.Random(f"{self.config.seed}-network")
+        self._network_lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._tls: TlsMaterial | None = None
@@ -139,6 +142,14 @@ class Simulator:
     def views(self) -> Views:
         """Valuations and derived bodies of that world."""
         return self.api.views
+
+    def network_delay(self) -> float:
+        """Seconds the next request spends on the way here (0..arrival_jitter_seconds, seeded)."""
+        jitter = self.config.arrival_jitter_seconds
+        if jitter <= 0:
+            return 0.0
+        with self._network_lock:
+            return self._network.uniform(0.0, jitter)
 
     # -- controls --
     def set_today(self, d: datetime.date) -> None:
