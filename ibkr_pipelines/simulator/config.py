@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, ibkr_limits, with_overrides
+from ibkr_pipelines.simulator.roster import Roster
 from ibkr_pipelines.trading_calendar import trading_date
 
 
@@ -38,6 +39,17 @@ class FaultConfig:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class ViewOptions:
+    """How answers are written where IBKR's sources disagree (SimulatorConfig's payload switches)."""
+
+    # /portfolio/{id}/summary ``timestamp``: seconds in recording Portfolio/GET-portfolio-summary.json,
+    # milliseconds in the OpenAPI example ("...in milliseconds") and in the [FA-SAMPLE] live samples.
+    summary_timestamp_unit: str = "s"
+    # ``value`` null on the money metrics (OpenAPI, [FA-SAMPLE] ``availablefunds``); the recording has strings.
+    summary_null_values: bool = False
+
+
 @dataclass
 class SimulatorConfig:
     """Everything a simulator instance needs; defaults give a logged-in gateway with IBKR's limits."""
@@ -65,6 +77,41 @@ class SimulatorConfig:
     # There is no setting for the world's extent: it starts on world.WORLD_START and the simulator
     # builds it as far as its clock needs. Every simulator of one seed tells the same history, so
     # ingesting date A in one process and date B in another gives one consistent account.
+
+    # -- the session (session.py says what each state means and where it comes from) --
+    # A freshly logged-in gateway has its brokerage session up; False: it needs ssodh/init first.
+    brokerage_at_start: bool = True
+    # Another platform (TWS, mobile) holds the username's brokerage session (``competing:true``).
+    competing: bool = False
+
+    # -- the accounts the FA master login sees (roster.py) --
+    extra_subaccounts: int = 0  # that many more thin FA client accounts (a 150-client FA: 150)
+    paper: bool = False  # paper ids (DF… master, DU… accounts) and isPaper:true
+
+    # -- payload forms where IBKR's sources disagree --
+    summary_timestamp_unit: str = "s"  # "s" (recording) | "ms" (OpenAPI example, FA live samples)
+    summary_null_values: bool | None = None  # value null on money metrics; None: exactly when "ms"
+    sparse_positions: str = "cold"  # "cold" | "persistent" | "never" (routes_positions.py)
+    stale_position_cache: bool = True  # positions answer from a per-session cache until invalidated
+    virtual_fx_positions: bool = False  # guess: the EUR client lists CASH rows for its other currencies
+    model_portfolios: bool = False  # guess: one client holds positions split between "" and a model
+
+    def __post_init__(self) -> None:
+        if self.summary_timestamp_unit not in ("s", "ms"):
+            raise ValueError(f"summary_timestamp_unit must be 's' or 'ms', got {self.summary_timestamp_unit!r}")
+        if self.sparse_positions not in ("cold", "persistent", "never"):
+            raise ValueError(f"sparse_positions must be 'cold', 'persistent' or 'never', got {self.sparse_positions!r}")
+        if self.extra_subaccounts < 0:
+            raise ValueError(f"extra_subaccounts must be >= 0, got {self.extra_subaccounts}")
+
+    def roster(self) -> Roster:
+        """The accounts the login sees, from the account switches."""
+        return Roster(self.extra_subaccounts, self.paper, self.virtual_fx_positions, self.model_portfolios)
+
+    def view_options(self) -> ViewOptions:
+        """How summary answers are written, from the payload switches."""
+        nulls = self.summary_timestamp_unit == "ms" if self.summary_null_values is None else self.summary_null_values
+        return ViewOptions(self.summary_timestamp_unit, nulls)
 
     def effective_limits(self) -> SimLimits:
         """The limits to enforce: IBKR's for ``auth``, with ``limits_spec`` applied (ValueError if unreadable)."""

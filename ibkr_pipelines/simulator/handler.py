@@ -1,7 +1,11 @@
 """The HTTP request handler: timestamps arrivals, applies pacing and faults, then answers.
 
 /v1/api/* goes through pacing, fault injection, the session tiers and the routes. /sim/* is the
-control surface for other processes (not paced, not counted, no faults).
+control surface for other processes (not paced, not counted, no faults): GET /sim/stats, POST
+/sim/reset-stats, /sim/clock {"today"}, /sim/login, /sim/logout, /sim/expire-login (the gateway's
+login is gone), /sim/expire-session (the brokerage session idled out), /sim/compete (another platform
+takes the brokerage session), /sim/reset-window {"seconds"}, /sim/penalty {"scope","seconds"},
+/sim/faults {...}.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ibkr_pipelines.simulator.api import compete_flag
 from ibkr_pipelines.simulator.config import FaultConfig
 from ibkr_pipelines.simulator.routes import Reply, Request, error
 
@@ -27,6 +32,17 @@ if TYPE_CHECKING:
 API_PREFIX = "/v1/api"
 _TOO_MANY = {"error": "Too many requests", "statusCode": 429}
 _5XX_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+_SSODH_INIT = "/iserver/auth/ssodh/init"
+
+
+def _compete(raw: bytes) -> bool:
+    """The ``compete`` value of an ssodh/init body (false when absent or unreadable)."""
+    try:
+        return compete_flag(json.loads(raw)) if raw.strip() else False
+    except ValueError:
+        return False
 
 
 def dumps(body: Any) -> bytes:
@@ -128,6 +144,8 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         sim = self.sim
         method = self.command.upper()
         ticket = sim.pacer.arrive(method, rel, arrival)
+        if rel == _SSODH_INIT:
+            sim.session.note_ssodh_init(_compete(raw))  # every call sent counts, whatever it is answered
         # Every arrival reaches the gateway and refreshes (or discovers the end of) the idle timer,
         # including requests answered 429 or with an injected fault.
         state = sim.session.touch(arrival)
@@ -162,8 +180,10 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             if cfg.send_retry_after:
                 headers["Retry-After"] = "1"
         elif fault == "drop_session":
-            sim.session.expire()
-            reply = error(401, "not authenticated")
+            # The brokerage session drops under this request (as in PR #75 or after the nightly reset):
+            # it is then answered as the new state says (/iserver: no bridge; /portfolio: as usual).
+            sim.session.expire_brokerage()
+            reply = self._route(sim, method, rel, query, raw, arrival, state)
         else:
             reply = self._route(sim, method, rel, query, raw, arrival, state)
         if delay > 0:
@@ -212,7 +232,13 @@ class SimRequestHandler(BaseHTTPRequestHandler):
                 sim.logout()
                 out = {"ok": True}
             elif cmd == ("POST", "/sim/expire-session"):
-                sim.expire_session()
+                sim.expire_session()  # the brokerage session idled out
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/expire-login"):
+                sim.expire_login()  # the gateway's own login is gone (401 everywhere until /sim/login)
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/compete"):
+                sim.compete()  # another platform takes the brokerage session now
                 out = {"ok": True}
             elif cmd == ("POST", "/sim/reset-window"):
                 sim.start_reset_window(float(data["seconds"]))

@@ -12,22 +12,27 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ibkr_pipelines.simulator.account_payloads import SERVER_INFO
 from ibkr_pipelines.simulator.catalog import Contract
 from ibkr_pipelines.simulator.clock import close_epoch_s
-from ibkr_pipelines.simulator.world import Account, World
-
-PAGE_SIZE = 100
-# Security-definition fields missing from a cold (first) positions read; see reference §6.
-SECDEF_FIELDS = (
-    "name", "ticker", "fullName", "listingExchange", "countryCode", "type", "sector", "sectorGroup", "group",
-    "hasOptions", "isUS", "isEventContract", "allExchanges", "chineseName", "displayRule", "incrementRules",
-    "lastTradingDay", "time", "pageSize",
+from ibkr_pipelines.simulator.config import ViewOptions
+from ibkr_pipelines.simulator.position_rows import (  # noqa: F401 (re-exported for callers of payloads)
+    PAGE_SIZE,
+    SECDEF_FIELDS,
+    SPARSE_FIELDS,
+    listing_order,
+    sort_rows,
+    sparse_row,
+    split_for_model,
+    virtual_fx_rows,
 )
+from ibkr_pipelines.simulator.roster import Account
+from ibkr_pipelines.simulator.world import World
+
 _INCREMENT_RULES = [{"lowerEdge": 0.0, "increment": 0.01}]
 _LEDGER_ZERO_KEYS = ("commoditymarketvalue", "warrantsmarketvalue", "interest", "moneyfunds", "funds",
                      "issueroptionsmarketvalue", "tbondsmarketvalue", "futureoptionmarketvalue",
                      "cashbalancefxsegment", "tbillsmarketvalue", "dividends", "cryptocurrencyvalue")
-_SERVER_INFO = {"serverName": "SimServer01", "serverVersion": "Build 10.44.1d, Mar 3, 2026 1:55:32 PM"}
 MAC = "02:00:00:51:4D:01"
 
 
@@ -39,52 +44,6 @@ def _money_str(x: float) -> str:
     return repr(float(x))
 
 
-# ----- accounts ---------------------------------------------------------------------------------
-
-def account_object(acct: Account, *, brokerage_access: bool = True) -> dict[str, Any]:
-    """One account as /portfolio/accounts, /portfolio/subaccounts and /portfolio/{id}/meta show it."""
-    is_master = acct.kind == "master"
-    return {
-        "id": acct.id, "PrepaidCrypto-Z": False, "PrepaidCrypto-P": False, "brokerageAccess": brokerage_access,
-        "accountId": acct.id, "accountVan": acct.id, "accountTitle": acct.title, "displayName": acct.title,
-        "accountAlias": None, "accountStatus": 1_704_085_200_000, "currency": acct.currency,
-        "type": "INDIVIDUAL" if not is_master else "ADVISOR", "tradingType": "STKNOPT",
-        "businessType": "FA" if acct.kind != "individual" else "INDEPENDENT", "category": "",
-        "ibEntity": "IBLLC-US", "faclient": acct.kind == "sub", "clearingStatus": "O", "covestor": False,
-        "noClientTrading": False, "trackVirtualFXPortfolio": False,
-        "acctCustType": "INDIVIDUAL" if not is_master else "ADVISOR",
-        "parent": {"mmc": [], "accountId": acct.parent or "", "isMParent": False, "isMChild": False,
-                   "isMultiplex": False},
-        "desc": f"{acct.id} {acct.title}" if acct.kind != "individual" else acct.id,
-    }
-
-
-def iserver_accounts(world: World, session_id: str) -> dict[str, Any]:
-    """Body of GET /iserver/accounts for the FA login (allowFA true, master has children)."""
-    ids = [a.id for a in world.accounts]
-    props = {a.id: {"hasChildAccounts": a.kind == "master", "supportsCashQty": True, "liteUnderPro": False,
-                    "noFXConv": False, "isProp": False, "supportsFractions": True, "allowCustomerTime": False,
-                    "autoFx": False} for a in world.accounts}
-    return {
-        "accounts": ids, "acctProps": props, "aliases": {i: i for i in ids},
-        "allowFeatures": {
-            "showGFIS": True, "showEUCostReport": False, "allowEventContract": True, "allowFXConv": True,
-            "allowFinancialLens": False, "allowMTA": True, "allowTypeAhead": True, "allowEventTrading": True,
-            "snapshotRefreshTimeout": 30, "liteUser": False, "showWebNews": True, "research": True,
-            "debugPnl": True, "showTaxOpt": True, "showImpactDashboard": True, "allowDynAccount": False,
-            "allowCrypto": True, "allowFA": True, "allowLiteUnderPro": False,
-            "allowedAssetTypes": "STK,CFD,OPT,FOP,WAR,FUT,BAG,PDC,CASH,IND,BOND,BILL,FUND,SLB,News,CMDTY,IOPT,"
-                                 "ICU,ICS,PHYSS,CRYPTO",
-            "restrictTradeSubscription": False, "showUkUserLabels": False, "sideBySide": True,
-        },
-        "chartPeriods": {k: ["*"] for k in ("STK", "CFD", "WAR", "IOPT", "FUT", "CASH", "IND", "BOND", "FUND",
-                                            "CMDTY", "PHYSS", "CRYPTO")}
-        | {"OPT": ["2h", "1d", "2d", "1w", "1m"], "FOP": ["2h", "1d", "2d", "1w", "1m"]},
-        "groups": ["All"], "profiles": [], "selectedAccount": world.accounts[0].id,
-        "serverInfo": dict(_SERVER_INFO), "sessionId": session_id, "isFT": False, "isPaper": False,
-    }
-
-
 # ----- session bodies ---------------------------------------------------------------------------
 
 def auth_status(*, authenticated: bool, connected: bool = True, competing: bool = False,
@@ -92,7 +51,7 @@ def auth_status(*, authenticated: bool, connected: bool = True, competing: bool 
     """Body of /iserver/auth/status and /iserver/auth/ssodh/init (and tickle's iserver.authStatus)."""
     body: dict[str, Any] = {
         "authenticated": authenticated, "established": authenticated, "competing": competing,
-        "connected": connected, "message": "", "MAC": MAC, "serverInfo": dict(_SERVER_INFO),
+        "connected": connected, "message": "", "MAC": MAC, "serverInfo": dict(SERVER_INFO),
         "hardware_info": f"51a4c0de|{MAC}",
     }
     if with_fail:
@@ -178,18 +137,26 @@ def contract_info(c: Contract, has_related: bool) -> dict[str, Any]:
 
 @dataclass
 class Valuation:
-    """Positions rows (full form) and ledger of one account at the close of one date."""
+    """One account at the close of one date: the world's rows (enriched), its ledger, and the listing.
+
+    ``rows`` hold one row per position of the world and feed the ledger, summary and allocation;
+    ``listing`` is what the positions endpoints list (with any model splits and virtual FX rows,
+    position_rows.py), never used for money totals.
+    """
 
     rows: list[dict[str, Any]]
     ledger: dict[str, dict[str, Any]]
     by_conid: dict[int, dict[str, Any]]
+    listing: list[dict[str, Any]]
+    listing_by_conid: dict[int, list[dict[str, Any]]]
 
 
 class Views:
     """Builds and caches per-(account, date) valuations and derived bodies for the routes."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, options: ViewOptions | None = None) -> None:
         self.world = world
+        self.options = options or ViewOptions()
         self._cache: dict[tuple[str, datetime.date], Valuation] = {}
         self._lock = threading.Lock()
         self.bytes_cache: dict[tuple[Any, ...], bytes] = {}  # serialized hot answers (world is immutable)
@@ -226,7 +193,9 @@ class Views:
                 "mktPrice": px, "mktValue": mkt_value, "currency": c.currency, "avgCost": avg_cost,
                 "avgPrice": avg_price, "realizedPnl": rpnl, "unrealizedPnl": upnl, "exchs": None,
                 "expiry": c.expiry_str if c.asset_class in ("OPT", "FUT") else None, "putOrCall": c.right,
-                "multiplier": _multiplier(c), "strike": float(c.strike),
+                # The enriched form: strike a string, multiplier 0.0 for stocks (recording
+                # Portfolio/GET-portfolio-position-by-conid.json); position_rows.sparse_row undoes both.
+                "multiplier": _multiplier(c), "strike": f"{c.strike:g}",
                 "exerciseStyle": "AMERICAN" if c.asset_class == "OPT" else None, "conExchMap": [],
                 "assetClass": c.asset_class, "undConid": c.und_conid, "model": "",
             }
@@ -240,7 +209,28 @@ class Views:
             rows.append(row)
         rows.sort(key=lambda r: (r["name"], r["contractDesc"], r["conid"]))
         ledger = self._ledger(acct, d, rows)
-        return Valuation(rows, ledger, {r["conid"]: r for r in rows})
+        listing = self._listing(acct, d, rows)
+        by_conid: dict[int, list[dict[str, Any]]] = {}
+        for r in listing:
+            by_conid.setdefault(r["conid"], []).append(r)
+        return Valuation(rows, ledger, {r["conid"]: r for r in rows}, listing, by_conid)
+
+    def _listing(self, acct: Account, d: datetime.date, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows the positions endpoints list: the world's, split by model, plus virtual FX rows."""
+        if acct.model is None and not acct.track_virtual_fx:
+            return rows
+        out = split_for_model(rows, acct.model) if acct.model else list(rows)
+        if acct.track_virtual_fx:
+            w = self.world
+            cash = w.cash_as_of(acct.id, d)
+            pairs = {}
+            for c in w.contracts.values():
+                if c.asset_class == "CASH" and acct.currency in (c.symbol, c.currency):
+                    pairs[c.currency if c.symbol == acct.currency else c.symbol] = c
+            fx = {ccy: w.fx_rate(ccy, acct.currency, d) for ccy in cash}
+            enrich = {p.conid: secdef_fields(p, False) for p in pairs.values()}
+            out += virtual_fx_rows(acct, cash, fx, pairs, enrich)
+        return sorted(out, key=listing_order)
 
     def _ledger(self, acct: Account, d: datetime.date, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         w = self.world
@@ -278,7 +268,7 @@ class Views:
         acct = self.world.account_by_id[account_id]
         val = self.valuation(account_id, d)
         b = val.ledger["BASE"]
-        ts = close_epoch_s(d)
+        ts = close_epoch_s(d) * (1000 if self.options.summary_timestamp_unit == "ms" else 1)
         gross_s = sum(abs(r["baseMktValue"]) for r in val.rows if r["assetClass"] != "FUT")
         fut_notional = sum(abs(r["baseMktValue"]) for r in val.rows if r["assetClass"] == "FUT")
         nlv, cash, fut = b["netliquidationvalue"], b["cashbalance"], b["futuresonlypnl"]
@@ -309,14 +299,16 @@ class Views:
         out: dict[str, Any] = {
             "accountcode": _summary_item(0.0, None, ts, acct.id),
             "accountready": _summary_item(0.0, None, ts, "true"),
+            # [FA-SAMPLE]: "INDIVIDUAL" for a client account; "ADVISOR" for the master is a guess.
             "accounttype": _summary_item(0.0, None, ts, "ADVISOR" if acct.kind == "master" else "INDIVIDUAL"),
             "cushion": _summary_item(0.0, None, ts, f"{(nlv - maint_s - maint_c) / nlv if nlv else 0.0:.6f}"),
             "leverage-s": _summary_item(0.0, None, ts, f"{gross_s / nlv if nlv else 0.0:.4f}"),
             "daytradesremaining": _summary_item(-1.0, None, ts, "-1"),
             "highestseverity": _summary_item(0.0, None, ts, "0"),
         }
+        null_values = self.options.summary_null_values
         for k, v in money.items():
-            out[k] = _summary_item(v, acct.currency, ts, _money_str(v))
+            out[k] = _summary_item(v, acct.currency, ts, None if null_values else _money_str(v))
         return out
 
     def allocation(self, account_ids: list[str], d: datetime.date) -> dict[str, Any]:
@@ -352,8 +344,8 @@ class Views:
             "currency": r["currency"], "description": r["contractDesc"], "isLastToLoq": False,
             "marketPrice": r["mktPrice"], "marketValue": r["mktValue"], "realizedPnl": r["realizedPnl"],
             "secType": r["assetClass"], "timestamp": ts, "unrealizedPnl": r["unrealizedPnl"],
-            "assetClass": r["assetClass"], "sector": r["sector"], "group": r["group"], "model": "",
-        } for r in self.valuation(account_id, d).rows]
+            "assetClass": r["assetClass"], "sector": r["sector"], "group": r["group"], "model": r["model"],
+        } for r in self.valuation(account_id, d).listing]
 
     def pnl_partitioned(self, d: datetime.date) -> dict[str, Any]:
         """Body of /iserver/account/pnl/partitioned: per-account daily, unrealized P&L and NLV."""
@@ -378,7 +370,7 @@ def previous_business_day(d: datetime.date) -> datetime.date:
     return d
 
 
-def _summary_item(amount: float, currency: str | None, ts: int, value: str) -> dict[str, Any]:
+def _summary_item(amount: float, currency: str | None, ts: int, value: str | None) -> dict[str, Any]:
     return {"amount": amount, "currency": currency, "isNull": False, "timestamp": ts, "value": value, "severity": 0}
 
 
@@ -395,21 +387,3 @@ def _ledger_entry(acct_id: str, ccy: str, acc: dict[str, float], rate: float, ts
         "endofbundle": 1,
     })
     return e
-
-
-def sort_rows(rows: list[dict[str, Any]], sort: str | None, direction: str | None) -> list[dict[str, Any]]:
-    """Rows ordered as the positions endpoint's ``sort``/``direction`` params ask (default: name, a)."""
-    if (not sort or sort == "name") and direction != "d":
-        return rows
-    key = sort or "name"
-
-    def k(r: dict[str, Any]) -> tuple[int, Any]:
-        v = r.get(key)
-        return (0, v) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, str(v or ""))
-
-    return sorted(rows, key=k, reverse=direction == "d")
-
-
-def strip_secdef(row: dict[str, Any]) -> dict[str, Any]:
-    """A cold-read row: the same row without the security-definition fields."""
-    return {k: v for k, v in row.items() if k not in SECDEF_FIELDS}

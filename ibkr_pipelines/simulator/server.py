@@ -56,12 +56,14 @@ class Simulator:
         check_world_date(today)
         self.limits = self.config.effective_limits()
         self.clock = SimClock(today)
-        self.session = GatewaySession(self.config.logged_in, self.config.idle_timeout_seconds)
+        self.session = GatewaySession(self.config.logged_in, self.config.idle_timeout_seconds,
+                                      brokerage_at_start=self.config.brokerage_at_start,
+                                      competing=self.config.competing)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
         self._world_lock = threading.Lock()
-        state = WorldState.build(self.config.seed, _through(today))
-        self.api = Api(state, self.session, self.clock, self.config.inject_position_without_conid)
+        state = self._build_state(_through(today))
+        self.api = Api(state, self.session, self.clock, self.config)
         self._network = random.Random(f"{self.config.seed}-network")
         self._network_lock = threading.Lock()
         self._httpd: _Server | None = None
@@ -143,6 +145,10 @@ class Simulator:
         """Valuations and derived bodies of that world."""
         return self.api.views
 
+    def _build_state(self, through: datetime.date) -> WorldState:
+        """The world of this simulator's seed and account switches through ``through``."""
+        return WorldState.build(self.config.seed, through, self.config.roster(), self.config.view_options())
+
     def network_delay(self) -> float:
         """Seconds the next request spends on the way here (0..arrival_jitter_seconds, seeded)."""
         jitter = self.config.arrival_jitter_seconds
@@ -159,15 +165,18 @@ class Simulator:
             if d > self.api.world.through:
                 # Prefix-stable, so every answer about an earlier date stays the same. The new world
                 # is complete before it is installed, and installed before the clock moves (Api.pinned).
-                self.api.state = WorldState.build(self.config.seed, _through(d))
+                self.api.state = self._build_state(_through(d))
             self.clock.set_today(d)
 
     def stats(self) -> dict[str, Any]:
-        """Pacing and status counters (see Pacer.stats) plus the session flags."""
+        """Pacing and status counters (see Pacer.stats) plus the session's flags and ssodh/init counts.
+
+        ``stats()["session"]["ssodh_init"]`` is ``{"compete_true": n, "compete_false": m}``: every
+        ssodh/init request that reached the simulator, by its ``compete`` value (a missing or non-true
+        value counts as false), so a test can prove a client never asked to take over the session.
+        """
         out = self.pacer.stats()
-        s = self.session
-        out["session"] = {"logged_in": s.logged_in, "alive": s.alive, "brokerage": s.brokerage,
-                          "today": self.clock.today.isoformat()}
+        out["session"] = self.session.snapshot() | {"today": self.clock.today.isoformat()}
         return out
 
     def reset_stats(self) -> None:
@@ -183,26 +192,38 @@ class Simulator:
         self.pacer.force_penalty(scope, seconds)
 
     def expire_session(self) -> None:
-        """As if the session idled out: every request 401 until ssodh/init."""
-        self.session.expire()
+        """The brokerage session idled out: /iserver answers no bridge until ssodh/init; /portfolio still works."""
+        self.session.expire_brokerage()
+
+    def expire_login(self) -> None:
+        """The gateway's own login is gone: 401 on every endpoint until login()."""
+        self.session.logout()
+
+    def compete(self) -> None:
+        """Another platform (TWS, mobile) takes the brokerage session now (competing:true)."""
+        self.session.compete()
 
     def start_reset_window(self, seconds: float) -> None:
         """Nightly reset: /iserver/* answers 503 for ``seconds``, then no bridge until ssodh/init."""
         self.session.start_reset_window(seconds)
 
     def login(self) -> None:
-        """The browser login at the gateway (read-only session; brokerage needs ssodh/init)."""
+        """The browser login at the gateway: a fresh session, brokerage up as at start (brokerage_at_start)."""
         self.session.login()
 
     def logout(self) -> None:
-        """Drop the gateway login."""
+        """Drop the gateway login (as /logout does): 401 on every endpoint until login()."""
         self.session.logout()
 
 
 def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.date | None = None,
-          logged_in: bool = True) -> None:
-    """Run a simulator in the foreground until KeyboardInterrupt, printing its base URL."""
-    sim = Simulator(SimulatorConfig(seed=seed, today=today, port=port, tls=tls, logged_in=logged_in)).start()
+          logged_in: bool = True, **options: Any) -> None:
+    """Run a simulator in the foreground until KeyboardInterrupt, printing its base URL.
+
+    ``options`` are further SimulatorConfig fields (e.g. ``paper=True``, ``extra_subaccounts=150``).
+    """
+    config = SimulatorConfig(seed=seed, today=today, port=port, tls=tls, logged_in=logged_in, **options)
+    sim = Simulator(config).start()
     line = f"IBKR simulator serving {sim.base_url}"
     if tls:
         line += f" (CA bundle: {sim.ca_bundle_path})"

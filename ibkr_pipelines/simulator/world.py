@@ -1,8 +1,10 @@
 """The simulated world, deterministic from a seed: accounts, contracts, prices, executions, cash.
 
 Modelling simplification: one gateway login (one username) sees a Financial Advisor group (the
-master ``F`` account and its sub-accounts) plus one linked individual account. Positions are the sum
-of executions, cash is the sum of cash events, and every endpoint answers from these same objects.
+master ``F`` account and its client accounts) plus one linked individual account (roster.py: ids,
+paper prefixes, and the thin clients ``extra_subaccounts`` adds, whose activity is thin.py's). Positions
+are the sum of executions, cash is the sum of cash events, and every endpoint answers from these same
+objects.
 
 The world does not depend on the clock (issue 6): its history starts on WORLD_START and runs through
 the date the caller asks for, and it is prefix-stable: two worlds of one seed built through D1 < D2
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from ibkr_pipelines.simulator.catalog import FIRST_EXPIRY, Contract, build_catalog
 from ibkr_pipelines.simulator.clock import UTC, business_days
 from ibkr_pipelines.simulator.prices import close_paths, tick, usd_paths
+from ibkr_pipelines.simulator.roster import BIG_CLIENT, Account, Roster, make_accounts
+from ibkr_pipelines.simulator.thin import ThinClients
 
 # The first day of the world: every account is funded (its initial deposit) on this day.
 WORLD_START = datetime.date(2024, 1, 2)
@@ -36,18 +40,6 @@ _INTEREST = {"USD": 0.03, "EUR": 0.02, "GBP": 0.035, "JPY": 0.0, "CHF": 0.0, "HK
 # Trading session (UTC hours) per contract currency, for execution timestamps.
 _SESSION_UTC = {"USD": (14.5, 20.9), "EUR": (8.0, 16.4), "GBP": (8.0, 16.4), "CHF": (8.0, 16.4),
                 "JPY": (0.0, 5.9), "HKD": (1.5, 7.9)}
-
-
-@dataclass(frozen=True)
-class Account:
-    """An IBKR account visible to the login: FA master, FA sub-account, or linked individual."""
-
-    id: str
-    currency: str  # base currency
-    kind: str  # "master" | "sub" | "individual"
-    title: str
-    parent: str | None = None
-    deposit: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +125,19 @@ def _r2(x: float) -> float:
     return round(x + 0.0, 2)
 
 
+class Serial:
+    """Execution and order numbers of one stream: ``exec_base + n`` and ``order_base + n * order_step``."""
+
+    def __init__(self, exec_base: int, order_base: int, order_step: int = 1) -> None:
+        self.exec_base, self.order_base, self.order_step = exec_base, order_base, order_step
+        self.n = 0
+
+    def next(self) -> tuple[int, int]:
+        """The next (execution number, order id)."""
+        self.n += 1
+        return self.exec_base + self.n, self.order_base + self.n * self.order_step
+
+
 def check_world_date(d: datetime.date) -> None:
     """Refuse a date outside the world (ValueError naming its first or last date)."""
     if d < WORLD_START:
@@ -144,15 +149,17 @@ def check_world_date(d: datetime.date) -> None:
 class World:
     """All simulated data from WORLD_START through a date, built once from a seed; read-only afterwards."""
 
-    def __init__(self, seed: int, through: datetime.date) -> None:
+    def __init__(self, seed: int, through: datetime.date, roster: Roster | None = None) -> None:
         check_world_date(through)
         self.seed = seed
         self.start = WORLD_START
         self.through = through
+        self.roster = roster or Roster()
         self.days: list[datetime.date] = business_days(WORLD_START, through)
         self.contracts: dict[int, Contract] = build_catalog(random.Random(f"{seed}-catalog"))
-        self.accounts: list[Account] = _make_accounts()
+        self.accounts: list[Account] = make_accounts(self.roster)
         self.account_by_id: dict[str, Account] = {a.id: a for a in self.accounts}
+        self.master: Account = next(a for a in self.accounts if a.kind == "master")
         self._usd: dict[str, list[float]] = usd_paths(seed, len(self.days))
         self._prices: dict[int, list[float]] = close_paths(seed, self.contracts, self.days, self._usd)
         gen = _ActivityGenerator(self, random.Random(f"{seed}-activity"))
@@ -243,17 +250,6 @@ class World:
         return out
 
 
-def _make_accounts() -> list[Account]:
-    return [
-        Account("F7000001", "USD", "master", "Harbor Ridge Advisors LLC", None, 25_000.0),
-        Account("U7000011", "USD", "sub", "Alex Morgan", "F7000001", 8_000_000.0),
-        Account("U7000012", "EUR", "sub", "Beatrice Keller", "F7000001", 1_500_000.0),
-        Account("U7000013", "USD", "sub", "Chen Family Trust", "F7000001", 2_000_000.0),
-        Account("U7000014", "USD", "sub", "Dana Ortiz", "F7000001", 750_000.0),
-        Account("U7000099", "GBP", "individual", "Evan Hughes", None, 600_000.0),
-    ]
-
-
 # Currencies each base currency can fund through a direct FX pair of the catalog.
 _FUNDABLE = {"USD": {"USD", "EUR", "GBP", "JPY", "CHF", "HKD"}, "EUR": {"EUR", "USD", "GBP", "CHF"},
              "GBP": {"GBP", "USD", "EUR"}}
@@ -273,7 +269,7 @@ class _ActivityGenerator:
         self.cash_events: list[CashEvent] = []
         self.lots: dict[str, dict[int, Lot]] = {a.id: {} for a in world.accounts}
         self.cash: dict[str, dict[str, float]] = {a.id: {} for a in world.accounts}
-        self.exec_no = 0
+        self.serial = Serial(0x65000000, 1_800_000_000, 13)
         self.pairs = {(c.symbol, c.currency): c for c in world.contracts.values() if c.asset_class == "CASH"}
         self.divs: dict[int, tuple[float, int]] = {}
         for c in world.contracts.values():
@@ -290,10 +286,13 @@ class _ActivityGenerator:
         book = self.cash[acct]
         book[ccy] = book.get(ccy, 0.0) + amount
 
-    def _fill(self, acct: str, c: Contract, d: datetime.date, dq: float, i: int) -> None:
+    def fill(self, acct: str, c: Contract, d: datetime.date, dq: float, i: int,
+              rng: random.Random | None = None, serial: "Serial | None" = None) -> None:
+        """One execution and its cash legs; ``rng`` and ``serial`` default to the main stream's."""
         if dq == 0:
             return
-        rng = self.rng
+        rng = rng or self.rng
+        exec_no, order_id = (serial or self.serial).next()
         close = self.w._prices[c.conid][i]
         px = tick(c, close * (1 + rng.uniform(-0.002, 0.002)))
         if px <= 0:
@@ -312,13 +311,12 @@ class _ActivityGenerator:
         else:
             comm = 2.0 / self.w._usd[c.currency][i]
         comm = _r2(comm)
-        self.exec_no += 1
         lo, hi = _SESSION_UTC.get(c.currency, (13.0, 20.0)) if c.asset_class != "CASH" else (7.0, 20.0)
         secs = int(rng.uniform(lo, hi) * 3600)
         t = datetime.datetime(d.year, d.month, d.day, tzinfo=UTC) + datetime.timedelta(seconds=secs)
-        exec_id = f"{rng.getrandbits(32):08x}.{0x65000000 + self.exec_no:08x}.01.01"
+        exec_id = f"{rng.getrandbits(32):08x}.{exec_no:08x}.01.01"
         e = Execution(exec_id, acct, c.conid, "B" if dq > 0 else "S", float(q), px, comm, c.currency, t,
-                      c.listing_exchange, 1_800_000_000 + self.exec_no * 13)
+                      c.listing_exchange, order_id)
         self.executions.append(e)
         if c.asset_class == "CASH":
             self._cash(acct, d, c.symbol, dq, "fx", exec_id, c.conid)
@@ -354,7 +352,7 @@ class _ActivityGenerator:
         ok = _FUNDABLE[acct.currency]
         pool = [c for c in self.w.contracts.values() if c.asset_class != "CASH" and c.currency in ok]
         pool.sort(key=lambda c: c.conid)
-        if acct.id == "U7000011":
+        if acct.live_id == BIG_CLIENT:
             stk = [c for c in pool if c.asset_class == "STK"]
             opt = [c for c in pool if c.asset_class == "OPT"]
             fut = [c for c in pool if c.asset_class == "FUT"]
@@ -363,20 +361,25 @@ class _ActivityGenerator:
         elif acct.kind == "master":
             return []
         else:
-            n = {"U7000012": 30, "U7000013": 40, "U7000014": 22, "U7000099": 28}.get(acct.id, 25)
+            n = {"U7000012": 30, "U7000013": 40, "U7000014": 22, "U7000099": 28}.get(acct.live_id, 25)
             chosen = rng.sample(pool, min(n, len(pool)))
         rng.shuffle(chosen)
         return chosen
 
     # -- the walk --
     def run(self) -> None:
+        """Walk every business day: deposits, opening buys, trades, dividends, interest, fees, FX funding."""
         w, rng = self.w, self.rng
         days = w.days
-        plans = {a.id: self._universe(a) for a in w.accounts}
+        # The thin clients of ``extra_subaccounts`` walk on their own streams (thin.py), so adding them
+        # changes nothing of the other accounts but the master's advisor-fee income.
+        main = [a for a in w.accounts if not a.thin]
+        thin = ThinClients(self, [a for a in w.accounts if a.thin])
+        plans = {a.id: self._universe(a) for a in main}
         # Designated behaviours so every feature is exercised: shorts and fully closed contracts.
         shorts: dict[str, set[int]] = {}
         closers: dict[str, dict[int, int]] = {}
-        for a in w.accounts:
+        for a in main:
             uni = plans[a.id]
             if not uni:
                 continue
@@ -385,14 +388,15 @@ class _ActivityGenerator:
             s |= {c.conid for c in uni if c.asset_class in ("OPT", "FUT") and rng.random() < 0.4}
             shorts[a.id] = s
             closers[a.id] = dict(zip((stk[-1].conid, stk[-2].conid), _CLOSE_DAY_NUMBERS)) if len(stk) > 3 else {}
-        closed: dict[str, set[int]] = {a.id: set() for a in w.accounts}
+        closed: dict[str, set[int]] = {a.id: set() for a in main}
         for i, d in enumerate(days):
             if i == 0:
                 for a in w.accounts:
                     self._cash(a.id, d, a.currency, a.deposit, "deposit", "initial deposit")
                 continue
             first_of_month = days[i - 1].month != d.month
-            for a in w.accounts:
+            dividend_day = d.day >= 15 and days[i - 1].day < 15
+            for a in main:
                 uni = plans[a.id]
                 lots = self.lots[a.id]
                 # Opening phase: work through the universe over the first ~40 business days.
@@ -400,13 +404,13 @@ class _ActivityGenerator:
                     per_day = math.ceil(len(uni) / 40)
                     for c in uni[(i - 1) * per_day: i * per_day]:
                         q = self._lot_size(a, c, i)
-                        self._fill(a.id, c, d, -q if c.conid in shorts[a.id] else q, i)
+                        self.fill(a.id, c, d, -q if c.conid in shorts[a.id] else q, i)
                 elif uni:
                     for conid, day_no in closers[a.id].items():
                         if i == day_no and conid in lots:
-                            self._fill(a.id, w.contracts[conid], d, -lots[conid].quantity, i)
+                            self.fill(a.id, w.contracts[conid], d, -lots[conid].quantity, i)
                             closed[a.id].add(conid)
-                    n_trades = rng.choice((0, 1, 1, 2, 3)) if a.id != "U7000011" else rng.choice((1, 2, 3, 4))
+                    n_trades = rng.choice((0, 1, 1, 2, 3)) if a.live_id != BIG_CLIENT else rng.choice((1, 2, 3, 4))
                     held = sorted(c for c in lots if c not in closed[a.id])
                     for _ in range(n_trades):
                         if not held:
@@ -427,26 +431,37 @@ class _ActivityGenerator:
                             dq = math.copysign(max(1.0, float(round(abs(dq)))), dq)
                         if abs(dq) >= abs(lot.quantity) and (dq > 0) != (lot.quantity > 0):
                             continue  # partial reduces only; full closes are the designated ones
-                        self._fill(a.id, c, d, dq, i)
-                # Dividends on the first business day on/after the 15th, quarterly per stock.
-                if d.day >= 15 and days[i - 1].day < 15:
-                    for conid, lot in sorted(lots.items()):
-                        div = self.divs.get(conid)
-                        if div and (d.month - div[1]) % 3 == 0:
-                            c = w.contracts[conid]
-                            dps = round(w._prices[conid][i] * div[0] / 4, 4)
-                            self._cash(a.id, d, c.currency, lot.quantity * dps, "dividend",
-                                       f"{c.symbol} cash dividend {dps} per share", conid)
+                        self.fill(a.id, c, d, dq, i)
+                if dividend_day:
+                    self.dividends(a, d, i)
                 if first_of_month:
-                    for ccy, bal in sorted(self.cash[a.id].items()):
-                        rate = _INTEREST.get(ccy, 0.0) + (0.015 if bal < 0 else 0.0)
-                        self._cash(a.id, d, ccy, bal * rate / 12, "interest", f"{ccy} interest")
-                    if a.kind == "sub":
-                        fee = _r2(a.deposit * 0.0005)
-                        self._cash(a.id, d, a.currency, -fee, "advisor_fee", "advisor fee to F7000001")
-                        usd = fee * w._usd[a.currency][i]
-                        self._cash("F7000001", d, "USD", usd, "advisor_fee", f"advisor fee from {a.id}")
+                    self.month_start(a, d, i)
                 self._fund(a, d, i)
+            thin.day(d, i, first_of_month, dividend_day)
+
+    def dividends(self, a: Account, d: datetime.date, i: int) -> None:
+        """Cash dividends of the stocks held, quarterly per stock, on the first business day on/after the 15th."""
+        w = self.w
+        for conid, lot in sorted(self.lots[a.id].items()):
+            div = self.divs.get(conid)
+            if div and (d.month - div[1]) % 3 == 0:
+                c = w.contracts[conid]
+                dps = round(w._prices[conid][i] * div[0] / 4, 4)
+                self._cash(a.id, d, c.currency, lot.quantity * dps, "dividend",
+                           f"{c.symbol} cash dividend {dps} per share", conid)
+
+    def month_start(self, a: Account, d: datetime.date, i: int) -> None:
+        """Monthly interest on every cash balance and, for a client account, the advisor fee to the master."""
+        w = self.w
+        for ccy, bal in sorted(self.cash[a.id].items()):
+            rate = _INTEREST.get(ccy, 0.0) + (0.015 if bal < 0 else 0.0)
+            self._cash(a.id, d, ccy, bal * rate / 12, "interest", f"{ccy} interest")
+        if a.kind == "sub":
+            master = w.master.id
+            fee = _r2(a.deposit * 0.0005)
+            self._cash(a.id, d, a.currency, -fee, "advisor_fee", f"advisor fee to {master}")
+            usd = fee * w._usd[a.currency][i]
+            self._cash(master, d, "USD", usd, "advisor_fee", f"advisor fee from {a.id}")
 
     def _fund(self, a: Account, d: datetime.date, i: int) -> None:
         """Convert base currency into any other currency whose balance went too negative."""
@@ -465,4 +480,4 @@ class _ActivityGenerator:
                 dq = float(math.ceil(need / 1000) * 1000)
             else:
                 dq = -float(math.ceil(need / px / 1000) * 1000)
-            self._fill(a.id, pair, d, dq, i)
+            self.fill(a.id, pair, d, dq, i)

@@ -15,7 +15,7 @@ from ibkr_pipelines.simulator.world import World
 TODAY = datetime.date(2026, 11, 20)
 # Limits loose enough that tests not about pacing never hit a 429.
 LENIENT = ("global=100000/1,portfolio_accounts=100000/1,portfolio_subaccounts=100000/1,tickle=100000/1,"
-           "sso_validate=100000/1,pnl_partitioned=100000/1")
+           "sso_validate=100000/1,pnl_partitioned=100000/1,orders=100000/1,trades=100000/1")
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +54,28 @@ def http() -> Iterator[requests.Session]:
         yield s
 
 
-def open_brokerage(http: requests.Session, sim: Simulator) -> None:
-    """Start the brokerage tier and satisfy the /portfolio call-order rule."""
-    r = http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True, "compete": True})
+def list_accounts(http: requests.Session, sim: Simulator) -> list[str]:
+    """Satisfy the /portfolio call-order rule for every account: the listings that name them all."""
+    b = sim.base_url
+    r = http.get(b + "/portfolio/accounts")
     assert r.status_code == 200, r.text
-    assert http.get(sim.base_url + "/portfolio/accounts").status_code == 200
+    ids = [a["id"] for a in r.json()]
+    r = http.get(b + "/portfolio/subaccounts")
+    assert r.status_code == 200, r.text
+    ids += [a["id"] for a in r.json()]
+    if len(r.json()) >= 100:  # more than 100: page through /portfolio/subaccounts2
+        page = 0
+        while True:
+            chunk = http.get(b + "/portfolio/subaccounts2", params={"page": page}).json()["subaccounts"]
+            ids += [a["id"] for a in chunk]
+            if len(chunk) < 20:
+                break
+            page += 1
+    return sorted(set(ids))
+
+
+def open_brokerage(http: requests.Session, sim: Simulator) -> None:
+    """(Re)open the brokerage tier without competing, and list every account (the call-order rule)."""
+    r = http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True, "compete": False})
+    assert r.status_code == 200, r.text
+    list_accounts(http, sim)

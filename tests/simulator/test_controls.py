@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_http_controls(sim: Simulator, http: requests.Session) -> None:
     root = sim.root_url
     open_brokerage(http, sim)
-    assert http.get(root + "/sim/stats").json()["total_requests"] == 2
+    assert http.get(root + "/sim/stats").json()["total_requests"] == 3
     assert http.post(root + "/sim/reset-stats").json() == {"ok": True}
     assert http.get(root + "/sim/stats").json()["total_requests"] == 0
     assert http.post(root + "/sim/clock", json={"today": "2026-11-27"}).status_code == 200
@@ -33,7 +33,11 @@ def test_http_controls(sim: Simulator, http: requests.Session) -> None:
     assert sim.faults.config.p_5xx == 1.0
     assert http.post(root + "/sim/faults", json={"nope": 1}).status_code == 400
     assert http.post(root + "/sim/expire-session").status_code == 200
+    assert not sim.session.brokerage and sim.session.logged_in  # only the brokerage session idled out
+    assert http.post(root + "/sim/compete").status_code == 200 and sim.session.competing
+    assert http.post(root + "/sim/expire-login").status_code == 200 and not sim.session.logged_in
     assert http.get(sim.base_url + "/portfolio/accounts").status_code in (401, 429)
+    assert http.post(root + "/sim/login").status_code == 200 and sim.session.logged_in
     assert http.post(root + "/sim/logout").status_code == 200 and not sim.session.logged_in
     assert http.post(root + "/sim/login").status_code == 200 and sim.session.logged_in
     assert http.post(root + "/sim/reset-window", json={"seconds": 5}).status_code == 200

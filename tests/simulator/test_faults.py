@@ -57,12 +57,16 @@ def test_fault_429_does_not_box(make_sim: Callable[..., Simulator], http: reques
 
 
 def test_drop_session(make_sim: Callable[..., Simulator], http: requests.Session) -> None:
+    # A dropped session is the brokerage session ending under the request (session.py): /iserver
+    # answers no bridge until ssodh/init, the read-only /portfolio session keeps working.
     sim = make_sim(faults=FaultConfig(p_drop_session=1.0))
-    assert http.get(sim.base_url + "/portfolio/accounts").status_code == 401
-    http.post(sim.root_url + "/sim/faults", json={})
-    assert http.get(sim.base_url + "/portfolio/accounts").status_code == 401
-    assert http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True}).status_code == 200
+    r = http.get(sim.base_url + "/iserver/accounts")
+    assert r.status_code == 400 and r.json()["error"] == "Bad Request: no bridge"
     assert http.get(sim.base_url + "/portfolio/accounts").status_code == 200
+    http.post(sim.root_url + "/sim/faults", json={})
+    assert http.get(sim.base_url + "/iserver/accounts").status_code == 400
+    assert http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True}).status_code == 200
+    assert http.get(sim.base_url + "/iserver/accounts").status_code == 200
 
 
 def test_timeout_closes_without_answer(make_sim: Callable[..., Simulator], http: requests.Session) -> None:

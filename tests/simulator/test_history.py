@@ -27,7 +27,8 @@ def _day(ms: int) -> datetime.date:
     return datetime.datetime.fromtimestamp(ms / 1000, tz=UTC).date()
 
 
-def test_history_needs_the_brokerage_session(sim: Simulator, http: requests.Session) -> None:
+def test_history_needs_the_brokerage_session(make_sim: Callable[..., Simulator], http: requests.Session) -> None:
+    sim = make_sim(brokerage_at_start=False)
     r = _get(http, sim, conid=_spy(sim), bar="1d", period="1w")
     assert r.status_code == 400 and "no bridge" in r.json()["error"]
     open_brokerage(http, sim)

@@ -42,7 +42,7 @@ def test_one_per_five_seconds_scope_only(make_sim: Callable[..., Simulator], htt
     assert http.get(b + "/portfolio/accounts").status_code == 200
     r = http.get(b + "/portfolio/accounts")
     assert r.status_code == 429 and r.headers["Retry-After"] == "600"
-    assert http.get(b + "/portfolio/U7000011/meta").status_code == 200  # other scopes unaffected
+    assert http.get(b + "/portfolio/U7000099/meta").status_code == 200  # other scopes unaffected
     r = http.get(b + "/portfolio/accounts")
     assert r.status_code == 429 and 598 <= int(r.headers["Retry-After"]) <= 600
     scopes = sim.stats()["scopes"]

@@ -77,28 +77,35 @@ def test_the_next_business_day_changes_only_what_was_traded(short_and_long: tupl
 
 
 def _positions(http: requests.Session, sim: Simulator, acct: str) -> Any:
-    r = http.get(f"{sim.base_url}/portfolio/{acct}/positions/0")
+    r = http.get(f"{sim.base_url}/portfolio/{acct}/positions/0", params={"waitForSecDef": "true"})
     assert r.status_code == 200
     return r.json()
+
+
+def _invalidate(http: requests.Session, sim: Simulator, acct: str) -> None:
+    assert http.post(f"{sim.base_url}/portfolio/{acct}/positions/invalidate").json() == {"message": "success"}
 
 
 def test_the_clock_crosses_new_year_and_back(make_sim: Callable[..., Simulator], http: requests.Session) -> None:
     sim = make_sim(today=NEW_YEARS_EVE)
     open_brokerage(http, sim)
     accounts = [a.id for a in sim.world.accounts]
-    for acct in accounts:
-        _positions(http, sim, acct)  # the first read of a session is sparse; warm every account
     before = {acct: _positions(http, sim, acct) for acct in accounts}
     ledgers = {acct: http.get(f"{sim.base_url}/portfolio/{acct}/ledger").json() for acct in accounts}
     first_world = sim.world
     sim.set_today(datetime.date(2027, 1, 4))
     assert sim.world is first_world  # within the margin: no rebuild
+    # positions answer from the session's cache until invalidated (reference §6 "Stale positions")
+    assert _positions(http, sim, "U7000011") == before["U7000011"]
+    _invalidate(http, sim, "U7000011")
     assert _positions(http, sim, "U7000011") != before["U7000011"]
     sim.set_today(datetime.date(2027, 6, 30))  # past the margin: a longer world replaces it
     assert sim.world is not first_world and sim.world.through > datetime.date(2027, 6, 30)
+    _invalidate(http, sim, "U7000011")
     assert _positions(http, sim, "U7000011")
     sim.set_today(NEW_YEARS_EVE)
     for acct in accounts:
+        _invalidate(http, sim, acct)
         assert _positions(http, sim, acct) == before[acct], acct
         assert http.get(f"{sim.base_url}/portfolio/{acct}/ledger").json() == ledgers[acct], acct
 
