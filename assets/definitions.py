@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.checks import nav_reconciles
 from assets.portfolio import portfolio_assets
 from assets.reference import reference_assets
 from assets.resources import IbkrResource, WarehouseResource
@@ -9,6 +10,7 @@ from assets.schedules import nightly_ingestion, nightly_schedule
 
 defs = dg.Definitions(
     assets=[*portfolio_assets, *reference_assets],
+    asset_checks=[nav_reconciles],
     jobs=[nightly_ingestion],
     schedules=[nightly_schedule],
     resources={"ibkr": IbkrResource(), "warehouse": WarehouseResource()},

@@ -15,7 +15,7 @@ from ibkr_pipelines.config import Settings
 from ibkr_pipelines.datasets import Dataset
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.run_control import mark_step_process
-from ibkr_pipelines.schemas.registry import NATURAL_KEYS
+from ibkr_pipelines.schemas.registry import ANALYST_COLUMNS, NATURAL_KEYS
 from ibkr_pipelines.staging import LoadSummary, load_dataset, stage_dataset
 
 DUCKDB_POOL = "duckdb_writer"
@@ -132,8 +132,8 @@ def lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
 
 
 def warehouse_checks(dataset: Dataset, result: LoadSummary) -> list[dg.AssetCheckResult]:
-    """Checks from the pandera schema, on the loaded table: unique natural key, nothing quarantined."""
-    return [
+    """Checks on the loaded table: unique natural key, nothing quarantined, analyst columns complete."""
+    checks = [
         dg.AssetCheckResult(
             check_name="natural_key_unique",
             passed=result.duplicate_keys == 0,
@@ -146,6 +146,15 @@ def warehouse_checks(dataset: Dataset, result: LoadSummary) -> list[dg.AssetChec
             metadata={"quarantined_rows": result.quarantined, "partition": result.partition},
         ),
     ]
+    if ANALYST_COLUMNS.get(dataset.table):
+        checks.append(
+            dg.AssetCheckResult(
+                check_name="analyst_columns_complete",
+                passed=not any(result.missing_values.values()),
+                metadata={"rows_missing_a_value": dg.MetadataValue.json(result.missing_values)},
+            )
+        )
+    return checks
 
 
 def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
@@ -165,6 +174,15 @@ def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
         check_specs=[
             dg.AssetCheckSpec("natural_key_unique", asset=key, description="No two rows share the natural key."),
             dg.AssetCheckSpec("no_quarantined_rows", asset=key, description="Every extracted row passed validation."),
+            *(
+                [dg.AssetCheckSpec(
+                    "analyst_columns_complete",
+                    asset=key,
+                    description=f"Every landed row has {', '.join(ANALYST_COLUMNS[dataset.table])}.",
+                )]
+                if ANALYST_COLUMNS.get(dataset.table)
+                else []
+            ),
         ],
     )
     def _warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--date", type=_date, default=None, help="the simulated 'today' (default: today in New York)")
     sim.add_argument("--logged-out", action="store_true", help="start without a gateway login")
+    sim.add_argument("--brokerage-down", action="store_true", help="start without a brokerage session")
+    sim.add_argument("--competing", action="store_true", help="another platform (TWS) holds the brokerage session")
+    sim.add_argument("--paper", action="store_true", help="paper account ids (DF..., DU...)")
+    sim.add_argument("--extra-subaccounts", type=int, default=0, metavar="N", help="N more FA client accounts")
+    sim.add_argument("--limits", default=None, help="the simulator's own limits, e.g. global=50/1 (IBKR's by default)")
 
     ingest = sub.add_parser("ingest", help="run the nightly ingestion in-process through Dagster")
     ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today in New York)")
@@ -53,7 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "simulator":
             from ibkr_pipelines.simulator import serve
 
-            serve(port=args.port, tls=args.tls, seed=args.seed, today=args.date, logged_in=not args.logged_out)
+            try:
+                serve(
+                    port=args.port,
+                    tls=args.tls,
+                    seed=args.seed,
+                    today=args.date,
+                    logged_in=not args.logged_out,
+                    brokerage_at_start=not args.brokerage_down,
+                    competing=args.competing,
+                    paper=args.paper,
+                    extra_subaccounts=args.extra_subaccounts,
+                    limits_spec=args.limits,
+                )
+            except ValueError as exc:  # a simulator setting it cannot use (its own --limits, a date...)
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             return 0
         if args.command == "ingest":
             from ibkr_pipelines.ingest_command import run_ingest

@@ -38,6 +38,7 @@ class Settings:
     outage_seconds: float = 900.0
     warehouse_lock_seconds: float = 600.0
     allow_shrink: bool = False
+    compete: bool = False  # may a run take the brokerage session from TWS or the mobile app?
     sim_seed: int = 7
     sim_limits: str | None = None  # the embedded simulator's own limits (IBKR's when unset)
 
@@ -84,6 +85,7 @@ class Settings:
             outage_seconds=_number(env, "IBKR_OUTAGE_SECONDS", 900.0, minimum=1.0, maximum=86_400.0),
             warehouse_lock_seconds=_number(env, "IBKR_WAREHOUSE_LOCK_SECONDS", 600.0, minimum=0.0, maximum=86_400.0),
             allow_shrink=_bool(env, "IBKR_ALLOW_SHRINK", False),
+            compete=_bool(env, "IBKR_COMPETE", False),
             sim_seed=int(_number(env, "IBKR_SIM_SEED", 7, minimum=0, maximum=2**31)),
             sim_limits=env.get("IBKR_SIM_LIMITS") or None,
         )

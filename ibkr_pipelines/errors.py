@@ -39,6 +39,14 @@ class GatewayNotLoggedIn(NotAuthenticated):
     """The Client Portal Gateway holds no login: a person must log in through its web page."""
 
 
+class BrokerageSessionTaken(IbkrError):
+    """Another platform (TWS, the mobile app) holds the username's brokerage session and we may not take it."""
+
+
+class AccountNotVisible(IbkrError):
+    """IBKR refused an account although the session is alive and listed: the login cannot see that account."""
+
+
 class NoBridge(IbkrError):
     """The brokerage session (``/iserver`` tier) is missing and ``ssodh/init`` did not bring it up."""
 
@@ -67,7 +75,11 @@ class PacingViolation(IbkrError):
 
 
 class ApiErrorBody(IbkrError):
-    """IBKR answered with an error body (including the 200-with-``error`` form)."""
+    """IBKR answered with an error body (including the 200-with-``error`` form); ``text`` is IBKR's own words."""
+
+    def __init__(self, message: str, *, endpoint: str = "", status: int | None = None, text: str = "") -> None:
+        self.text = text
+        super().__init__(message, endpoint=endpoint, status=status)
 
 
 class TransientError(IbkrError):

@@ -19,7 +19,7 @@ from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import Warehouse
-from ibkr_pipelines.schemas.registry import NATURAL_KEYS
+from ibkr_pipelines.schemas.registry import ANALYST_COLUMNS, NATURAL_KEYS
 
 progress = logging.getLogger("ibkr_pipelines.progress")
 
@@ -71,6 +71,7 @@ class LoadSummary:
     columns: dict[str, str]
     duplicate_keys: int = 0
     lock_wait_seconds: float = 0.0
+    missing_values: dict[str, int] = field(default_factory=dict)  # analyst column -> rows without a value
 
 
 def _upstream(dataset: Dataset, lake: Lake, key: str) -> dict[str, pl.DataFrame]:
@@ -158,6 +159,8 @@ def load_dataset(
             f"select count(*) from (select {key} from {dataset.table} group by all having count(*) > 1)"
         ).fetchone()
     progress.info("%-16s %s  loaded into DuckDB (%d rows)", dataset.table, partition_key, result.rows)
+    required = ANALYST_COLUMNS.get(dataset.table, ())
+    loaded = pl.read_parquet(path, columns=list(required)) if required else pl.DataFrame()
     return LoadSummary(
         table=dataset.table,
         partition=partition_key,
@@ -166,4 +169,5 @@ def load_dataset(
         columns={row[0]: str(row[1]) for row in described},
         duplicate_keys=int(duplicates),
         lock_wait_seconds=round(warehouse.lock_wait_seconds - waited_before, 3),
+        missing_values={column: int(loaded[column].null_count()) for column in required},
     )

@@ -20,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from ibkr_pipelines.client.account_listing import account_id_of
 from ibkr_pipelines.client.limits import GATEWAY_GLOBAL_PER_S, GLOBAL, default_limits
 from ibkr_pipelines.client.retry import RetryPolicy
+from ibkr_pipelines.extract.accounts import fetch_account_records
 from ibkr_pipelines.extract.positions import fetch_position_records
 from ibkr_pipelines.simulator import FaultConfig, SimulatorConfig
 
@@ -38,7 +40,6 @@ from benchmarks.extractor.harness import (
     start_simulator,
 )
 from benchmarks.extractor.workload import (
-    ACCOUNTS_PATH,
     Dispenser,
     discover,
     history_tasks,
@@ -217,7 +218,7 @@ def _fetch_rounds(client: Any, rounds: int | None, duration: float, threads: int
     With ``rounds`` None, rounds repeat until ``duration`` has passed. Returns (rounds done, records
     as (kind, account, key, value) tuples, unrecoverable errors).
     """
-    accounts = [str(a["id"]) for a in client.get(ACCOUNTS_PATH)]
+    accounts = [str(account_id_of(a)) for a in fetch_account_records(client)]  # the FA's sub-accounts too
     records: list[Any] = []
     errors = 0
     lock = threading.Lock()

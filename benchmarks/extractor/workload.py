@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from ibkr_pipelines.client.account_listing import account_id_of
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.limits import SECDEF_MAX_CONIDS, Limits
 from ibkr_pipelines.errors import IbkrError
+from ibkr_pipelines.extract.accounts import fetch_account_records
 from ibkr_pipelines.extract.positions import PAGE_SIZE, fetch_position_records
 
 from benchmarks.extractor.harness import make_client
@@ -52,7 +54,7 @@ class Plan:
 
 def discover(client: IbkrClient) -> Plan:
     """List accounts and page through every account's positions once (the extractor's own code)."""
-    accounts = tuple(str(a["id"]) for a in client.get(ACCOUNTS_PATH))
+    accounts = tuple(str(account_id_of(a)) for a in fetch_account_records(client))  # the FA's sub-accounts too
     listed_at = time.monotonic()
     pages, conids = [], set()
     for account in accounts:

@@ -1,4 +1,11 @@
-"""Authentication strategies. The gateway holds the login itself; OAuth 1.0a and 2.0 slot in here later."""
+"""Authentication strategies. The gateway holds the login itself; OAuth 1.0a and 2.0 slot in here later.
+
+IBKR has two session tiers (reference §1.1): a read-only Web API session, enough for /portfolio, /pa
+and /trsrv, and a brokerage session for /iserver. One IBKR username holds one brokerage session
+across TWS, the mobile app and the API, so opening it can log the user out elsewhere: strategies open
+the read-only tier for every run, and the brokerage tier only when a request needs /iserver, without
+taking it from another platform unless the user opted in (``IBKR_COMPETE=true``).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +15,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
-from ibkr_pipelines.errors import GatewayNotLoggedIn, NoBridge, NotAuthenticated
+from ibkr_pipelines.errors import (
+    ApiErrorBody,
+    BrokerageSessionTaken,
+    GatewayNotLoggedIn,
+    NoBridge,
+    NotAuthenticated,
+)
 
 if TYPE_CHECKING:
     from ibkr_pipelines.client.http_client import IbkrClient
 
 log = logging.getLogger(__name__)
 
-SSODH_INIT_BODY = {"publish": True, "compete": True}
-
 
 class AuthStrategy(Protocol):
-    """Opens and re-opens an IBKR session for a client; never logs or returns credentials."""
+    """Opens and re-opens IBKR's two session tiers for a client; never logs or returns credentials."""
 
     name: str
 
@@ -27,16 +38,24 @@ class AuthStrategy(Protocol):
         """Attach whatever every request needs (signing, bearer token); nothing for the gateway."""
         ...
 
-    def establish(self, client: "IbkrClient") -> None:
-        """Make the session usable, brokerage tier included, or raise a typed error saying why not."""
+    def open_session(self, client: "IbkrClient") -> None:
+        """Make the read-only session usable (/portfolio, /pa, /trsrv), or raise a typed error saying why not."""
+        ...
+
+    def open_brokerage(self, client: "IbkrClient") -> None:
+        """Make the brokerage session usable (/iserver) without taking it from another platform unless allowed."""
         ...
 
 
 def session_healthy(status: Any) -> bool:
-    """IBKR's own test of a usable session: authenticated, connected and not competing."""
+    """IBKR's own test of a usable brokerage session: authenticated, connected and not competing."""
     if not isinstance(status, dict):
         return False
     return bool(status.get("authenticated")) and bool(status.get("connected")) and not status.get("competing")
+
+
+def _competing(status: Any) -> bool:
+    return isinstance(status, dict) and bool(status.get("competing"))
 
 
 class GatewayAuth:
@@ -44,38 +63,67 @@ class GatewayAuth:
 
     name = "gateway"
 
-    def __init__(self, *, status_polls: int = 3, poll_seconds: float = 1.0) -> None:
+    def __init__(self, *, compete: bool = False, status_polls: int = 3, poll_seconds: float = 1.0) -> None:
+        self.compete = compete
         self.status_polls = status_polls
         self.poll_seconds = poll_seconds
 
     def prepare(self, session: requests.Session) -> None:
         """Nothing to attach: the gateway adds the session itself."""
 
-    def establish(self, client: "IbkrClient") -> None:
-        """Check ``/iserver/auth/status``; open the brokerage tier with ``ssodh/init`` when missing."""
+    def _not_logged_in(self, client: "IbkrClient", endpoint: str) -> GatewayNotLoggedIn:
+        return GatewayNotLoggedIn(
+            f"the IBKR gateway at {client.root_url} holds no login: open it in a browser, log in, then re-run",
+            endpoint=endpoint,
+            status=401,
+        )
+
+    def open_session(self, client: "IbkrClient") -> None:
+        """``/tickle``: 200 with a session means the read-only tier is up; 401 or "no session" needs a person."""
+        try:
+            client.call_unrecovered("POST", "/tickle")
+        except NotAuthenticated:
+            raise self._not_logged_in(client, "POST /tickle") from None
+        except ApiErrorBody as refused:
+            if refused.text == "no session":  # ibeam reads exactly this body as "no session"
+                raise self._not_logged_in(client, "POST /tickle") from None
+            raise
+
+    def open_brokerage(self, client: "IbkrClient") -> None:
+        """``auth/status``; when the tier is down, ``ssodh/init`` competing only if allowed; never a silent takeover."""
         try:
             status = client.call_unrecovered("POST", "/iserver/auth/status")
         except NotAuthenticated:
-            status = None
+            raise self._not_logged_in(client, "POST /iserver/auth/status") from None
         if session_healthy(status):
             return
+        if _competing(status) and not self.compete:
+            raise self._taken()
         try:
-            client.call_unrecovered("POST", "/iserver/auth/ssodh/init", json=SSODH_INIT_BODY)
+            client.call_unrecovered(
+                "POST", "/iserver/auth/ssodh/init", json={"publish": True, "compete": self.compete}
+            )
         except NotAuthenticated:
-            raise GatewayNotLoggedIn(
-                f"the IBKR gateway at {client.root_url} holds no login: open it in a browser, log in, then re-run",
-                endpoint="POST /iserver/auth/ssodh/init",
-                status=401,
-            ) from None
+            raise self._not_logged_in(client, "POST /iserver/auth/ssodh/init") from None
         for _ in range(self.status_polls):
             status = client.call_unrecovered("POST", "/iserver/auth/status")
             if session_healthy(status):
                 log.info("IBKR brokerage session established through the gateway")
                 return
+            if _competing(status) and not self.compete:
+                raise self._taken()
             time.sleep(self.poll_seconds)
         raise NoBridge(
             "the brokerage session did not come up after ssodh/init "
             f"(authenticated={status.get('authenticated') if isinstance(status, dict) else None}, "
             f"competing={status.get('competing') if isinstance(status, dict) else None})",
+            endpoint="POST /iserver/auth/status",
+        )
+
+    @staticmethod
+    def _taken() -> BrokerageSessionTaken:
+        return BrokerageSessionTaken(
+            "another platform (TWS or the IBKR mobile app) holds this login's brokerage session, which this "
+            "dataset needs: log out there, or set IBKR_COMPETE=true to take it over (that logs the other one out)",
             endpoint="POST /iserver/auth/status",
         )

@@ -71,7 +71,7 @@ def pacing_file(settings: Settings, base_url: str) -> Path:
 
 def auth_strategy(settings: Settings) -> AuthStrategy:
     """The auth strategy for IBKR_AUTH (gateway today; OAuth 1.0a / 2.0 later)."""
-    return GatewayAuth()
+    return GatewayAuth(compete=settings.compete)
 
 
 def build_client(

@@ -1,10 +1,11 @@
 """The IBKR Client Portal API client: paced, retried, session-aware; returns parsed JSON.
 
-One request goes through: call-order priming -> pacer slot (shared limits, penalty box,
-concurrency leases) -> HTTP -> classification. Transient failures (5xx, timeouts, resets,
-truncated or malformed bodies) are retried with jittered backoff under a deadline; IBKR's nightly
-``/iserver`` reset (5xx there) is waited out longer; 401 and ``no bridge`` re-establish the session
-and retry once; 429 puts the scope in the penalty box for every thread and process, then waits.
+One request goes through: the session tiers and call-order listings it needs (``SessionKeeper``)
+-> pacer slot (shared limits, penalty box, concurrency leases) -> HTTP -> classification. Transient
+failures (5xx, timeouts, resets, truncated or malformed bodies) are retried with jittered backoff
+under a deadline; IBKR's nightly ``/iserver`` reset (5xx there) is waited out longer; a 401, a
+``no bridge`` or a call-order refusal is acted on once (see ``session_keeper``), then the request is
+retried; 429 puts the scope in the penalty box for every thread and process, then waits.
 
 Some failures are never retried, because waiting cannot cure them and the user should hear at once:
 nothing listening at the address (after a few seconds), a web page or redirect where JSON should be
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -40,8 +42,10 @@ from ibkr_pipelines.client.limits import GLOBAL, Scope, endpoint_key
 from ibkr_pipelines.client.jitter import JitterMeter
 from ibkr_pipelines.client.pacer import Pacer, current_slot
 from ibkr_pipelines.client.retry import RetryPolicy
+from ibkr_pipelines.client.session_keeper import SessionKeeper, account_in
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.errors import (
+    AccountNotVisible,
     ApiErrorBody,
     GatewayUnreachable,
     IbkrError,
@@ -57,10 +61,10 @@ log = logging.getLogger(__name__)
 
 ResponseHook = Callable[[str, str, Mapping[str, Any] | None, int, bytes], None]
 
-_PORTFOLIO_LISTS = ("/portfolio/accounts", "/portfolio/subaccounts", "/portfolio/subaccounts2")
 # Session-management answers carry session ids: they are never handed to response hooks (raw archive).
 _SESSION_PATHS = ("/tickle", "/iserver/auth/", "/iserver/reauthenticate", "/sso/", "/logout")
-_NEEDS_ISERVER_ACCOUNTS = ("/iserver/marketdata/snapshot", "/iserver/account/orders")
+# IBKR's call-order refusals ("Please query /accounts first"), at whatever status they come.
+_CALL_ORDER = re.compile(r"query /(portfolio/)?accounts first", re.IGNORECASE)
 _TRANSIENT_EXCEPTIONS = (
     requests.Timeout,
     requests.ConnectionError,
@@ -88,11 +92,11 @@ class _Recover(Exception):
 
 
 class _Prime(Exception):
-    """Internal: IBKR asked for a listing call first (call-order rule)."""
+    """Internal: IBKR asked for a listing call first (call-order rule); carries IBKR's text."""
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.path = path
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
 class GatedAdapter(requests.adapters.HTTPAdapter):
@@ -107,7 +111,8 @@ class GatedAdapter(requests.adapters.HTTPAdapter):
         super().__init__()
         self.meter = meter
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # noqa: D102
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Pass the calling thread's pacing gate, send, and record the round trip."""
         slot = current_slot()
         if slot is not None:
             slot.pass_gate()
@@ -154,8 +159,7 @@ class IbkrClient:
         self._rng = random.Random(seed)
         self._hooks: list[ResponseHook] = []
         self._state_lock = threading.RLock()
-        self._established = False
-        self._primed: set[str] = set()
+        self.session = SessionKeeper(auth)
         self._failing_since: float | None = None  # monotonic start of the current run of failures
         self._tickler = Tickler(self._tickle, tickle_seconds)
 
@@ -183,8 +187,8 @@ class IbkrClient:
             self._hooks.remove(hook)
 
     def start(self) -> "IbkrClient":
-        """Open the session now and keep it alive until ``close``."""
-        self._ensure_established()
+        """Open the read-only session now and keep it alive until ``close``."""
+        self.session.ensure_session(self)
         self._tickler.start()
         return self
 
@@ -207,53 +211,22 @@ class IbkrClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
     ) -> Any:
-        """Send one logical request with priming, pacing, retries and session recovery."""
-        self._ensure_established()
-        self._prime_for(path)
-        try:
-            return self._send(method, path, params=params, json=json, recover=True)
-        except _Prime as prime:
-            self._prime(prime.path, force=True)
-            return self._send(method, path, params=params, json=json, recover=True)
+        """Send one logical request with the session tiers and listings it needs, pacing, retries and recovery."""
+        self.session.prepare(self, path)
+        return self._send(method, path, params=params, json=json, recover=True)
 
     def call_unrecovered(self, method: str, path: str, *, json: Any = None) -> Any:
         """Send a session-management request: paced and retried, but no recovery (used by auth)."""
         return self._send(method, path, params=None, json=json, recover=False)
 
+    def send_listing(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a call-order listing (``/portfolio/accounts``...) without preparing for it again (session keeper)."""
+        return self._send("GET", path, params=params, json=None, recover=True)
+
     # -- session management -----------------------------------------------------------------
-
-    def _ensure_established(self) -> None:
-        if self._established:
-            return
-        with self._state_lock:
-            if not self._established:
-                self.auth.establish(self)
-                self._established = True
-
-    def _reestablish(self, cause: IbkrError) -> None:
-        with self._state_lock:
-            log.warning("IBKR session needs re-establishing (%s); re-opening it", cause.__class__.__name__)
-            self.stats.note("session_recoveries")
-            self._primed.clear()
-            self._established = False
-            self.auth.establish(self)
-            self._established = True
 
     def _tickle(self) -> None:
         self.request("POST", "/tickle")
-
-    def _prime_for(self, path: str) -> None:
-        if path.startswith(("/portfolio/", "/portfolio2/")) and not path.startswith(_PORTFOLIO_LISTS):
-            self._prime("/portfolio/accounts")
-        elif path.startswith(_NEEDS_ISERVER_ACCOUNTS):
-            self._prime("/iserver/accounts")
-
-    def _prime(self, listing: str, *, force: bool = False) -> None:
-        with self._state_lock:
-            if listing in self._primed and not force:
-                return
-            self._send("GET", listing, params=None, json=None, recover=True)
-            self._primed.add(listing)
 
     # -- one request, with retries ----------------------------------------------------------
 
@@ -262,7 +235,7 @@ class IbkrClient:
         scopes = self.limits.scopes_for(method, path)
         started = time.monotonic()
         attempt = 0
-        recovered = False
+        recovered = primed = False
         penalties = 0
         while True:
             try:
@@ -291,15 +264,38 @@ class IbkrClient:
                 time.sleep(min(pause, max(0.0, limit - elapsed)))
             except _Recover as needed:
                 if not recover or recovered:
-                    raise needed.error from None
+                    raise self._unrecovered(needed.error, path) from None
                 recovered = True
-                self._reestablish(needed.error)
+                if isinstance(needed.error, NoBridge):
+                    self.session.after_no_bridge(self, path)
+                else:
+                    self.session.after_unauthorized(self, path)
+            except _Prime as prime:
+                if not recover or primed:
+                    raise ApiErrorBody(
+                        f"IBKR still asks for a listing first ({prime.text}) after it was made", endpoint=endpoint
+                    ) from None
+                primed = True
+                self.session.after_call_order_refusal(self, path)
             except PacingViolation as violation:
                 penalties += 1
                 if penalties > 2:
                     raise
                 # the pacer now holds every sharer of this scope until the penalty ends; loop to wait there
                 log.debug("re-sending %s once scope %s leaves the penalty box", endpoint, violation.scope)
+
+    @staticmethod
+    def _unrecovered(error: IbkrError, path: str) -> IbkrError:
+        """The error to raise when recovery did not help; a 401 on a listed account means the login cannot see it."""
+        account = account_in(path)
+        if isinstance(error, NotAuthenticated) and account is not None:
+            return AccountNotVisible(
+                f"IBKR refused account {account} (401) although the session is alive and the accounts were "
+                "listed: this login cannot see it",
+                endpoint=error.endpoint,
+                status=401,
+            )
+        return error
 
     def _retry_budget(self, failure: _Retry, endpoint: str, elapsed: float) -> float:
         """Seconds (since this request began) it may keep retrying; raises once the outage budget is spent."""
@@ -407,8 +403,8 @@ class IbkrClient:
         if "no bridge" in text.lower() and path.startswith("/iserver/"):
             self.stats.add(endpoint, errors=1)
             raise _Recover(NoBridge("IBKR brokerage session is missing (no bridge)", endpoint=endpoint, status=status))
-        if "query /portfolio/accounts" in text or "query /accounts" in text:
-            raise _Prime("/portfolio/accounts" if "portfolio" in text else "/iserver/accounts")
+        if _CALL_ORDER.search(text):
+            raise _Prime(text)
         if status >= 500:
             self.stats.add(endpoint, errors=1)
             raise _Retry(f"HTTP {status}", reset_window=path.startswith("/iserver/"))
@@ -416,17 +412,16 @@ class IbkrClient:
             raise _Retry("first /hmds call answers 404 while the farm starts")
         if status >= 400:
             self.stats.add(endpoint, errors=1)
-            raise ApiErrorBody(f"IBKR refused the request: {text or 'no error text'}", endpoint=endpoint, status=status)
+            raise ApiErrorBody(
+                f"IBKR refused the request: {text or 'no error text'}", endpoint=endpoint, status=status, text=text
+            )
         if body is UNPARSEABLE:
             self.stats.add(endpoint, errors=1)
             raise _Retry("truncated or malformed JSON body")
         if text:
             self.stats.add(endpoint, errors=1)
-            raise ApiErrorBody(f"IBKR answered 200 with an error: {text}", endpoint=endpoint, status=status)
-        if path.startswith(_PORTFOLIO_LISTS) and method == "GET":
-            self._primed.add("/portfolio/accounts")
-        elif path == "/iserver/accounts":
-            self._primed.add("/iserver/accounts")
+            raise ApiErrorBody(f"IBKR answered 200 with an error: {text}", endpoint=endpoint, status=status, text=text)
+        self.session.note_answer(method, path, body)
         self._after_success(method, path, params, status, content)
         return body
 

@@ -113,6 +113,18 @@ def from_epoch_s(value: Any) -> dt.datetime | None:
     return _epoch(value, 1.0)
 
 
+# Epoch values above this are milliseconds: as seconds they would lie after the year 5138.
+_MILLISECONDS_FROM = 1e11
+
+
+def from_epoch_auto(value: Any) -> dt.datetime | None:
+    """A UTC datetime from epoch seconds or milliseconds, told apart by size (summary ``timestamp`` comes both ways)."""
+    number = as_float(value)
+    if number is None:
+        return None
+    return from_epoch_ms(number) if abs(number) >= _MILLISECONDS_FROM else from_epoch_s(number)
+
+
 def as_date(value: dt.date | str) -> dt.date:
     """A snapshot date from a ``date`` or ``YYYY-MM-DD`` text (partition keys arrive as text)."""
     if isinstance(value, dt.datetime):

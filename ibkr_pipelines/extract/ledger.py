@@ -13,7 +13,7 @@ from ibkr_pipelines.extract.common import (
     as_float,
     col,
     extra_json,
-    from_epoch_s,
+    from_epoch_auto,
     map_record,
     rows_to_frame,
 )
@@ -44,7 +44,7 @@ _COLUMNS = (
     col("realized_pnl", "realizedpnl", convert=as_float),
     col("funds", convert=as_float),
     col("cash_balance_fx_segment", "cashbalancefxsegment", convert=as_float),
-    col("reported_at", "timestamp", convert=from_epoch_s),
+    col("reported_at", "timestamp", convert=from_epoch_auto),
 )
 
 

@@ -16,7 +16,7 @@ from ibkr_pipelines.extract.common import (
     as_str,
     col,
     extra_json,
-    from_epoch_s,
+    from_epoch_auto,
     map_record,
     rows_to_frame,
     to_json,
@@ -29,7 +29,7 @@ _COLUMNS = (
     col("currency"),
     col("value_text", "value", convert=lambda v: None if v is None else (v if isinstance(v, str) else to_json(v))),
     col("is_null", "isNull", convert=as_bool),
-    col("reported_at", "timestamp", convert=from_epoch_s),
+    col("reported_at", "timestamp", convert=from_epoch_auto),
     col("severity", convert=as_int),
 )
 

@@ -37,13 +37,13 @@ def _whole_frame_problem(case: dict[str, Any]) -> str:
     return f"{case['column']}: {check} ({name})"
 
 
-def _row_reasons(failure_cases: pl.DataFrame) -> dict[int, list[str]]:
-    """Readable reasons per row index, e.g. ``conid: not_nullable``; uniqueness is handled apart."""
+def _row_reasons(failure_cases: pl.DataFrame, columns: list[str]) -> dict[int, list[str]]:
+    """Readable reasons per row index, e.g. ``conid: not_nullable``, or the check's name when it spans columns."""
     reasons: dict[int, list[str]] = defaultdict(list)
     for case in failure_cases.filter(pl.col("index").is_not_null()).to_dicts():
         if "uniqueness" in str(case["check"]):
             continue  # pandera flags every copy of a key; _duplicate_reasons keeps the first copy
-        reason = f"{case['column']}: {case['check']}"
+        reason = f"{case['column']}: {case['check']}" if case["column"] in columns else str(case["check"])
         if reason not in reasons[case["index"]]:
             reasons[case["index"]].append(reason)
     return reasons
@@ -94,7 +94,7 @@ def split_valid(
         frame_level = [_whole_frame_problem(c) for c in cases.filter(pl.col("index").is_null()).to_dicts()]
         if frame_level:
             raise SchemaMismatch(f"frame does not fit table {table!r}: " + "; ".join(frame_level)) from None
-        for index, found in _row_reasons(cases).items():
+        for index, found in _row_reasons(cases, df.columns).items():
             reasons[index].extend(found)
     reasons = {i: r for i, r in reasons.items() if r}
     if not reasons:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandera.polars as pa
 import polars as pl
+from pandera.api.polars.types import PolarsData
 
 
 class PositionsSchema(pa.DataFrameModel):
@@ -43,9 +44,15 @@ class PositionsSchema(pa.DataFrameModel):
     sector: pl.Utf8 = pa.Field(nullable=True)
     sector_group: pl.Utf8 = pa.Field(nullable=True)
     group_name: pl.Utf8 = pa.Field(nullable=True)
-    model: pl.Utf8 = pa.Field(nullable=True)
+    model: pl.Utf8 = pa.Field(nullable=False)  # "" for the account's own holdings (IBKR's default model)
     raw_extra: pl.Utf8 = pa.Field(nullable=True)
+
+    @pa.dataframe_check
+    def has_security_definition(cls, data: PolarsData) -> pl.LazyFrame:
+        """A row must say what it holds (ticker or name): a bare row is quarantined, never landed."""
+        return data.lazyframe.select(pl.col("ticker").is_not_null() | pl.col("name").is_not_null())
 
     class Config:
         strict = True
-        unique = ["snapshot_date", "account_id", "conid"]
+        # One conid can be held through two model portfolios of one account (IBKR's `model` field).
+        unique = ["snapshot_date", "account_id", "conid", "model"]

@@ -26,6 +26,14 @@ SNAPSHOT_TABLES: tuple[str, ...] = ("accounts", "account_summary", "ledger", "po
 
 NATURAL_KEYS: dict[str, list[str]] = {name: list(model.Config.unique) for name, model in SCHEMAS.items()}
 
+# Columns analysts rely on: a landed row without them is a defect the warehouse checks report
+# (a unique key and a row count did not notice positions landed without their security fields).
+ANALYST_COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounts": ("base_currency",),
+    "positions": ("ticker", "asset_class", "currency", "mkt_value"),
+    "contracts": ("ticker", "asset_class", "currency"),
+}
+
 
 def schema_for(table: str) -> type[pa.DataFrameModel]:
     """The pandera model of ``table``; a clear KeyError naming the known tables otherwise."""

@@ -1,5 +1,6 @@
 -- /portfolio/{id}/positions, one row per account and contract.
--- Natural key: (snapshot_date, account_id, conid). For FUT, mkt_value is notional.
+-- Natural key: (snapshot_date, account_id, conid, model). For FUT, mkt_value is notional; CASH rows
+-- (virtual FX positions) are cash already counted in the ledger.
 -- No PRIMARY KEY on purpose: loads delete and re-insert keys in one transaction.
 CREATE TABLE IF NOT EXISTS positions (
     snapshot_date       DATE NOT NULL,
@@ -36,6 +37,6 @@ CREATE TABLE IF NOT EXISTS positions (
     sector              VARCHAR,
     sector_group        VARCHAR,
     group_name          VARCHAR,
-    model               VARCHAR,
+    model               VARCHAR NOT NULL,  -- '' unless held through a model portfolio
     raw_extra           VARCHAR
 );

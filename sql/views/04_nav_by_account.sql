@@ -8,7 +8,8 @@ WITH base AS (
     WHERE currency = 'BASE'
 ),
 held AS (
-    SELECT account_id, snapshot_date, sum(base_equity_value) AS positions_value, count(*) AS position_count
+    SELECT account_id, snapshot_date, sum(base_equity_value) AS positions_value,
+           count(*) FILTER (WHERE NOT is_cash) AS position_count
     FROM position_values
     GROUP BY account_id, snapshot_date
 )

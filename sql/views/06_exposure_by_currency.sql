@@ -9,6 +9,7 @@ WITH latest_positions AS (
     FROM position_values AS pv
     JOIN latest_snapshot_by_account AS latest
       ON latest.account_id = pv.account_id AND latest.snapshot_date = pv.snapshot_date
+    WHERE NOT pv.is_cash  -- virtual FX rows: the ledger's cash by currency stands for them
     GROUP BY ALL
 ),
 latest_cash AS (

@@ -16,7 +16,7 @@ from ibkr_pipelines.client.limits import GLOBAL, default_limits
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.pacing_store import FilePacingStore
 from ibkr_pipelines.client.retry import RetryPolicy
-from ibkr_pipelines.errors import GatewayNotLoggedIn, IbkrError
+from ibkr_pipelines.errors import BrokerageSessionTaken, GatewayNotLoggedIn, IbkrError
 from ibkr_pipelines.simulator import FaultConfig, Simulator, SimulatorConfig
 
 TODAY = datetime.date(2026, 11, 20)
@@ -53,11 +53,39 @@ def first_account(client: IbkrClient) -> str:
     return client.get("/portfolio/accounts")[0]["id"]
 
 
-def test_brokerage_tier_is_opened_with_ssodh_init(sim: Simulator, tmp_path: Path) -> None:
-    with client_for(sim, tmp_path) as client:
-        body = client.get("/iserver/accounts")
-    assert body["accounts"]
-    assert sim.stats()["endpoints"]["POST /iserver/auth/ssodh/init"]["requests"] >= 1
+def test_a_free_brokerage_tier_is_opened_with_ssodh_init_without_competing(tmp_path: Path) -> None:
+    simulator = start(brokerage_at_start=False)
+    try:
+        with client_for(simulator, tmp_path) as client:
+            assert client.get("/iserver/accounts")["accounts"]
+        assert simulator.stats()["session"]["ssodh_init"] == {"compete_true": 0, "compete_false": 1}
+    finally:
+        simulator.stop()
+
+
+def test_portfolio_runs_never_open_the_brokerage_tier(tmp_path: Path) -> None:
+    simulator = start(brokerage_at_start=False)
+    try:
+        with client_for(simulator, tmp_path) as client:
+            for account in [a.id for a in simulator.world.accounts]:
+                assert client.get(f"/portfolio/{account}/ledger")["BASE"]
+        stats = simulator.stats()
+        assert stats["session"]["ssodh_init"] == {"compete_true": 0, "compete_false": 0}
+        assert not [k for k in stats["endpoints"] if k.startswith("POST /iserver/")]
+    finally:
+        simulator.stop()
+
+
+def test_a_competing_platform_keeps_its_session(tmp_path: Path) -> None:
+    simulator = start(competing=True)
+    try:
+        with client_for(simulator, tmp_path) as client:
+            assert client.get(f"/portfolio/{simulator.world.accounts[0].id}/ledger")["BASE"], "portfolio still lands"
+            with pytest.raises(BrokerageSessionTaken, match="IBKR_COMPETE=true"):
+                client.get("/iserver/accounts")
+        assert simulator.stats()["session"]["ssodh_init"]["compete_true"] == 0
+    finally:
+        simulator.stop()
 
 
 def test_a_logged_out_gateway_is_a_clear_error(tmp_path: Path) -> None:
@@ -72,12 +100,21 @@ def test_a_logged_out_gateway_is_a_clear_error(tmp_path: Path) -> None:
         simulator.stop()
 
 
-def test_an_expired_session_is_reopened_and_the_call_retried(sim: Simulator, tmp_path: Path) -> None:
+def test_an_idled_brokerage_session_is_reopened_and_the_call_retried(sim: Simulator, tmp_path: Path) -> None:
+    with client_for(sim, tmp_path) as client:
+        assert client.get("/iserver/accounts")["accounts"]
+        sim.expire_session()  # the brokerage session idled out; the read-only one lives on
+        assert client.get("/iserver/accounts")["accounts"]
+        assert client.stats.session_recoveries == 1
+    assert sim.stats()["session"]["ssodh_init"]["compete_true"] == 0
+
+
+def test_a_lost_login_is_said_once_not_retried(sim: Simulator, tmp_path: Path) -> None:
     with client_for(sim, tmp_path) as client:
         account = first_account(client)
-        sim.expire_session()
-        assert client.get(f"/portfolio/{account}/ledger")["BASE"]
-        assert client.stats.session_recoveries == 1
+        sim.expire_login()
+        with pytest.raises(GatewayNotLoggedIn, match="log in"):
+            client.get(f"/portfolio/{account}/ledger")
 
 
 def test_the_nightly_reset_window_is_waited_out(sim: Simulator, tmp_path: Path) -> None:

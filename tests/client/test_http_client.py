@@ -20,6 +20,7 @@ from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.errors import ApiErrorBody, GatewayNotLoggedIn, TransientError
 
 HEALTHY = {"authenticated": True, "connected": True, "competing": False, "established": True}
+TICKLE = {"session": "0123abcd", "ssoExpires": 460311, "collission": False, "iserver": {"authStatus": HEALTHY}}
 
 
 class StubAdapter(BaseAdapter):
@@ -29,11 +30,14 @@ class StubAdapter(BaseAdapter):
         super().__init__()
         self.script = {k: deque(v) for k, v in script.items()}
         self.calls: list[str] = []
+        self.bodies: dict[str, list[Any]] = {}
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # noqa: D102
         path = request.path_url.split("?")[0].removeprefix("/v1/api")
         key = f"{request.method} {path}"
         self.calls.append(key)
+        if request.body:
+            self.bodies.setdefault(key, []).append(json.loads(request.body))
         queue = self.script.get(key)
         if not queue:
             status, body, headers = 404, {"error": f"unscripted {key}"}, {}
@@ -57,6 +61,7 @@ class StubAdapter(BaseAdapter):
 def make_client(
     script: dict[str, list[Any]], *, penalty: float = 0.2, penalty_scope: str = "scope"
 ) -> tuple[IbkrClient, StubAdapter]:
+    script.setdefault("POST /tickle", [(200, TICKLE)])
     script.setdefault("POST /iserver/auth/status", [(200, HEALTHY)])
     limits = default_limits("oauth1", penalty_seconds=penalty).with_overrides("portfolio_accounts=1/0.01")
     limits = replace(limits, penalty_scope=penalty_scope)
@@ -73,9 +78,9 @@ def make_client(
 
 
 def test_200_with_an_error_body_is_an_error() -> None:
-    client, _ = make_client({"GET /iserver/account/trades": [(200, {"error": "Order rejected"})]})
+    client, _ = make_client({"GET /iserver/account/pnl/partitioned": [(200, {"error": "Order rejected"})]})
     with pytest.raises(ApiErrorBody, match="Order rejected"):
-        client.get("/iserver/account/trades")
+        client.get("/iserver/account/pnl/partitioned")
 
 
 def test_204_is_no_data_not_an_error() -> None:
@@ -125,14 +130,10 @@ def test_no_bridge_runs_ssodh_init_and_retries_once() -> None:
 
 
 def test_logged_out_gateway_says_to_log_in() -> None:
-    client, _ = make_client(
-        {
-            "POST /iserver/auth/status": [(401, {"error": "not authenticated"})],
-            "POST /iserver/auth/ssodh/init": [(401, {"error": "not authenticated"})],
-        }
-    )
+    client, adapter = make_client({"POST /tickle": [(401, {"error": "not authenticated"})]})
     with pytest.raises(GatewayNotLoggedIn, match="log in"):
         client.get("/portfolio/accounts")
+    assert "POST /iserver/auth/ssodh/init" not in adapter.calls
 
 
 def test_portfolio_calls_are_primed_with_the_account_list() -> None:

@@ -41,6 +41,7 @@ class FakeClient:
     def __init__(self, routes: Mapping[str, Any]) -> None:
         self.routes = dict(routes)
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.posts: list[str] = []
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         self.calls.append((path, dict(params or {})))
@@ -54,7 +55,11 @@ class FakeClient:
         return copy.deepcopy(answer)
 
     def post(self, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
-        raise AssertionError(f"extractors must not POST ({path})")
+        # The only POST an extractor makes: dropping the positions cache (IBKR answers {"message":"success"}).
+        if not path.endswith("/positions/invalidate"):
+            raise AssertionError(f"extractors must not POST ({path})")
+        self.posts.append(path)
+        return {"message": "success"}
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.calls]

@@ -59,7 +59,7 @@ def test_unmapped_fields_are_kept_in_raw_extra(recorded):
     extra = json.loads(parse_accounts(body, snapshot_date=DAY)["raw_extra"][0])
     assert extra["accountVan"] == "U1234567"
     assert extra["brandNewIbkrField"] == {"x": 1}
-    assert extra["parent"] == {"mmc": [], "isMChild": False, "isMultiplex": False}
+    assert extra["parent"] == {"mmc": [], "isMParent": False, "isMChild": False, "isMultiplex": False}
     assert "accountTitle" not in extra
 
 
@@ -72,12 +72,25 @@ def test_fa_client_flag_accepts_both_spellings():
     assert df["is_fa_client"].to_list() == [True, True]
 
 
-def test_master_flag_and_parent_come_from_parent_object():
-    child = _account("U7", parent={"mmc": [], "accountId": "F1", "isMParent": False, "isMChild": True})
-    master = _account("F1", parent={"mmc": ["U7"], "accountId": "", "isMParent": True})
-    df = parse_accounts([master, child], snapshot_date=DAY)
-    assert df["is_master"].to_list() == [True, False]
-    assert df["parent_account_id"].to_list() == [None, "F1"]
+# Shapes of a live FA login's /portfolio/subaccounts ([FA-SAMPLE] in the research notes).
+FA_MASTER = {"type": "FNF", "businessType": "FA", "faclient": False}
+FA_CLIENT = {"type": "INDIVIDUAL", "businessType": "FA_CLIENT", "faclient": True, "noClientTrading": True}
+
+
+def test_a_master_is_recognised_as_ibkr_lists_it_not_by_faclient_or_multiplex():
+    master = _account("F1", **FA_MASTER)
+    client = _account("U7", **FA_CLIENT)
+    multiplex = _account("U8", parent={"mmc": [], "accountId": "", "isMParent": True})
+    df = parse_accounts([master, client, multiplex], snapshot_date=DAY)
+    assert df["is_master"].to_list() == [True, False, False]
+    assert df["is_fa_client"].to_list() == [False, True, False]
+    assert df["parent_account_id"].to_list() == [None, "F1", None], "a client listed under the master belongs to it"
+
+
+def test_master_id_families_live_and_paper_fa_and_ibroker():
+    ids = ["F1234567", "DF1234567", "I1234567", "DI1234567", "U1234567", "DU1234567"]
+    df = parse_accounts([_account(i, type="INDIVIDUAL") for i in ids], snapshot_date=DAY)
+    assert df["is_master"].to_list() == [True, True, True, True, False, False]
 
 
 def test_individual_account_does_not_ask_for_subaccounts(fake_client):
@@ -88,8 +101,8 @@ def test_individual_account_does_not_ask_for_subaccounts(fake_client):
 
 
 def test_master_reads_subaccounts_below_the_cap(fake_client):
-    master = _account("F1", parent={"mmc": [], "accountId": "", "isMParent": True})
-    subs = [_account(f"U{i}") for i in range(3)] + [master]
+    master = _account("F1", **FA_MASTER)
+    subs = [master] + [_account(f"U{i}", **FA_CLIENT) for i in range(3)]
     client = fake_client({"/portfolio/accounts": [master], "/portfolio/subaccounts": subs})
     df = fetch_accounts(client, snapshot_date=DAY)
     assert df["account_id"].to_list() == ["F1", "U0", "U1", "U2"]  # master once
@@ -97,7 +110,7 @@ def test_master_reads_subaccounts_below_the_cap(fake_client):
 
 
 def test_subaccounts_at_the_cap_page_through_subaccounts2(fake_client):
-    master = _account("F1", faclient=True)  # F-prefixed / faclient counts as master too
+    master = _account("F1")  # the F prefix alone marks a master
     everyone = [_account(f"U{i:03d}") for i in range(130)]
 
     def page(params):

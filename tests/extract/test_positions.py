@@ -88,6 +88,13 @@ def test_paging_stops_on_the_first_short_page(fake_client):
     assert result.pages == 3 and result.cold_read_retries == 0
 
 
+def test_the_cache_is_invalidated_and_pages_ask_for_definitions_in_a_stated_order(fake_client):
+    client = fake_client({f"/portfolio/{ACCOUNT}/positions/0": [_row(1)]})
+    fetch_positions(client, ACCOUNT, snapshot_date=DAY)
+    assert client.posts == [f"/portfolio/{ACCOUNT}/positions/invalidate"]
+    assert client.calls[0][1] == {"sort": "name", "direction": "a", "waitForSecDef": "true"}
+
+
 def test_paging_stops_on_an_empty_page(fake_client):
     client = fake_client({
         f"/portfolio/{ACCOUNT}/positions/0": [_row(i) for i in range(100)],
@@ -97,7 +104,21 @@ def test_paging_stops_on_an_empty_page(fake_client):
     assert result.frame.height == 100 and len(client.calls) == 2
 
 
-def test_cold_first_read_is_read_again_and_the_second_answer_used(fake_client, answers):
+def test_a_server_repeating_every_row_on_every_page_stops_paging(fake_client):
+    everything = [_row(i) for i in range(100)]
+    client = fake_client({f"/portfolio/{ACCOUNT}/positions/{n}": everything for n in range(5)})
+    result = fetch_positions(client, ACCOUNT, snapshot_date=DAY)
+    assert result.frame.height == 100
+    assert client.paths() == [f"/portfolio/{ACCOUNT}/positions/0", f"/portfolio/{ACCOUNT}/positions/1"]
+
+
+def test_the_same_conid_under_two_models_is_two_rows(fake_client):
+    rows = [_row(1, model=""), _row(1, model="Growth"), _row(2)]
+    frame = fetch_positions(fake_client({f"/portfolio/{ACCOUNT}/positions/0": rows}), ACCOUNT, snapshot_date=DAY).frame
+    assert sorted(zip(frame["conid"], frame["model"])) == [(1, ""), (1, "Growth"), (2, "")]
+
+
+def test_a_sparse_page_is_read_again_and_the_fuller_answer_used(fake_client, answers):
     cold = [_row(1, secdef=False), _row(2, secdef=False)]
     warm = [_row(1), _row(2)]
     client = fake_client({f"/portfolio/{ACCOUNT}/positions/0": answers(cold, warm)})
@@ -107,8 +128,34 @@ def test_cold_first_read_is_read_again_and_the_second_answer_used(fake_client, a
     assert result.frame["ticker"].to_list() == ["T1", "T2"]
 
 
-def test_warm_first_read_is_not_repeated(fake_client):
-    client = fake_client({f"/portfolio/{ACCOUNT}/positions/0": [_row(1, secdef=False), _row(2)]})
+def test_sparse_rows_on_a_later_page_are_read_again_too(fake_client, answers):
+    page1_cold = [_row(i, secdef=False) for i in range(100, 110)]
+    page1_warm = [_row(i) for i in range(100, 110)]
+    client = fake_client({
+        f"/portfolio/{ACCOUNT}/positions/0": [_row(i) for i in range(100)],
+        f"/portfolio/{ACCOUNT}/positions/1": answers(page1_cold, page1_cold, page1_warm),
+    })
+    result = fetch_positions(client, ACCOUNT, snapshot_date=DAY)
+    assert result.frame["ticker"].null_count() == 0
+    assert result.cold_read_retries == 2
+
+
+def test_rows_that_stay_sparse_are_completed_from_secdef(fake_client):
+    client = fake_client({
+        f"/portfolio/{ACCOUNT}/positions/0": [_row(1), _row(2, secdef=False), _row(3, secdef=False)],
+        "/trsrv/secdef": {"secdef": [{"conid": 2, "ticker": "T2", "name": "Name 2", "sector": "Tech"}]},
+    })
+    result = fetch_positions(client, ACCOUNT, snapshot_date=DAY)
+    frame = result.frame.sort("conid")
+    assert frame["ticker"].to_list() == ["T1", "T2", None], "IBKR knew nothing of conid 3: left for quarantine"
+    assert frame["sector"].to_list()[1] == "Tech"
+    assert result.secdef_filled == 1
+    assert ("/trsrv/secdef", {"conids": "2,3"}) in client.calls
+    assert client.paths().count(f"/portfolio/{ACCOUNT}/positions/0") == 1 + 3, "read, then three re-reads"
+
+
+def test_a_complete_first_read_is_not_repeated(fake_client):
+    client = fake_client({f"/portfolio/{ACCOUNT}/positions/0": [_row(1), _row(2)]})
     result = fetch_positions(client, ACCOUNT, snapshot_date=DAY)
     assert len(client.calls) == 1 and result.cold_read_retries == 0
 

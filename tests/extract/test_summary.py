@@ -40,3 +40,15 @@ def test_fetch_calls_the_account_summary(fake_client, recorded):
     client = fake_client({"/portfolio/U1234567/summary": recorded("Portfolio/GET-portfolio-summary.json")})
     df = fetch_account_summary(client, "U1234567", snapshot_date=DAY)
     assert df.height == 5 and set(df["account_id"]) == {"U1234567"}
+
+
+def test_summary_timestamps_in_seconds_or_milliseconds_are_both_read() -> None:
+    # Seconds in a recording; milliseconds in IBKR's OpenAPI example and live FA samples.
+    body = {
+        "netliquidation": {"amount": 1.0, "currency": "USD", "isNull": False, "timestamp": 1775169606, "value": None},
+        "totalcashvalue": {"amount": 2.0, "currency": "USD", "isNull": False, "timestamp": 1775169606000, "value": None},
+    }
+    df = parse_account_summary(body, account_id="U1", snapshot_date="2026-04-02")
+    expected = dt.datetime(2026, 4, 2, 22, 40, 6, tzinfo=dt.timezone.utc)
+    assert df["reported_at"].to_list() == [expected, expected]
+    assert df["value_text"].to_list() == [None, None]

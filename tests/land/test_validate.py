@@ -36,7 +36,7 @@ def test_duplicate_natural_key_keeps_the_first_and_quarantines_later_ones():
     valid, quarantine = split_valid("positions", df)
     assert valid.select("conid", "ticker").rows() == [(1, "first"), (2, "T2")]
     assert quarantine["row_number"].to_list() == [2]
-    assert quarantine["reason"][0] == "duplicate natural key (snapshot_date=2026-04-01, account_id=U1, conid=1)"
+    assert quarantine["reason"][0] == "duplicate natural key (snapshot_date=2026-04-01, account_id=U1, conid=1, model=)"
 
 
 def test_clean_frame_has_empty_quarantine():
@@ -55,3 +55,10 @@ def test_wrong_dtype_raises():
     df = positions_frame([position(1)], DAY1).with_columns(pl.col("conid").cast(pl.Utf8))
     with pytest.raises(SchemaMismatch, match="conid"):
         split_valid("positions", df)
+
+
+def test_a_position_without_its_security_definition_is_quarantined_not_landed():
+    bare = {k: v for k, v in position(2).items() if k not in ("ticker", "name")}
+    valid, quarantine = split_valid("positions", positions_frame([position(1), bare], DAY1))
+    assert valid["conid"].to_list() == [1]
+    assert quarantine["reason"].to_list() == ["has_security_definition"]

@@ -63,3 +63,27 @@ def test_exposure_by_currency_adds_cash_in_base(landing):
         "FROM exposure_by_currency ORDER BY 1"
     )
     assert rows == [("EUR", 110.0, 0.0, 100.0, 210.0), ("USD", 50300.0, 50000.0, 900.0, 51200.0)]
+
+
+def test_virtual_fx_cash_rows_are_not_counted_twice(landing):
+    # The same reconciling day, plus a CASH row for the EUR balance (an account tracking virtual FX):
+    # that money is already the ledger's EUR cash, so NAV, exposures and counts must not move.
+    rows = [
+        position(1, baseMktValue=300.0, mktValue=300.0),
+        position(2, currency="EUR", mktValue=100.0, baseMktValue=110.0),
+        position(3, assetClass="FUT", mktValue=50000.0, baseMktValue=50000.0, baseUnrealizedPnl=20.0),
+        position(4, assetClass="CASH", currency="EUR", mktValue=100.0 / 1.1, baseMktValue=100.0, ticker="EUR"),
+    ]
+    landing.land("positions", DAY1, positions_frame(rows, DAY1))
+    ledger = {
+        "USD": {"cashbalance": 900.0, "exchangerate": 1.0},
+        "EUR": {"cashbalance": 100.0 / 1.1, "exchangerate": 1.1},
+        "BASE": {"cashbalance": 1000.0, "netliquidationvalue": 1430.0, "exchangerate": 1.0},
+    }
+    landing.land("ledger", DAY1, ledger_frame(ledger, DAY1))
+    nav = landing.rows("SELECT round(positions_value, 6), round(difference, 6), position_count FROM nav_by_account")
+    assert nav == [(430.0, 0.0, 3)]
+    classes = landing.rows("SELECT asset_class, exposure_base FROM exposure_by_asset_class ORDER BY 1")
+    assert classes == [("CASH", 1000.0), ("FUT", 50000.0), ("STK", 410.0)]
+    eur = landing.rows("SELECT round(exposure_base, 6) FROM exposure_by_currency WHERE currency = 'EUR'")
+    assert eur == [(210.0,)]

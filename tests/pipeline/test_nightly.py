@@ -67,8 +67,12 @@ def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipe
 
 def test_asset_checks_pass_on_clean_data(landed: Pipeline) -> None:
     results = landed.result.get_asset_check_evaluations()  # type: ignore[attr-defined]
-    assert len(results) == 2 * len(DATA_TABLES)
-    assert all(r.passed for r in results)
+    names = {("/".join(r.asset_key.path), r.check_name) for r in results}
+    expected = {(f"warehouse/{t}", c) for t in DATA_TABLES for c in ("natural_key_unique", "no_quarantined_rows")}
+    expected |= {(f"warehouse/{t}", "analyst_columns_complete") for t in ("accounts", "positions", "contracts")}
+    expected.add(("warehouse/ledger", "nav_reconciles"))
+    assert names == expected
+    assert [r.check_name for r in results if not r.passed] == []
 
 
 def test_views_answer(landed: Pipeline) -> None:
@@ -114,7 +118,11 @@ def test_a_position_without_conid_is_quarantined_and_the_rest_lands(tmp_path: Pa
         landed_count = pipeline.query("select count(*) from positions")[0][0]
         assert landed_count == held - 1, "every other row landed"
         failed = [r for r in pipeline.run(FRIDAY).get_asset_check_evaluations() if not r.passed]
-        assert [(r.asset_key.path[1], r.check_name) for r in failed] == [("positions", "no_quarantined_rows")]
+        # The quarantined row is missing from NAV too: the reconciliation sees what the row count did not.
+        assert sorted((r.asset_key.path[1], r.check_name) for r in failed) == [
+            ("ledger", "nav_reconciles"),
+            ("positions", "no_quarantined_rows"),
+        ]
 
 
 def test_the_account_filter_lands_only_those_accounts(tmp_path: Path) -> None:
