@@ -107,19 +107,21 @@ class GatedAdapter(requests.adapters.HTTPAdapter):
     delay the send after the check. The round trip (send -> answer headers) feeds the jitter margin.
     """
 
-    def __init__(self, meter: JitterMeter) -> None:
+    def __init__(self, meter: JitterMeter, stats: RunStats) -> None:
         super().__init__()
         self.meter = meter
+        self.stats = stats
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        """Pass the calling thread's pacing gate, send, and record the round trip."""
+        """Pass the calling thread's pacing gate, send, and record the send time and the round trip."""
         slot = current_slot()
         if slot is not None:
             slot.pass_gate()
+        endpoint = endpoint_key(request.method or "GET", (request.path_url or "").split("?")[0])
         started = time.monotonic()
+        self.stats.note_send(endpoint, started)
         response = super().send(request, **kwargs)
-        path = (request.path_url or "").split("?")[0]
-        self.meter.add(endpoint_key(request.method or "GET", path), time.monotonic() - started)
+        self.meter.add(endpoint, time.monotonic() - started)
         return response
 
 
@@ -149,7 +151,7 @@ class IbkrClient:
         self.stats = stats or RunStats()
         self.timeout = (connect_timeout_seconds, timeout_seconds)
         self._http = requests.Session()
-        gated = GatedAdapter(pacer.meter)
+        gated = GatedAdapter(pacer.meter, self.stats)
         self._http.mount("http://", gated)
         self._http.mount("https://", gated)
         # Passed on every request: a Session-level `verify` loses to REQUESTS_CA_BUNDLE in the environment.
@@ -321,7 +323,7 @@ class IbkrClient:
     def _attempt(
         self, method: str, path: str, endpoint: str, scopes: list[Scope], *, params: Any, json: Any
     ) -> Any:
-        with self.pacer.slot(scopes) as slot:
+        with self.pacer.slot(scopes, gate=False) as slot:  # GatedAdapter passes the gate at the socket
             waited_before_send = slot.waited
             self.stats.add(endpoint, requests=1, wait_seconds=waited_before_send)
             try:

@@ -92,8 +92,12 @@ class Pacer:
         self._announced: set[tuple[str, int]] = set()
 
     @contextmanager
-    def slot(self, scopes: list[Scope]) -> Iterator[Slot]:
-        """Wait until a request in these scopes may go out; hold concurrency leases while inside."""
+    def slot(self, scopes: list[Scope], *, gate: bool = True) -> Iterator[Slot]:
+        """Wait until a request in these scopes may go out; hold concurrency leases while inside.
+
+        ``gate=False`` leaves the gate to the caller (the HTTP adapter passes it right before the socket),
+        so a request is not gated twice.
+        """
         leases: list[tuple[str, str]] = []
         waited = 0.0
         slot: Slot | None = None
@@ -105,7 +109,8 @@ class Pacer:
                     leases.append((scope.name, token))
             booked, reserve_wait = self._reserve(scopes)
             slot = Slot(self, scopes, booked, waited + reserve_wait)
-            slot.pass_gate()
+            if gate:
+                slot.pass_gate()
             _current.slot = slot
             yield slot
         finally:
@@ -144,20 +149,25 @@ class Pacer:
         began = time.monotonic()
         margin = self.meter.margin()
         while True:
-            wait, recorded, boxed = self.store.transact(lambda state, now: self._open(state, now, scopes, recorded, margin))
+            wait, recorded, boxed, until = self.store.transact(
+                lambda state, now: self._open(state, now, scopes, recorded, margin)
+            )
             if wait <= 0:
                 return time.monotonic() - began, recorded
-            self._announce_penalty(boxed, wait, recorded + wait)
+            self._announce_penalty(boxed, wait, until)
             time.sleep(min(wait, 1.0))
 
     def _open(
         self, state: PacingState, now: float, scopes: list[Scope], recorded: float, margin: float
-    ) -> tuple[float, float, str]:
-        """In one transaction: (0, now, "") and ``now`` recorded when the request may go, else (wait, recorded, boxed scope)."""
+    ) -> tuple[float, float, str, float]:
+        """In one transaction: ``now`` recorded when the request may go (wait 0), else how long to wait and why.
+
+        Returns (wait, recorded send time, boxed scope or "", end of that box).
+        """
         for scope in scopes:
             until = state.scope(scope.name).penalty_until
             if until > now:
-                return until - now, recorded, scope.name
+                return until - now, recorded, scope.name, until
         wait = 0.0
         for scope in scopes:
             grants = state.scope(scope.name).grants
@@ -167,25 +177,25 @@ class Pacer:
                 if len(recent) >= window.count:
                     wait = max(wait, recent[len(recent) - window.count] + span - now)
         if wait > 0:
-            return wait, recorded, ""
+            return wait, recorded, "", 0.0
         for scope in scopes:
             if scope.windows:
                 grants = state.scope(scope.name).grants
                 if recorded in grants:
                     grants.remove(recorded)
                 place(grants, now)
-        return 0.0, now, ""
+        return 0.0, now, "", 0.0
 
     def _reserve(self, scopes: list[Scope]) -> tuple[float, float]:
         """Reserve the earliest start every scope allows and sleep until it; returns (booked start, seconds waited)."""
-        start, now, penalty_scope = self.store.transact(lambda state, now: self._book(state, now, scopes))
+        start, now, penalty_scope, penalty_until = self.store.transact(lambda state, now: self._book(state, now, scopes))
         wait = start - now
-        self._announce_penalty(penalty_scope, wait, start)
+        self._announce_penalty(penalty_scope, wait, penalty_until)
         if wait > 0:
             self._sleep_until(start)
         return start, max(wait, 0.0)
 
-    def _book(self, state: PacingState, now: float, scopes: list[Scope]) -> tuple[float, float, str]:
+    def _book(self, state: PacingState, now: float, scopes: list[Scope]) -> tuple[float, float, str, float]:
         safety = self.meter.margin()
         not_before, penalty_scope = now, ""
         scoped = []
@@ -199,11 +209,12 @@ class Pacer:
         start = earliest_start(not_before, scoped, safety)
         for grants, _windows in scoped:
             place(grants, start)
-        return start, now, penalty_scope
+        return start, now, penalty_scope, not_before
 
-    def _announce_penalty(self, scope: str, wait: float, start: float) -> None:
-        if scope and wait > _LONG_WAIT_SECONDS and (scope, int(start)) not in self._announced:
-            self._announced.add((scope, int(start)))
+    def _announce_penalty(self, scope: str, wait: float, until: float) -> None:
+        """One log line per penalty box (scope and end), however many threads wait in it."""
+        if scope and wait > _LONG_WAIT_SECONDS and (scope, round(until)) not in self._announced:
+            self._announced.add((scope, round(until)))
             log.warning("IBKR pacing: scope %r is in the penalty box; waiting %.0f s before sending", scope, wait)
 
     def _sleep_until(self, start: float) -> None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# Sends remembered for a timeline of the run's requests (a night's ingest sends a few thousand).
+SEND_LOG_SIZE = 50_000
 
 
 @dataclass
@@ -27,7 +32,13 @@ class RunStats:
     penalties: list[dict[str, Any]] = field(default_factory=list)
     session_recoveries: int = 0
     cold_read_retries: int = 0
+    # (monotonic time, endpoint) of every request as it went to the socket: a timeline of the run.
+    sends: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=SEND_LOG_SIZE))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def note_send(self, endpoint: str, at: float) -> None:
+        """Remember that a request went out (monotonic ``at``)."""
+        self.sends.append((at, endpoint))
 
     def add(self, endpoint: str, **deltas: float) -> None:
         """Add to the counters of one endpoint (``requests=1``, ``wait_seconds=0.2`` ...)."""
@@ -39,7 +50,9 @@ class RunStats:
     def note_penalty(self, endpoint: str, scopes: tuple[str, ...], seconds: float) -> None:
         """Remember a 429 penalty for the run summary and Dagster metadata."""
         with self._lock:
-            self.penalties.append({"endpoint": endpoint, "scopes": list(scopes), "seconds": round(seconds, 1)})
+            self.penalties.append(
+                {"endpoint": endpoint, "scopes": list(scopes), "seconds": round(seconds, 1), "noticed_at": time.monotonic()}
+            )
 
     def note(self, counter: str) -> None:
         """Count a run-level event (``session_recoveries`` or ``cold_read_retries``)."""
@@ -65,7 +78,7 @@ class RunStats:
                     k: {n: round(v, 3) if isinstance(v, float) else v for n, v in asdict(e).items()}
                     for k, e in sorted(self.endpoints.items())
                 },
-                "penalties": list(self.penalties),
+                "penalties": [{k: v for k, v in p.items() if k != "noticed_at"} for p in self.penalties],
                 "session_recoveries": self.session_recoveries,
                 "cold_read_retries": self.cold_read_retries,
             }
