@@ -51,3 +51,8 @@ bench-extractor: install
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
+
+## Regenerate the data dictionary (sql/README.md) from the table specs and sql/views.
+.PHONY: dictionary
+dictionary: install
+	$(BIN)/python -m ibkr_pipelines.schemas.dictionary

@@ -7,12 +7,14 @@ from assets.portfolio import portfolio_assets
 from assets.reference import reference_assets
 from assets.resources import IbkrResource, WarehouseResource
 from assets.schedules import nightly_ingestion, nightly_schedule
+from assets.sensors import SENSORS
 
 defs = dg.Definitions(
     assets=[*portfolio_assets, *reference_assets],
     asset_checks=[nav_reconciles],
     jobs=[nightly_ingestion],
     schedules=[nightly_schedule],
+    sensors=SENSORS,
     resources={"ibkr": IbkrResource(), "warehouse": WarehouseResource()},
 )
 

@@ -1,8 +1,15 @@
-"""Builds the two assets of every dataset: ``lake/<table>`` (extract, validate, Parquet) and
-``warehouse/<table>`` (load into DuckDB, in the single-writer pool). Policy lives here once."""
+"""Builds the assets of every source and table from their declarations; policy lives here once.
+
+A source becomes one step materializing ``lake/<table>_parquet`` for each table it feeds (fetch,
+validate, Parquet); each table becomes ``warehouse/<table>`` (one DuckDB transaction per window, in
+the single-writer pool). Both take the run's partition window, so a backfill of a range is one run
+(``BackfillPolicy.single_run``) that fetches range requests where the source allows and loads the
+range in one transaction.
+"""
 
 
-import datetime
+import time
+import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -10,13 +17,15 @@ import dagster as dg
 
 from assets.partitions import DAILY
 from assets.resources import IbkrResource, WarehouseResource
-from ibkr_pipelines.client.stats import RunStats
-from ibkr_pipelines.config import Settings
-from ibkr_pipelines.datasets import Dataset
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.run_control import mark_step_process
-from ibkr_pipelines.schemas.registry import ANALYST_COLUMNS, NATURAL_KEYS
-from ibkr_pipelines.staging import LoadSummary, load_dataset, stage_dataset
+from ibkr_pipelines.schemas import spec_for
+from ibkr_pipelines.sources import Source
+from ibkr_pipelines.staging import LoadSummary, StageResult, load_table, stage_source
+from ibkr_pipelines.windows import DateWindow
+
+# BackfillPolicy is what makes a UI backfill one run per range; Dagster still labels the parameter beta.
+warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` .* is currently in beta")
 
 DUCKDB_POOL = "duckdb_writer"
 EXTRACT_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -36,8 +45,8 @@ def failing_in_one_line() -> Iterator[None]:
 
 
 def lake_key(table: str) -> dg.AssetKey:
-    """Asset key of a dataset's validated Parquet partition."""
-    return dg.AssetKey(["lake", table])
+    """Asset key of a table's validated Parquet partitions (``lake/positions_parquet``: unique in the graph)."""
+    return dg.AssetKey(["lake", f"{table}_parquet"])
 
 
 def warehouse_key(table: str) -> dg.AssetKey:
@@ -45,17 +54,34 @@ def warehouse_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["warehouse", table])
 
 
-def table_schema(columns: dict[str, str]) -> dg.TableSchema:
-    """A Dagster column schema from ``{column: type}``."""
-    return dg.TableSchema(columns=[dg.TableColumn(name=name, type=kind) for name, kind in columns.items()])
+def table_schema(table: str) -> dg.TableSchema:
+    """The Dagster column schema of ``table``, from its spec (types and one-line descriptions)."""
+    spec = spec_for(table)
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=str(c.dtype),
+                description=c.description,
+                constraints=dg.TableColumnConstraints(nullable=c.nullable),
+            )
+            for c in spec.columns
+        ]
+    )
 
 
-def landed_metadata(rows: int, columns: dict[str, str], partition: str, quarantined: int) -> dict[str, Any]:
-    """The metadata both layers of a dataset report: row count, column schema, partition, quarantined rows."""
+def window_of(context: dg.AssetExecutionContext) -> DateWindow:
+    """The dates this run serves: one partition, or the whole range of a single-run backfill."""
+    keys = context.partition_key_range
+    return DateWindow.from_keys(keys.start, keys.end)
+
+
+def landed_metadata(table: str, rows: int, window: DateWindow, quarantined: int) -> dict[str, Any]:
+    """The metadata both layers of a table report: row count, column schema, window, quarantined rows."""
     return {
         "dagster/row_count": rows,
-        "dagster/column_schema": table_schema(columns),
-        "partition": partition,
+        "dagster/column_schema": table_schema(table),
+        "partition": str(window),
         "quarantined_rows": quarantined,
     }
 
@@ -73,80 +99,112 @@ def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
     return {"totals": totals, "endpoints": endpoints, "penalties": penalties}
 
 
-def ibkr_metadata(delta: dict[str, Any]) -> dict[str, Any]:
-    """Dagster metadata for the IBKR traffic of one asset."""
+def ibkr_metadata(delta: dict[str, Any], wall_wait_seconds: float) -> dict[str, Any]:
+    """Dagster metadata for the IBKR traffic of one step (waits as wall time, not summed over threads)."""
     totals = delta["totals"]
     return {
         "ibkr_requests": int(totals["requests"]),
         "ibkr_retries": int(totals["retries"]),
         "ibkr_429s": int(totals["throttled"]),
-        "ibkr_wait_seconds": float(totals["wait_seconds"]),
+        "ibkr_wait_seconds": wall_wait_seconds,
         "ibkr_bytes": int(totals["bytes"]),
         "ibkr_endpoints": dg.MetadataValue.json(delta["endpoints"]),
         "ibkr_penalties": dg.MetadataValue.json(delta["penalties"]),
     }
 
 
-def lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
-    """The extract -> validate -> Parquet asset of one dataset."""
+def stage_step(
+    context: dg.AssetExecutionContext, source: Source, ibkr: IbkrResource, warehouse: WarehouseResource
+) -> tuple[StageResult, dict[str, Any]]:
+    """Stage ``source`` over the run's window, logging IBKR penalties as they happen; returns traffic metadata."""
+    window = window_of(context)
+    connection = ibkr.client()
+    stats = connection.client.stats
+    before, began = stats.as_dict(), time.monotonic()
 
-    @dg.asset(
-        key=lake_key(dataset.table),
-        group_name=dataset.group,
-        partitions_def=DAILY,
-        deps=[lake_key(t) for t in dataset.upstream],
-        description=f"{dataset.description} Extracted from IBKR, validated, written to the Parquet lake.",
-        kinds={"parquet", "polars"},
-        retry_policy=EXTRACT_RETRY,
-        tags={"domain": dataset.group},
-    )
-    def _lake(context: dg.AssetExecutionContext, ibkr: IbkrResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        as_of = datetime.date.fromisoformat(context.partition_key)
-        with failing_in_one_line():
-            connection = ibkr.connection(as_of)
-            stats: RunStats = connection.client.stats
-            before = stats.as_dict()
-            result = stage_dataset(
-                dataset,
-                connection.client,
-                warehouse.storage(),
-                as_of,
-                Settings.from_env().account_ids,
-                run_id=context.run.run_id,
-            )
-        delta = stats_delta(before, stats.as_dict())
-        for penalty in delta["penalties"]:
-            context.log.warning(f"IBKR pacing penalty: {penalty}")
-        if result.quarantined:
-            context.log.warning(f"{result.quarantined} {dataset.table} row(s) quarantined: {result.reasons}")
-        return dg.MaterializeResult(
-            metadata={
-                **landed_metadata(result.rows, result.columns, context.partition_key, result.quarantined),
-                "quarantine_reasons": dg.MetadataValue.json(result.reasons),
-                "lake_path": dg.MetadataValue.path(str(result.lake_path)),
-                **ibkr_metadata(delta),
-            }
+    def penalty_seen(penalty: dict[str, Any]) -> None:
+        context.log.warning(f"IBKR pacing penalty while staging {source.name}: {penalty}")
+
+    stats.penalty_listeners.append(penalty_seen)
+    try:
+        result = stage_source(
+            source,
+            connection.client,
+            warehouse.storage(),
+            window,
+            ibkr.settings().account_ids,
+            run_id=context.run.run_id,
+            dates=connection,
         )
+    finally:
+        stats.penalty_listeners.remove(penalty_seen)
+    return result, ibkr_metadata(stats_delta(before, stats.as_dict()), stats.wall_wait_seconds(began))
 
-    return _lake
+
+def source_asset(source: Source) -> dg.AssetsDefinition:
+    """The extract -> validate -> Parquet step of one source: one lake asset per table it feeds."""
+    specs = [
+        dg.AssetSpec(
+            key=lake_key(table),
+            group_name=source.group,
+            deps=[lake_key(t) for t in source.upstream],
+            description=f"{spec_for(table).description} Extracted from IBKR ({spec_for(table).source}), "
+            "validated, written to the Parquet lake.",
+            kinds={"parquet", "polars"},
+            tags={"domain": source.group},
+            metadata={"dagster/column_schema": table_schema(table)},
+        )
+        for table in source.tables
+    ]
+
+    @dg.multi_asset(
+        name=f"stage_{source.name}",
+        specs=specs,
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=EXTRACT_RETRY,
+        description=source.description,
+    )
+    def _stage(
+        context: dg.AssetExecutionContext, ibkr: IbkrResource, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult]:
+        with failing_in_one_line():
+            result, traffic = stage_step(context, source, ibkr, warehouse)
+        for table, staged in result.tables.items():
+            if staged.quarantined:
+                context.log.warning(f"{staged.quarantined} {table} row(s) quarantined: {staged.reasons}")
+            yield dg.MaterializeResult(
+                asset_key=lake_key(table),
+                metadata={
+                    **landed_metadata(table, staged.rows, result.window, staged.quarantined),
+                    "rows_by_date": dg.MetadataValue.json(staged.rows_by_date),
+                    "quarantine_reasons": dg.MetadataValue.json(staged.reasons),
+                    "lake_path": dg.MetadataValue.path(str(staged.lake_paths[-1])),
+                    # One fetch feeds every table of the source: its traffic is told once, on the first.
+                    **(traffic if table == source.tables[0] else {}),
+                },
+            )
+
+    return _stage
 
 
-def warehouse_checks(dataset: Dataset, result: LoadSummary) -> list[dg.AssetCheckResult]:
+def warehouse_checks(table: str, result: LoadSummary) -> list[dg.AssetCheckResult]:
     """Checks on the loaded table: unique natural key, nothing quarantined, analyst columns complete."""
+    spec = spec_for(table)
     checks = [
         dg.AssetCheckResult(
             check_name="natural_key_unique",
             passed=result.duplicate_keys == 0,
-            metadata={"natural_key": ", ".join(NATURAL_KEYS[dataset.table]), "duplicate_keys": result.duplicate_keys},
+            metadata={"natural_key": ", ".join(spec.natural_key), "duplicate_keys": result.duplicate_keys},
         ),
         dg.AssetCheckResult(
             check_name="no_quarantined_rows",
             passed=result.quarantined == 0,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantined_rows": result.quarantined, "partition": result.partition},
+            metadata={"quarantined_rows": result.quarantined, "partition": str(result.window)},
         ),
     ]
-    if ANALYST_COLUMNS.get(dataset.table):
+    if spec.analyst_columns:
         checks.append(
             dg.AssetCheckResult(
                 check_name="analyst_columns_complete",
@@ -157,56 +215,63 @@ def warehouse_checks(dataset: Dataset, result: LoadSummary) -> list[dg.AssetChec
     return checks
 
 
-def warehouse_asset(dataset: Dataset) -> dg.AssetsDefinition:
-    """The DuckDB load asset of one dataset (single-writer pool, one transaction, idempotent)."""
-    key = warehouse_key(dataset.table)
+def warehouse_check_specs(table: str) -> list[dg.AssetCheckSpec]:
+    """The checks every warehouse table carries (from its spec)."""
+    key, spec = warehouse_key(table), spec_for(table)
+    specs = [
+        dg.AssetCheckSpec("natural_key_unique", asset=key,
+                          description=f"No two rows share the natural key ({', '.join(spec.natural_key)})."),
+        dg.AssetCheckSpec("no_quarantined_rows", asset=key, description="Every extracted row passed validation."),
+    ]
+    if spec.analyst_columns:
+        specs.append(dg.AssetCheckSpec("analyst_columns_complete", asset=key,
+                                       description=f"Every landed row has {', '.join(spec.analyst_columns)}."))
+    return specs
+
+
+def warehouse_asset(table: str, group: str) -> dg.AssetsDefinition:
+    """The DuckDB load asset of one table (single-writer pool, one transaction per window, idempotent)."""
+    spec = spec_for(table)
 
     @dg.asset(
-        key=key,
-        group_name=dataset.group,
+        key=warehouse_key(table),
+        group_name=group,
         partitions_def=DAILY,
-        deps=[lake_key(dataset.table)],
-        description=f"{dataset.description} Loaded into DuckDB table `{dataset.table}` (merged on its natural key).",
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[lake_key(table)],
+        description=f"{spec.description} DuckDB table `{table}` ({spec.load.value.replace('_', ' ')} on "
+        f"{', '.join(spec.natural_key)}).",
         kinds={"duckdb"},
         pool=DUCKDB_POOL,
         retry_policy=LOAD_RETRY,
-        tags={"domain": dataset.group},
-        check_specs=[
-            dg.AssetCheckSpec("natural_key_unique", asset=key, description="No two rows share the natural key."),
-            dg.AssetCheckSpec("no_quarantined_rows", asset=key, description="Every extracted row passed validation."),
-            *(
-                [dg.AssetCheckSpec(
-                    "analyst_columns_complete",
-                    asset=key,
-                    description=f"Every landed row has {', '.join(ANALYST_COLUMNS[dataset.table])}.",
-                )]
-                if ANALYST_COLUMNS.get(dataset.table)
-                else []
-            ),
-        ],
+        tags={"domain": group},
+        metadata={"dagster/column_schema": table_schema(table), "dagster/table_name": table},
+        check_specs=warehouse_check_specs(table),
     )
     def _warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         mark_step_process(context.instance, context.run.run_id, context.get_step_execution_context().step.key)
+        window = window_of(context)
         with failing_in_one_line():
-            result = load_dataset(
-                dataset,
-                warehouse.storage(),
-                context.partition_key,
-                context.run.run_id,
-                allow_shrink=warehouse.shrink_allowed(),
-            )
+            result = load_table(table, warehouse.storage(), window, context.run.run_id,
+                                allow_shrink=warehouse.shrink_allowed())
         return dg.MaterializeResult(
             metadata={
-                **landed_metadata(result.rows, result.columns, context.partition_key, result.quarantined),
-                "table": dataset.table,
+                **landed_metadata(table, result.rows, window, result.quarantined),
+                "rows_by_date": dg.MetadataValue.json(result.rows_by_date),
+                "table": table,
+                "load_seconds": result.seconds,
                 "warehouse_lock_wait_seconds": result.lock_wait_seconds,
             },
-            check_results=warehouse_checks(dataset, result),
+            check_results=warehouse_checks(table, result),
         )
 
     return _warehouse
 
 
-def dataset_assets(datasets: list[Dataset]) -> list[dg.AssetsDefinition]:
-    """Both assets of every dataset, in order."""
-    return [build(d) for d in datasets for build in (lake_asset, warehouse_asset)]
+def source_assets(sources: list[Source]) -> list[dg.AssetsDefinition]:
+    """The staging step of every source and the warehouse asset of every table they feed, in order."""
+    return [
+        asset
+        for source in sources
+        for asset in (source_asset(source), *(warehouse_asset(t, source.group) for t in source.tables))
+    ]

@@ -1,6 +1,6 @@
 """Portfolio domain: accounts, balances, positions and allocation, one daily snapshot each."""
 
-from assets.factory import dataset_assets
-from ibkr_pipelines.datasets import datasets_in_group
+from assets.factory import source_assets
+from ibkr_pipelines.sources import sources_in_group
 
-portfolio_assets = dataset_assets(datasets_in_group("portfolio"))
+portfolio_assets = source_assets(sources_in_group("portfolio"))

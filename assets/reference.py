@@ -1,6 +1,6 @@
 """Reference domain: the contracts dimension for every conid the portfolio has seen."""
 
-from assets.factory import dataset_assets
-from ibkr_pipelines.datasets import datasets_in_group
+from assets.factory import source_assets
+from ibkr_pipelines.sources import sources_in_group
 
-reference_assets = dataset_assets(datasets_in_group("reference"))
+reference_assets = source_assets(sources_in_group("reference"))

@@ -1,39 +1,78 @@
-"""Dagster resources: the IBKR connection (paced client or embedded simulator) and the warehouse."""
+"""Dagster resources: the IBKR connection (paced client or embedded simulator) and the warehouse.
+
+Every setting is a config field the Dagster UI shows (Deployment > Resources). A field left unset
+falls back to its ``IBKR_*`` environment variable, so ``make demo``, the CLI and the UI agree; a
+secret (OAuth keys, a Flex token, when they come) is given as ``dg.EnvVar("IBKR_...")`` so its value
+never appears in the UI or in run config. Both go through the same checks (``Settings.from_env``),
+so a bad value fails with one line naming the setting.
+"""
 
 
-import datetime
+import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import Connection, open_connection
 from ibkr_pipelines.staging import Storage
 
+# Config field -> the environment variable it stands for (and falls back to).
+IBKR_FIELDS = {
+    "base_url": "IBKR_BASE_URL",
+    "account_ids": "IBKR_ACCOUNT_IDS",
+    "auth": "IBKR_AUTH",
+    "limits": "IBKR_LIMITS",
+    "timeout_seconds": "IBKR_TIMEOUT",
+    "outage_seconds": "IBKR_OUTAGE_SECONDS",
+    "compete": "IBKR_COMPETE",
+    "verify_tls": "IBKR_VERIFY_TLS",
+    "ca_bundle": "IBKR_CA_BUNDLE",
+}
+WAREHOUSE_FIELDS = {"data_dir": "IBKR_DATA_DIR", "lock_seconds": "IBKR_WAREHOUSE_LOCK_SECONDS"}
+
+
+def settings_with(fields: dict[str, Any], names: dict[str, str]) -> Settings:
+    """The settings of the environment with every config field that is set put in its variable's place."""
+    env = dict(os.environ)
+    for name, variable in names.items():
+        value = fields.get(name)
+        if value is not None:
+            env[variable] = str(value).lower() if isinstance(value, bool) else str(value)
+    return Settings.from_env(env)
+
 
 class IbkrResource(dg.ConfigurableResource):
-    """IBKR access for assets; settings come from IBKR_* environment variables (no secrets in config).
+    """IBKR access for assets and sensors: one paced client per run process, opened lazily and shared by its steps."""
 
-    One connection is opened lazily per run process and shared by its steps, so the session,
-    its keep-alive and the call-order priming are paid once.
-    """
-
-    simulator_options: dict[str, Any] = {}
+    base_url: str | None = Field(None, description="IBKR_BASE_URL: the gateway's API root, e.g. https://localhost:5000/v1/api; unset: the embedded simulator.")
+    account_ids: str | None = Field(None, description="IBKR_ACCOUNT_IDS: comma-separated accounts to land (unset: every account of the login).")
+    auth: str | None = Field(None, description="IBKR_AUTH: gateway (OAuth modes come later).")
+    limits: str | None = Field(None, description="IBKR_LIMITS: overrides of IBKR's pacing limits, e.g. global=5/1 (slower only).")
+    timeout_seconds: float | None = Field(None, description="IBKR_TIMEOUT: read timeout of one request, seconds.")
+    outage_seconds: float | None = Field(None, description="IBKR_OUTAGE_SECONDS: stop after IBKR answered only failures this long.")
+    compete: bool | None = Field(None, description="IBKR_COMPETE: may a run take the brokerage session from TWS or the mobile app?")
+    verify_tls: bool | None = Field(None, description="IBKR_VERIFY_TLS: verify the gateway's certificate.")
+    ca_bundle: str | None = Field(None, description="IBKR_CA_BUNDLE: a CA file for the gateway's self-signed certificate.")
+    simulator_options: dict[str, Any] = Field({}, description="Options of the embedded simulator (tests and demos).")
 
     _stack: ExitStack | None = PrivateAttr(default=None)
     _connection: Connection | None = PrivateAttr(default=None)
 
-    def connection(self, as_of: datetime.date) -> Connection:
-        """The run's connection, pointed at ``as_of`` (the simulator's clock, or a check on a real account)."""
+    def settings(self) -> Settings:
+        """The checked settings: config fields, else ``IBKR_*`` variables, else defaults."""
+        return settings_with(self.model_dump(), IBKR_FIELDS)
+
+    def client(self) -> Connection:
+        """The process's open connection (session, keep-alive, listings paid once), whatever dates it serves."""
         if self._connection is None:
             self._stack = ExitStack()
             self._connection = self._stack.enter_context(
-                open_connection(Settings.from_env(), simulator_options=self.simulator_options)
+                open_connection(self.settings(), simulator_options=self.simulator_options)
             )
-        self._connection.at_date(as_of)
         return self._connection
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -44,17 +83,21 @@ class IbkrResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Where data lands: the Parquet lake, raw archive and DuckDB file under IBKR_DATA_DIR (default data/)."""
+    """Where data lands: the Parquet lake, raw archive and DuckDB file under one data directory."""
 
-    data_dir: str = ""
-    allow_shrink: bool = False  # let a re-run replace landed rows with far fewer (also IBKR_ALLOW_SHRINK)
+    data_dir: str | None = Field(None, description="IBKR_DATA_DIR: lake, raw archive and ibkr.duckdb live here (default data/).")
+    lock_seconds: float | None = Field(None, description="IBKR_WAREHOUSE_LOCK_SECONDS: how long a load waits for a reader holding the DuckDB file.")
+    allow_shrink: bool = Field(False, description="Let a re-run replace landed rows with far fewer (also IBKR_ALLOW_SHRINK).")
+
+    def settings(self) -> Settings:
+        """The checked settings: config fields, else ``IBKR_*`` variables, else defaults."""
+        return settings_with(self.model_dump(), WAREHOUSE_FIELDS)
 
     def storage(self) -> Storage:
         """The lake, raw archive and warehouse for this deployment."""
-        settings = Settings.from_env()
-        root = Path(self.data_dir) if self.data_dir else settings.data_dir
-        return Storage.at(root, lock_timeout=settings.warehouse_lock_seconds)
+        settings = self.settings()
+        return Storage.at(Path(settings.data_dir), lock_timeout=settings.warehouse_lock_seconds)
 
     def shrink_allowed(self) -> bool:
         """Whether loads may shrink landed slices a lot (this resource's config or IBKR_ALLOW_SHRINK)."""
-        return self.allow_shrink or Settings.from_env().allow_shrink
+        return self.allow_shrink or self.settings().allow_shrink

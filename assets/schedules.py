@@ -1,14 +1,23 @@
-"""The nightly ingestion job and its schedule."""
+"""The nightly ingestion job (its assets named explicitly) and its schedule."""
 
 import dagster as dg
 
+from assets.factory import lake_key, warehouse_key
 from assets.partitions import TIMEZONE
+from ibkr_pipelines.sources import SOURCES
 from ibkr_pipelines.trading_calendar import trading_date
+
+
+def nightly_selection() -> dg.AssetSelection:
+    """Both assets of every table fed by a nightly source (daily partitions; other partitionings stay out)."""
+    tables = [t for source in SOURCES.values() if source.nightly for t in source.tables]
+    return dg.AssetSelection.assets(*(key for t in tables for key in (lake_key(t), warehouse_key(t))))
+
 
 nightly_ingestion = dg.define_asset_job(
     name="nightly_ingestion",
-    selection=dg.AssetSelection.all(),
-    description="Every IBKR dataset for one trading date: extract in parallel, then load DuckDB one writer at a time.",
+    selection=nightly_selection(),
+    description="Every nightly IBKR dataset for one trading date: extract in parallel, then load DuckDB one writer at a time.",
 )
 
 

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="run the nightly ingestion in-process through Dagster")
     ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today in New York)")
+    ingest.add_argument("--from", dest="start", type=_date, default=None,
+                        help="first date of a backfill range (with --to): one run, range requests, one load per table")
+    ingest.add_argument("--to", dest="end", type=_date, default=None, help="last date of a backfill range")
     ingest.add_argument("--select", default=None, help="comma-separated tables, e.g. positions,ledger")
     ingest.add_argument(
         "--allow-shrink",
@@ -78,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ingest":
             from ibkr_pipelines.ingest_command import run_ingest
 
-            return run_ingest(args.date, args.select, allow_shrink=args.allow_shrink)
+            return run_ingest(args.date, args.select, allow_shrink=args.allow_shrink, start=args.start, end=args.end)
         if args.command == "sql":
             from ibkr_pipelines.sql_command import run_sql
 

@@ -13,16 +13,37 @@ from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import ConfigError
+from ibkr_pipelines.schemas.spec import Reach
 from ibkr_pipelines.trading_calendar import trading_date
+from ibkr_pipelines.windows import DateWindow
 
 if TYPE_CHECKING:
     from ibkr_pipelines.simulator import Simulator
 
 log = logging.getLogger(__name__)
 
-# A snapshot endpoint answers "now"; a partition is accepted from a real account only while "now"
-# can still stand for its close: the partition's own date or the next day (a run after midnight).
+# A snapshot endpoint answers "now"; a date is accepted from a real account only while "now" can
+# still stand for its close: the date itself or the next day (a run after New York's midnight).
 SNAPSHOT_GRACE_DAYS = 1
+
+
+def reach_problem(window: DateWindow, reach: Reach, reach_days: int, today: datetime.date) -> str | None:
+    """Why a real account cannot serve ``window`` for a source of this reach (None when it can)."""
+    if reach is Reach.ANY:
+        return None
+    if reach is Reach.CURRENT:
+        if window.end <= today and (today - window.start).days <= SNAPSHOT_GRACE_DAYS:
+            return None
+        return (
+            f"IBKR's portfolio endpoints only return the current state; {window} cannot be snapshotted on "
+            f"{today} (history comes from Flex statements)"
+        )
+    if window.end > today:
+        return f"{window.end} is after today's trading date {today}"
+    oldest = today - datetime.timedelta(days=reach_days - 1)
+    if window.start >= oldest:
+        return None
+    return f"IBKR serves only the last {reach_days} days; {window} starts before {oldest}"
 
 
 @dataclass
@@ -32,18 +53,25 @@ class Connection:
     client: IbkrClient
     simulator: "Simulator | None" = None
 
-    def at_date(self, as_of: datetime.date, *, now: datetime.datetime | None = None) -> None:
-        """Point the run at ``as_of``: move the simulator's clock, or check a real account can serve it."""
+    def serve(
+        self,
+        window: DateWindow,
+        reach: Reach = Reach.CURRENT,
+        reach_days: int = 0,
+        *,
+        now: datetime.datetime | None = None,
+    ) -> None:
+        """Point the run at ``window``: move the simulator's clock to its end, or check a real account can serve it."""
         if self.simulator is not None:
-            self.simulator.set_today(as_of)
+            self.simulator.set_today(window.end)
             return
-        today = trading_date(now)
-        if not (0 <= (today - as_of).days <= SNAPSHOT_GRACE_DAYS):
-            raise ConfigError(
-                "partition",
-                f"IBKR's portfolio endpoints only return the current state; {as_of} cannot be snapshotted on "
-                f"{today} (history comes from Flex statements)",
-            )
+        problem = reach_problem(window, reach, reach_days, trading_date(now))
+        if problem:
+            raise ConfigError("partition", problem)
+
+    def at_date(self, as_of: datetime.date, *, now: datetime.datetime | None = None) -> None:
+        """Point the run at one date of a snapshot ("now") dataset."""
+        self.serve(DateWindow.of(as_of), Reach.CURRENT, now=now)
 
 
 def start_embedded_simulator(settings: Settings, as_of: datetime.date | None, **options: Any) -> "Simulator":

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ibkr_pipelines.config import Settings
-from ibkr_pipelines.datasets import DATASETS, Dataset
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.ingest_summary import print_summary
 from ibkr_pipelines.processes import process_identity
+from ibkr_pipelines.sources import SOURCES, source_of
 from ibkr_pipelines.trading_calendar import describe_window, partition_window, trading_date
+from ibkr_pipelines.windows import DateWindow
 
 PROGRESS_LOGGER = "ibkr_pipelines.progress"
 # Dagster's console logger prints every event and stack trace; the run's event log keeps them all.
@@ -46,22 +47,49 @@ def resolve_partition_date(requested: datetime.date | None, now: datetime.dateti
     return requested
 
 
-def selected_datasets(select: str | None) -> list[Dataset]:
-    """The datasets named in ``--select`` plus the upstream ones they read; all when empty."""
+def resolve_window(
+    requested: datetime.date | None,
+    start: datetime.date | None,
+    end: datetime.date | None,
+    now: datetime.datetime | None = None,
+) -> DateWindow:
+    """The window to ingest: ``--from``/``--to`` (a backfill, one run), else ``--date`` or today."""
+    if start is None and end is None:
+        return DateWindow.of(resolve_partition_date(requested, now))
+    if requested is not None:
+        raise ConfigError("--date", "give either --date or --from/--to, not both")
+    if start is None or end is None:
+        raise ConfigError("--from" if start is None else "--to", "a range needs both --from and --to")
+    if end < start:
+        raise ConfigError("--to", f"{end} is before --from {start}")
+    for flag, day in (("--from", start), ("--to", end)):
+        try:
+            resolve_partition_date(day, now)
+        except ConfigError as exc:
+            raise ConfigError(flag, str(exc).removeprefix("--date: ")) from None
+    return DateWindow(start, end)
+
+
+def selected_tables(select: str | None) -> list[str]:
+    """The tables named in ``--select`` plus the upstream ones they read, in landing order; all nightly ones when empty."""
+    nightly = [t for s in SOURCES.values() if s.nightly for t in s.tables]
     if not select:
-        return list(DATASETS.values())
+        return nightly
     names = [n.strip() for n in select.split(",") if n.strip()]
-    unknown = [n for n in names if n not in DATASETS]
+    unknown = [n for n in names if n not in nightly]
     if unknown:
-        raise ConfigError("--select", f"unknown table(s) {unknown}; choose from {', '.join(DATASETS)}")
-    wanted: list[str] = []
+        raise ConfigError("--select", f"unknown table(s) {unknown}; choose from {', '.join(nightly)}")
+    wanted: set[str] = set()
+
+    def want(table: str) -> None:
+        source = source_of(table)
+        for upstream in source.upstream:
+            want(upstream)
+        wanted.update(source.tables)
+
     for name in names:
-        for upstream in DATASETS[name].upstream:
-            if upstream not in wanted:
-                wanted.append(upstream)
-        if name not in wanted:
-            wanted.append(name)
-    return [DATASETS[n] for n in wanted]
+        want(name)
+    return [t for t in nightly if t in wanted]
 
 
 def _progress_to_terminal() -> None:
@@ -77,17 +105,27 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_ingest(requested: datetime.date | None, select: str | None, *, allow_shrink: bool = False) -> int:
-    """Run the nightly job for one partition and print what landed; 0 when every step succeeded."""
+def run_ingest(
+    requested: datetime.date | None,
+    select: str | None,
+    *,
+    allow_shrink: bool = False,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+) -> int:
+    """Run the nightly job for one partition (or one window, as one run) and print what landed; 0 on success."""
     settings = Settings.from_env()
-    as_of = resolve_partition_date(requested)
-    datasets = selected_datasets(select)
+    window = resolve_window(requested, start, end)
+    as_of = window.end
+    tables = selected_tables(select)
     home = _dagster_home()
     _progress_to_terminal()
 
     import dagster as dg
 
     from assets.definitions import nightly_ingestion_job
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
     from assets.factory import DUCKDB_POOL, lake_key, warehouse_key
     from ibkr_pipelines.connection import sharing_simulator, start_embedded_simulator
     from ibkr_pipelines.run_control import (
@@ -101,12 +139,16 @@ def run_ingest(requested: datetime.date | None, select: str | None, *, allow_shr
         wait_for_pool,
     )
 
-    selection = [key for d in datasets for key in (lake_key(d.table), warehouse_key(d.table))]
+    selection = [key for t in tables for key in (lake_key(t), warehouse_key(t))]
+    if len(window) == 1:
+        partition: dict[str, Any] = {"partition_key": as_of.isoformat()}
+    else:
+        partition = {"tags": {ASSET_PARTITION_RANGE_START_TAG: str(window.start), ASSET_PARTITION_RANGE_END_TAG: str(window.end)}}
     run_config: dict[str, Any] = dict(QUIET_DAGSTER)
     if allow_shrink:
         run_config["resources"] = {"warehouse": {"config": {"allow_shrink": True}}}
     run_id = str(uuid.uuid4())
-    _say(f"ibkr-pipelines ingest {as_of} -> {settings.db_path} (Dagster home {home}, run {run_id})")
+    _say(f"ibkr-pipelines ingest {window} -> {settings.db_path} (Dagster home {home}, run {run_id})")
     started = time.monotonic()
     with ExitStack() as stack:
         simulator = None
@@ -120,12 +162,12 @@ def run_ingest(requested: datetime.date | None, select: str | None, *, allow_shr
         def execute() -> Any:
             return job.execute_in_process(
                 instance=instance,
-                partition_key=as_of.isoformat(),
                 asset_selection=selection,
                 run_config=run_config,
                 raise_on_error=False,
                 run_id=run_id,
-                tags={"launched_by": "ibkr-pipelines ingest", WORKER_TAG: process_identity()},
+                **{**partition, "tags": {**partition.get("tags", {}), "launched_by": "ibkr-pipelines ingest",
+                                         WORKER_TAG: process_identity()}},
             )
 
         try:
@@ -136,8 +178,8 @@ def run_ingest(requested: datetime.date | None, select: str | None, *, allow_shr
                 result = run_in_thread(execute)
         except Interrupted as stop:
             stop_run(instance, run_id, f"stopped by {stop} (ibkr-pipelines ingest)")
-            _say(f"stopped by {stop}: run {run_id} canceled; what already landed stays, re-run to finish {as_of}")
+            _say(f"stopped by {stop}: run {run_id} canceled; what already landed stays, re-run to finish {window}")
             exit_now(stop.signum)
         sim_stats = simulator.stats() if simulator is not None else None
-    print_summary(result, datasets, settings, as_of, sim_stats, time.monotonic() - started)
+    print_summary(result, tables, settings, window, sim_stats, time.monotonic() - started)
     return 0 if result.success else 1

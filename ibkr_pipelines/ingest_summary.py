@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 import sys
 from typing import Any
 
 from ibkr_pipelines.config import Settings
-from ibkr_pipelines.datasets import Dataset
+from ibkr_pipelines.sources import source_of
+from ibkr_pipelines.windows import DateWindow
 
 # Dagster wraps a step's exception; the message a user needs is the innermost one raised by the step.
 _WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
@@ -40,8 +40,8 @@ def failure_line(error: Any) -> str:
     return f"{text} (unexpected: the run's log in the Dagster UI has the traceback)"
 
 
-def dataset_failures(result: Any, datasets: list[Dataset]) -> dict[str, str]:
-    """Per dataset that did not land: why, in one line (its own failure, or the upstream one that stopped it)."""
+def table_failures(result: Any, tables: list[str]) -> dict[str, str]:
+    """Per table that did not land: why, in one line (its own failure, or the upstream one that stopped it)."""
     failed: dict[str, str] = {}
     run_failure = ""
     for event in result.all_events:
@@ -51,18 +51,19 @@ def dataset_failures(result: Any, datasets: list[Dataset]) -> dict[str, str]:
             run_failure = failure_line(event.event_specific_data.error)
     done = _materializations(result)
     reasons: dict[str, str] = {}
-    for dataset in datasets:
-        lake, warehouse = f"lake__{dataset.table}", f"warehouse__{dataset.table}"
+    for table in tables:
+        source = source_of(table)
+        stage, warehouse = f"stage_{source.name}", f"warehouse__{table}"
         if warehouse in failed:
-            reasons[dataset.table] = f"not loaded: {failed[warehouse]}"
-        elif lake in failed:
-            reasons[dataset.table] = failed[lake]
-        elif f"warehouse/{dataset.table}" not in done:
-            blocked = [t for t in dataset.upstream if t in reasons]
+            reasons[table] = f"not loaded: {failed[warehouse]}"
+        elif stage in failed:
+            reasons[table] = failed[stage]
+        elif f"warehouse/{table}" not in done:
+            blocked = [t for t in source.upstream if t in reasons]
             if blocked:
-                reasons[dataset.table] = f"skipped: {', '.join(blocked)} did not land"
+                reasons[table] = f"skipped: {', '.join(blocked)} did not land"
             else:
-                reasons[dataset.table] = f"the run failed: {run_failure}" if run_failure else "did not run"
+                reasons[table] = f"the run failed: {run_failure}" if run_failure else "did not run"
     return reasons
 
 
@@ -94,22 +95,22 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, title:
 
 def print_summary(
     result: Any,
-    datasets: list[Dataset],
+    tables: list[str],
     settings: Settings,
-    as_of: datetime.date,
+    window: DateWindow,
     sim_stats: dict[str, Any] | None,
     elapsed: float,
 ) -> None:
     """Tables of what landed and what IBKR traffic it cost, then one stderr line per dataset that failed."""
     done = _materializations(result)
-    failures = dataset_failures(result, datasets)
+    failures = table_failures(result, tables)
     rows = []
-    for dataset in datasets:
-        lake = done.get(f"lake/{dataset.table}", {})
-        loaded = done.get(f"warehouse/{dataset.table}", {})
+    for table in tables:
+        lake = done.get(f"lake/{table}_parquet", {})
+        loaded = done.get(f"warehouse/{table}", {})
         rows.append(
             (
-                dataset.table,
+                table,
                 str(loaded.get("dagster/row_count", "FAILED")),
                 str(lake.get("quarantined_rows", "-")),
                 str(lake.get("ibkr_requests", "-")),
@@ -117,13 +118,13 @@ def print_summary(
             )
         )
     print()
-    landed = len(datasets) - len(failures)
-    if landed == len(datasets):
-        title = f"Landed for {as_of} in {settings.db_path} ({elapsed:.1f} s):"
+    landed = len(tables) - len(failures)
+    if landed == len(tables):
+        title = f"Landed for {window} in {settings.db_path} ({elapsed:.1f} s):"
     elif landed:
-        title = f"Landed {landed} of {len(datasets)} datasets for {as_of} in {settings.db_path} ({elapsed:.1f} s):"
+        title = f"Landed {landed} of {len(tables)} datasets for {window} in {settings.db_path} ({elapsed:.1f} s):"
     else:
-        title = f"Nothing landed for {as_of} ({elapsed:.1f} s); the warehouse is as it was:"
+        title = f"Nothing landed for {window} ({elapsed:.1f} s); the warehouse is as it was:"
     _print_table(("table", "rows landed", "quarantined", "IBKR requests", "429s"), rows, title=title)
     endpoints = _endpoint_traffic(done)
     if endpoints:

@@ -1,34 +1,44 @@
-"""The two steps of every dataset, shared by the Dagster assets and tests:
-stage (fetch from IBKR, validate, write the lake partition and its quarantine) and
-load (one DuckDB transaction from the lake partition)."""
+"""The two steps of every dataset over a window of dates, shared by the Dagster assets, the CLI and tests.
+
+Stage: fetch a source from IBKR (once per date for snapshots of "now", once for the window
+otherwise), archive the raw answers, validate each table's rows and write one lake partition per
+table and date (with its quarantine). Load: merge a table's lake partitions of the window into
+DuckDB in one transaction. Which tables, keys, dates and slices: all from the source and the specs.
+"""
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
 from ibkr_pipelines.client.http_client import IbkrClient
-from ibkr_pipelines.datasets import Dataset, FetchInputs
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
 from ibkr_pipelines.land.validate import split_valid
-from ibkr_pipelines.land.warehouse import Warehouse
-from ibkr_pipelines.schemas.registry import ANALYST_COLUMNS, NATURAL_KEYS
+from ibkr_pipelines.land.warehouse import Warehouse, WindowPart
+from ibkr_pipelines.schemas import Reach, spec_for
+from ibkr_pipelines.sources import FetchInputs, FetchOutput, Source
+from ibkr_pipelines.windows import DateWindow
 
 progress = logging.getLogger("ibkr_pipelines.progress")
 
-# Every per-account table names its account in this column.
-ACCOUNT_COLUMN = "account_id"
-
 
 class MissingUpstream(IbkrPipelinesError):
-    """A dataset needs a lake partition that has not been staged yet."""
+    """A dataset needs lake partitions that have not been staged yet."""
+
+
+class DateServer(Protocol):
+    """Points IBKR (or the simulator's clock) at the dates a fetch serves, refusing what IBKR cannot serve."""
+
+    def serve(self, window: DateWindow, reach: Reach, reach_days: int = 0) -> None:
+        """Move the simulator to ``window``'s end, or check a real account can serve the whole window."""
 
 
 @dataclass(frozen=True)
@@ -48,126 +58,202 @@ class Storage:
 
 
 @dataclass(frozen=True)
-class StageResult:
-    """What staging one dataset partition produced."""
+class TableStaged:
+    """What staging wrote for one table over a window: rows and quarantined rows per date, the lake files."""
 
     table: str
-    partition: str
-    rows: int
-    quarantined: int
-    lake_path: Path
+    window: DateWindow
+    rows_by_date: dict[str, int]
+    quarantined_by_date: dict[str, int]
+    lake_paths: tuple[Path, ...]
     columns: dict[str, str]
     reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """Valid rows over the window."""
+        return sum(self.rows_by_date.values())
+
+    @property
+    def quarantined(self) -> int:
+        """Quarantined rows over the window."""
+        return sum(self.quarantined_by_date.values())
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What staging one source over a window produced: one entry per table it feeds."""
+
+    source: str
+    window: DateWindow
+    tables: dict[str, TableStaged]
+    requests: int
+    seconds: float
 
 
 @dataclass(frozen=True)
 class LoadSummary:
-    """What loading one partition into DuckDB left there."""
+    """What loading one table's window into DuckDB left there."""
 
     table: str
-    partition: str
+    window: DateWindow
     rows: int
     quarantined: int
     columns: dict[str, str]
+    rows_by_date: dict[str, int] = field(default_factory=dict)
     duplicate_keys: int = 0
     lock_wait_seconds: float = 0.0
+    seconds: float = 0.0
     missing_values: dict[str, int] = field(default_factory=dict)  # analyst column -> rows without a value
 
 
-def _upstream(dataset: Dataset, lake: Lake, key: str) -> dict[str, pl.DataFrame]:
-    frames = {}
-    for table in dataset.upstream:
-        if not lake.partition_path(table, key).exists():
-            raise MissingUpstream(f"{dataset.table} needs lake/{table} for {key}: materialize {table} first")
-        frames[table] = lake.read_partition(table, key)
+def source_reach(source: Source) -> tuple[Reach, int]:
+    """The narrowest reach among the tables a source feeds (what IBKR can serve of all of them)."""
+    order = {Reach.CURRENT: 0, Reach.RECENT: 1, Reach.ANY: 2}
+    specs = sorted((spec_for(t) for t in source.tables), key=lambda s: (order[s.reach], s.reach_days))
+    return specs[0].reach, specs[0].reach_days
+
+
+def _upstream(source: Source, lake: Lake, window: DateWindow) -> dict[str, pl.DataFrame]:
+    """The window's lake partitions of every table the source reads, stacked (one date: that date's)."""
+    frames: dict[str, pl.DataFrame] = {}
+    for table in source.upstream:
+        missing = [str(d) for d in window if not lake.partition_path(table, d).exists()]
+        if missing:
+            shown = missing[0] if len(missing) == 1 else f"{missing[0]}..{missing[-1]} ({len(missing)} dates)"
+            raise MissingUpstream(f"{source.name} needs lake/{table} for {shown}: materialize {table} first")
+        frames[table] = pl.concat([lake.read_partition(table, d) for d in window], how="vertical_relaxed")
     return frames
 
 
-def stage_dataset(
-    dataset: Dataset,
+def _split_by_date(table: str, frame: pl.DataFrame, window: DateWindow) -> dict[dt.date, pl.DataFrame]:
+    """One frame per date of the window (empty where no row falls), by the table's partition column."""
+    spec = spec_for(table)
+    if len(window) == 1:
+        return {window.start: frame}
+    if spec.partition_column is None:  # an undated table: the rows belong to the window's last date
+        return {d: frame.clear() for d in window} | {window.end: frame}
+    dates = pl.col(spec.partition_column)
+    if isinstance(frame.schema[spec.partition_column], pl.Datetime):
+        dates = dates.dt.date()
+    outside = frame.filter(~dates.is_between(window.start, window.end)).height
+    if outside:
+        raise IbkrPipelinesError(f"{table}: {outside} fetched rows fall outside the window {window}")
+    return {d: frame.filter(dates == d) for d in window}
+
+
+def _write_table(
+    storage: Storage, table: str, frames: dict[dt.date, pl.DataFrame], covered: tuple[str, ...] | None, run_id: str | None
+) -> TableStaged:
+    """Validate and write one table's frames, one lake partition (and quarantine) per date."""
+    spec = spec_for(table)
+    window = DateWindow(min(frames), max(frames))
+    slice_ = PartitionSlice(spec.slice_column, covered) if covered is not None and spec.slice_column else None
+    rows, quarantined, paths, reasons, columns = {}, {}, [], {}, {}
+    for day, frame in sorted(frames.items()):
+        key = partition_key_of(day)
+        valid, quarantine = split_valid(table, frame, partition_key=key, run_id=run_id)
+        paths.append(storage.lake.write_partition(table, key, valid, slice_=slice_))
+        storage.lake.write_quarantine(table, key, quarantine)
+        rows[key], quarantined[key] = valid.height, quarantine.height
+        columns = {name: str(dtype) for name, dtype in valid.schema.items()}
+        if quarantine.height:
+            for reason, count in quarantine.group_by("reason").len().iter_rows():
+                reasons[reason] = reasons.get(reason, 0) + count
+    return TableStaged(table, window, rows, quarantined, tuple(paths), columns, reasons)
+
+
+def _fetch(source: Source, client: IbkrClient, storage: Storage, window: DateWindow, inputs: FetchInputs) -> FetchOutput:
+    """One fetch with its raw answers archived under the window's first date and this source."""
+    with client.recording(storage.raw.hook(partition_key_of(window.start))):
+        return source.fetch(client, inputs)
+
+
+def stage_source(
+    source: Source,
     client: IbkrClient,
     storage: Storage,
-    as_of: datetime.date,
+    window: DateWindow,
     account_filter: tuple[str, ...] = (),
     *,
     run_id: str | None = None,
+    dates: DateServer | None = None,
 ) -> StageResult:
-    """Fetch one dataset for ``as_of``, archive the raw answers, validate, and write the lake partition."""
-    key = partition_key_of(as_of)
+    """Fetch ``source`` over ``window`` (per date, or once), archive raw answers, validate, write the lake."""
     started = time.monotonic()
     before = client.stats.totals().requests
-    upstream = _upstream(dataset, storage.lake, key)
-    accounts = upstream.get("accounts")
-    inputs = FetchInputs(
-        as_of=as_of,
-        account_ids=tuple(accounts.get_column("account_id").to_list()) if accounts is not None else (),
-        account_filter=account_filter,
-        upstream=upstream,
-    )
-
-    with client.recording(storage.raw.hook(key)):
-        fetched = dataset.fetch(client, inputs)
-    for _ in range(fetched.cold_read_retries):
-        client.stats.note("cold_read_retries")
-    valid, quarantine = split_valid(dataset.table, fetched.frame, partition_key=key, run_id=run_id)
-    covered = PartitionSlice(ACCOUNT_COLUMN, fetched.accounts) if fetched.accounts is not None else None
-    path = storage.lake.write_partition(dataset.table, key, valid, slice_=covered)
-    storage.lake.write_quarantine(dataset.table, key, quarantine)
-    reasons = (
-        {r: n for r, n in quarantine.group_by("reason").len().iter_rows()} if quarantine.height else {}
-    )
-    progress.info(
-        "%-16s %s  %5d rows  %3d quarantined  %4d requests  %.1f s",
-        dataset.table, key, valid.height, quarantine.height,
-        client.stats.totals().requests - before, time.monotonic() - started,
-    )
-    return StageResult(
-        table=dataset.table,
-        partition=key,
-        rows=valid.height,
-        quarantined=quarantine.height,
-        lake_path=path,
-        columns={name: str(dtype) for name, dtype in valid.schema.items()},
-        reasons=reasons,
-    )
+    reach, reach_days = source_reach(source)
+    chunks = [DateWindow.of(d) for d in window] if source.per_date else [window]
+    by_table: dict[str, dict[dt.date, pl.DataFrame]] = {t: {} for t in source.tables}
+    covered: dict[str, tuple[str, ...] | None] = {}
+    for chunk in chunks:
+        if dates is not None:
+            dates.serve(chunk, reach, reach_days)
+        inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk))
+        fetched = _fetch(source, client, storage, chunk, inputs)
+        for _ in range(fetched.cold_read_retries):
+            client.stats.note("cold_read_retries")
+        for table in source.tables:
+            by_table[table].update(_split_by_date(table, fetched.frames[table], chunk))
+            covered[table] = fetched.covered
+    staged = {t: _write_table(storage, t, by_table[t], covered[t], run_id) for t in source.tables}
+    requests, seconds = client.stats.totals().requests - before, time.monotonic() - started
+    for result in staged.values():
+        progress.info(
+            "%-16s %s  %5d rows  %3d quarantined  %4d requests  %.1f s",
+            result.table, window, result.rows, result.quarantined, requests, seconds,
+        )
+    return StageResult(source.name, window, staged, int(requests), round(seconds, 3))
 
 
-def load_dataset(
-    dataset: Dataset, storage: Storage, partition_key: str, run_id: str, *, allow_shrink: bool = False
-) -> LoadSummary:
-    """Load the staged lake partition (and its quarantine) into DuckDB in one transaction."""
+def window_parts(storage: Storage, table: str, window: DateWindow) -> list[WindowPart]:
+    """The lake partitions (and quarantines) of ``table`` over ``window``; one line naming what is missing."""
     lake = storage.lake
-    path = lake.partition_path(dataset.table, partition_key)
-    if not path.exists():
-        raise MissingUpstream(f"no lake partition {path}: stage {dataset.table} for {partition_key} first")
-    quarantine = lake.quarantine_path(dataset.table, partition_key)
+    missing = [str(d) for d in window if not lake.partition_path(table, d).exists()]
+    if missing:
+        shown = missing[0] if len(missing) == 1 else f"{missing[0]}..{missing[-1]} ({len(missing)} dates)"
+        raise MissingUpstream(f"no lake partition of {table} for {shown}: stage {table} first")
+    parts = []
+    for day in window:
+        quarantine = lake.quarantine_path(table, day)
+        parts.append(WindowPart(partition_key_of(day), lake.partition_path(table, day),
+                                quarantine if quarantine.exists() else None))
+    return parts
+
+
+def load_table(
+    table: str, storage: Storage, window: DateWindow, run_id: str, *, allow_shrink: bool = False
+) -> LoadSummary:
+    """Load ``table``'s lake partitions of ``window`` (and their quarantine) into DuckDB in ONE transaction."""
+    started = time.monotonic()
+    spec = spec_for(table)
+    parts = window_parts(storage, table, window)
     warehouse = storage.warehouse
     waited_before = warehouse.lock_wait_seconds
     warehouse.ensure_schema()
-    result = warehouse.load_partition(
-        dataset.table,
-        partition_key,
-        path,
-        run_id,
-        quarantine=quarantine if quarantine.exists() else None,
-        allow_shrink=allow_shrink,
-    )
-    key = ", ".join(NATURAL_KEYS[dataset.table])
+    results = warehouse.load_window(table, parts, run_id, allow_shrink=allow_shrink)
+    key = ", ".join(f'"{k}"' for k in spec.natural_key)
     with warehouse.connect(read_only=True) as con:
-        described = con.execute(f"describe {dataset.table}").fetchall()
+        described = con.execute(f'describe "{table}"').fetchall()
         (duplicates,) = con.execute(
-            f"select count(*) from (select {key} from {dataset.table} group by all having count(*) > 1)"
+            f'select count(*) from (select {key} from "{table}" group by all having count(*) > 1)'
         ).fetchone()
-    progress.info("%-16s %s  loaded into DuckDB (%d rows)", dataset.table, partition_key, result.rows)
-    required = ANALYST_COLUMNS.get(dataset.table, ())
-    loaded = pl.read_parquet(path, columns=list(required)) if required else pl.DataFrame()
+    required = list(spec.analyst_columns)
+    missing = {c: 0 for c in required}
+    if required:
+        loaded = pl.read_parquet([p.path for p in parts], columns=required)
+        missing = {c: int(loaded[c].null_count()) for c in required}
+    seconds = time.monotonic() - started
+    progress.info("%-16s %s  loaded into DuckDB (%d rows, %.1f s)", table, window, sum(r.rows for r in results), seconds)
     return LoadSummary(
-        table=dataset.table,
-        partition=partition_key,
-        rows=result.rows,
-        quarantined=result.quarantined,
+        table=table,
+        window=window,
+        rows=sum(r.rows for r in results),
+        quarantined=sum(r.quarantined for r in results),
         columns={row[0]: str(row[1]) for row in described},
+        rows_by_date={r.partition_key: r.rows for r in results},
         duplicate_keys=int(duplicates),
         lock_wait_seconds=round(warehouse.lock_wait_seconds - waited_before, 3),
-        missing_values={column: int(loaded[column].null_count()) for column in required},
+        seconds=round(seconds, 3),
+        missing_values=missing,
     )

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 # Sends remembered for a timeline of the run's requests (a night's ingest sends a few thousand).
 SEND_LOG_SIZE = 50_000
@@ -34,6 +34,10 @@ class RunStats:
     cold_read_retries: int = 0
     # (monotonic time, endpoint) of every request as it went to the socket: a timeline of the run.
     sends: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=SEND_LOG_SIZE))
+    # (monotonic start, end) of every pacing wait, so waits count as wall time, not summed over threads.
+    waits: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=SEND_LOG_SIZE))
+    # Called with each penalty as it is noticed (e.g. a Dagster step logging it while it happens).
+    penalty_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def note_send(self, endpoint: str, at: float) -> None:
@@ -46,13 +50,30 @@ class RunStats:
             entry = self.endpoints.setdefault(endpoint, EndpointStats())
             for name, value in deltas.items():
                 setattr(entry, name, getattr(entry, name) + value)
+            waited = deltas.get("wait_seconds", 0.0)
+            if waited > 0:
+                now = time.monotonic()
+                self.waits.append((now - waited, now))
+
+    def wall_wait_seconds(self, since: float = 0.0) -> float:
+        """Wall-clock seconds in which at least one request waited for pacing (after monotonic ``since``)."""
+        with self._lock:
+            spans = sorted((max(start, since), end) for start, end in self.waits if end > since)
+        total, reach = 0.0, float("-inf")
+        for start, end in spans:
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return round(total, 3)
 
     def note_penalty(self, endpoint: str, scopes: tuple[str, ...], seconds: float) -> None:
         """Remember a 429 penalty for the run summary and Dagster metadata."""
+        penalty = {"endpoint": endpoint, "scopes": list(scopes), "seconds": round(seconds, 1), "noticed_at": time.monotonic()}
         with self._lock:
-            self.penalties.append(
-                {"endpoint": endpoint, "scopes": list(scopes), "seconds": round(seconds, 1), "noticed_at": time.monotonic()}
-            )
+            self.penalties.append(penalty)
+            listeners = list(self.penalty_listeners)
+        for listener in listeners:
+            listener({k: v for k, v in penalty.items() if k != "noticed_at"})
 
     def note(self, counter: str) -> None:
         """Count a run-level event (``session_recoveries`` or ``cold_read_retries``)."""

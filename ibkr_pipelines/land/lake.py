@@ -1,8 +1,8 @@
 """The Parquet lake: one hive-style partition file per table and snapshot date, written atomically.
 
-Layout under ``<data_dir>/lake``::
+Layout under ``<data_dir>/lake`` (the date folder's name comes from the table's spec)::
 
-    <table>/snapshot_date=YYYY-MM-DD/part-0.parquet        snapshot tables
+    <table>/snapshot_date=YYYY-MM-DD/part-0.parquet        e.g. positions
     contracts/seen_date=YYYY-MM-DD/part-0.parquet          the contracts seen that day
     _quarantine/table=<t>/partition=<p>/part-0.parquet     rows that failed validation
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ibkr_pipelines.schemas import SCHEMAS, SNAPSHOT_TABLES
+from ibkr_pipelines.schemas import spec_for
 
 PART_FILE = "part-0.parquet"
 QUARANTINE_DIR = "_quarantine"
@@ -61,12 +61,8 @@ def partition_key_of(value: dt.date | str) -> str:
 
 
 def partition_column(table: str) -> str:
-    """The hive partition name of ``table``: ``snapshot_date``, or ``seen_date`` for contracts."""
-    if table in SNAPSHOT_TABLES:
-        return "snapshot_date"
-    if table == "contracts":
-        return "seen_date"
-    raise KeyError(f"unknown table {table!r}; known tables: {', '.join(sorted(SCHEMAS))}")
+    """The hive name of ``table``'s date folders, from its spec (``snapshot_date``, ``seen_date``...)."""
+    return spec_for(table).lake_key
 
 
 def write_parquet_atomic(df: pl.DataFrame, path: Path, metadata: dict[str, str] | None = None) -> Path:

@@ -17,7 +17,7 @@ import pandera.errors
 import polars as pl
 
 from ibkr_pipelines.errors import IbkrPipelinesError
-from ibkr_pipelines.schemas import NATURAL_KEYS, QUARANTINE_SCHEMA, schema_for
+from ibkr_pipelines.schemas import QUARANTINE_SCHEMA, natural_key, schema_for
 
 _ROW_INDEX = "__row_number"
 
@@ -51,7 +51,7 @@ def _row_reasons(failure_cases: pl.DataFrame, columns: list[str]) -> dict[int, l
 
 def _duplicate_reasons(df: pl.DataFrame, table: str) -> dict[int, list[str]]:
     """Later rows whose complete natural key was already seen (the first one wins)."""
-    keys = NATURAL_KEYS[table]
+    keys = natural_key(table)
     complete = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
     later = df.with_row_index(_ROW_INDEX).filter(complete & ~pl.struct(keys).is_first_distinct().over(complete))
     reasons: dict[int, list[str]] = {}
@@ -83,12 +83,12 @@ def split_valid(
 
     Raises ``SchemaMismatch`` when the frame as a whole does not fit (so a bug is not quarantined).
     """
-    model = schema_for(table)
+    schema = schema_for(table)
     reasons: dict[int, list[str]] = defaultdict(list)
     for index, found in _duplicate_reasons(df, table).items():
         reasons[index].extend(found)
     try:
-        model.validate(df, lazy=True)
+        schema.validate(df, lazy=True)
     except pandera.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         frame_level = [_whole_frame_problem(c) for c in cases.filter(pl.col("index").is_null()).to_dicts()]

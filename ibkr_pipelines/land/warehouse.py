@@ -1,15 +1,14 @@
-"""The DuckDB warehouse: schema from sql/, idempotent partition loads, read-only queries.
+"""The DuckDB warehouse: tables from the specs, idempotent window loads, read-only queries.
 
 DuckDB lets one process hold a file at a time (readers of other processes included), so every
 connection opens the file with lock retry (backoff up to a timeout, logging who holds it, then a
-clear error) and holds it only for one load. Each load is one transaction: the slice of a snapshot
-partition the extraction covered (a date, or a date and some accounts) is deleted and re-inserted;
-`contracts` is merged on conid; the partition's quarantine rows are replaced; a `_load_log` row is
-appended. Re-running a partition therefore leaves the data tables exactly as they were.
+clear error) and holds it only for one load. Tables are created from their specs (with column
+comments; columns a spec gained since are added), and the analyst views from ``sql/views``.
 
-A load never silently shrinks what is landed: when an account's slice would go from rows to none,
-or to less than half, the load is refused with one line unless ``allow_shrink`` says the source is
-right (positions really closed), so an extraction that went wrong cannot wipe good data.
+A load takes a window of lake partitions (one date, or every date of a backfill) and merges them in
+ONE transaction, each date as its table's load strategy says (``merge``): so a backfill is one write,
+and a crash leaves the table as before. Each date's quarantine rows are replaced and a `_load_log`
+row appended. Re-running a window leaves the data tables exactly as they were.
 """
 
 from __future__ import annotations
@@ -27,32 +26,21 @@ import duckdb
 import polars as pl
 
 from ibkr_pipelines.errors import IbkrPipelinesError
-from ibkr_pipelines.land.lake import PartitionSlice, partition_key_of, read_slice
-from ibkr_pipelines.schemas import SCHEMAS, SNAPSHOT_TABLES
+from ibkr_pipelines.land.lake import partition_key_of, read_slice
+from ibkr_pipelines.land.merge import LoadError, ShrinkRefused, merge, quote
+from ibkr_pipelines.schemas import BOOKKEEPING, TABLES, spec_for
+from ibkr_pipelines.schemas.spec import TableSpec, sql_type
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+__all__ = ["LoadError", "LoadResult", "ShrinkRefused", "Warehouse", "WarehouseLocked", "WindowPart"]
 
 
 class WarehouseLocked(IbkrPipelinesError):
     """Another process kept the DuckDB file locked for longer than the lock timeout."""
 
     retryable = True
-
-
-class LoadError(IbkrPipelinesError):
-    """A partition could not be loaded (wrong partition dates, missing columns, unknown table)."""
-
-
-class ShrinkRefused(LoadError):
-    """A load would replace landed rows with far fewer; refused unless the caller allows it."""
-
-
-# A load is refused when a slice would lose every row, or (from SHRINK_MIN_ROWS landed rows on)
-# more than half of them: guards against a broken extraction, not statistics about accounts.
-SHRINK_FLOOR = 0.5
-SHRINK_MIN_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -66,21 +54,13 @@ class LoadResult:
     quarantined: int
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+@dataclass(frozen=True)
+class WindowPart:
+    """One date of a window to load: its lake file and its quarantine (a file, a frame, or none)."""
 
-
-def _merge_select(alias: str, columns: Sequence[str]) -> str:
-    """Column list for a merged contract row: attributes from ``alias``, widest seen-date range."""
-    picked = []
-    for name in columns:
-        if name == "first_seen_date":
-            picked.append("least(i.first_seen_date, c.first_seen_date) AS first_seen_date")
-        elif name == "last_seen_date":
-            picked.append("greatest(i.last_seen_date, c.last_seen_date) AS last_seen_date")
-        else:
-            picked.append(f"{alias}.{_quote(name)}")
-    return ", ".join(picked)
+    key: str
+    path: Path
+    quarantine: Path | pl.DataFrame | None = None
 
 
 # DuckDB settings that leave a read-only connection able to read this database and nothing else
@@ -104,16 +84,6 @@ def lock_holder(error: Exception) -> str:
     return f"{Path(found.group(1)).name} (PID {found.group(2)})"
 
 
-def shrink_problem(table: str, key: str, who: str, landed: int, incoming: int) -> str | None:
-    """Why replacing ``landed`` rows by ``incoming`` looks like data loss (None when it does not)."""
-    if landed == 0 or (incoming > 0 and (landed < SHRINK_MIN_ROWS or incoming >= landed * SHRINK_FLOOR)):
-        return None
-    return (
-        f"{table} {key}: refusing to replace {landed} landed row(s){who} with {incoming}: IBKR returned far fewer "
-        "than before; if that is right (e.g. positions closed), re-run with --allow-shrink (IBKR_ALLOW_SHRINK=true)"
-    )
-
-
 class Warehouse:
     """One DuckDB file: writes with lock retry in single transactions, reads read-only."""
 
@@ -126,7 +96,7 @@ class Warehouse:
         first_backoff: float = 0.05,
         max_backoff: float = 2.0,
     ) -> None:
-        """Point at ``db_path`` (created on first write) and the ``sql/`` folder with ddl/ and views/."""
+        """Point at ``db_path`` (created on first write) and the ``sql/`` folder holding views/."""
         self.db_path = Path(db_path)
         self.sql_dir = Path(sql_dir) if sql_dir is not None else DEFAULT_SQL_DIR
         self.lock_timeout = lock_timeout
@@ -187,31 +157,23 @@ class Warehouse:
         finally:
             con.close()
 
-    # -- schema --------------------------------------------------------------------------------
-
-    def ddl_files(self) -> list[Path]:
-        """The table definitions (sql/ddl), in name order."""
-        ddl = sorted((self.sql_dir / "ddl").glob("*.sql"))
-        if not ddl:
-            raise FileNotFoundError(f"no DDL files in {self.sql_dir / 'ddl'}")
-        return ddl
+    # -- schema ------------------------------------------------------------------------------
 
     def view_files(self) -> list[Path]:
         """The analyst views (sql/views), in name order (later views may read earlier ones)."""
         return sorted((self.sql_dir / "views").glob("*.sql"))
 
-    def sql_files(self) -> list[Path]:
-        """The DDL files then the view files, each folder in name order."""
-        return self.ddl_files() + self.view_files()
-
     def ensure_schema(self) -> None:
-        """Create missing tables (sql/ddl), list the data tables, (re)create the views (sql/views): one transaction."""
+        """Create the tables from their specs (adding columns a spec gained), list them, (re)create the views."""
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for path in self.ddl_files():
-                    con.execute(path.read_text(encoding="utf-8"))
-                self._list_datasets(con)
+                for spec in (*TABLES.values(), *BOOKKEEPING.values()):
+                    self._create(con, spec)
+                con.execute('DELETE FROM "_datasets"')
+                con.executemany(
+                    'INSERT INTO "_datasets" VALUES (?, ?)', [[s.name, s.description] for s in TABLES.values()]
+                )
                 for path in self.view_files():
                     con.execute(path.read_text(encoding="utf-8"))
                 con.execute("COMMIT")
@@ -220,12 +182,19 @@ class Warehouse:
                 raise
 
     @staticmethod
-    def _list_datasets(con: duckdb.DuckDBPyConnection) -> None:
-        """Refresh `_datasets`: every data table with the first line of its schema's description."""
-        con.execute("DELETE FROM _datasets")
-        for table, model in SCHEMAS.items():
-            description = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else None
-            con.execute("INSERT INTO _datasets VALUES (?, ?)", [table, description])
+    def _create(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+        """Create ``spec``'s table if missing, add the columns it lacks, and write its comments."""
+        con.execute(spec.create_sql())
+        present = {
+            name for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [spec.name]
+            ).fetchall()
+        }
+        for column in spec.columns:
+            if column.name not in present:  # a column the spec gained since the table was made
+                con.execute(f"ALTER TABLE {quote(spec.name)} ADD COLUMN {quote(column.name)} {sql_type(column.dtype)}")
+        for statement in spec.comment_sql():
+            con.execute(statement)
 
     # -- loads ---------------------------------------------------------------------------------
 
@@ -239,48 +208,53 @@ class Warehouse:
         quarantine: Path | str | pl.DataFrame | None = None,
         allow_shrink: bool = False,
     ) -> LoadResult:
-        """Load one lake partition into ``table`` in one transaction (idempotent); returns counts.
+        """Load one lake partition into ``table`` in one transaction (a window of one date)."""
+        part = WindowPart(partition_key_of(partition_key), Path(parquet_path),
+                          Path(quarantine) if isinstance(quarantine, str) else quarantine)
+        return self.load_window(table, [part], run_id, allow_shrink=allow_shrink)[0]
 
-        ``quarantine`` (a parquet file or frame shaped like the `quarantine` table) replaces the
-        table's quarantine rows for this partition; None clears them. The slice the file covers
-        (its metadata) is what a snapshot load replaces; ``allow_shrink`` lets it shrink a lot.
+    def load_window(
+        self, table: str, parts: Sequence[WindowPart], run_id: str, *, allow_shrink: bool = False
+    ) -> list[LoadResult]:
+        """Load every date of a window into ``table`` in ONE transaction; returns one result per date.
+
+        Each date merges as the table's spec says; its quarantine rows are replaced (None clears
+        them) and a `_load_log` row appended. Any failure rolls the whole window back.
         """
-        if table not in SCHEMAS:
-            raise LoadError(f"unknown table {table!r}; known tables: {', '.join(sorted(SCHEMAS))}")
-        key = partition_key_of(partition_key)
-        source = str(Path(parquet_path))
-        if not Path(source).is_file():
-            raise LoadError(f"{table} {key}: no parquet file at {source}")
+        spec = spec_for(table)
+        for part in parts:
+            if not part.path.is_file():
+                raise LoadError(f"{table} {part.key}: no parquet file at {part.path}")
+        results = []
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 columns = self._columns(con, table)
-                select = ", ".join(_quote(c) for c in columns)
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select} "
-                    "FROM read_parquet(?, hive_partitioning = false)",
-                    [source],
-                )
-                if table in SNAPSHOT_TABLES:
-                    covered = read_slice(source)
-                    rows, replaced = self._replace_snapshot(con, table, key, columns, covered, allow_shrink)
-                else:
-                    rows, replaced = self._merge_contracts(con, columns)
-                quarantined = self._replace_quarantine(con, table, key, run_id, quarantine)
-                con.execute(
-                    "INSERT INTO _load_log (table_name, partition_key, rows, quarantined, lake_path, run_id, loaded_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [table, key, rows, quarantined, source, run_id, dt.datetime.now(dt.timezone.utc)],
-                )
-                con.execute("DROP TABLE _incoming")
+                select = ", ".join(quote(c) for c in columns)
+                for part in parts:
+                    key = partition_key_of(part.key)
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select} "
+                        "FROM read_parquet(?, hive_partitioning = false)",
+                        [str(part.path)],
+                    )
+                    rows, replaced = merge(con, spec, key, columns, read_slice(part.path), allow_shrink)
+                    quarantined = self._replace_quarantine(con, table, key, run_id, part.quarantine)
+                    con.execute(
+                        "INSERT INTO _load_log (table_name, partition_key, rows, quarantined, lake_path, run_id, "
+                        "loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [table, key, rows, quarantined, str(part.path), run_id, dt.datetime.now(dt.timezone.utc)],
+                    )
+                    con.execute("DROP TABLE _incoming")
+                    results.append(LoadResult(table, key, rows, replaced, quarantined))
                 con.execute("COMMIT")
             except duckdb.BinderException as error:
                 con.execute("ROLLBACK")
-                raise LoadError(f"{table} {key}: {source} does not match the table: {error}") from None
+                raise LoadError(f"{table}: a lake file does not match the table: {error}") from None
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return LoadResult(table=table, partition_key=key, rows=rows, replaced=replaced, quarantined=quarantined)
+        return results
 
     @staticmethod
     def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -293,113 +267,12 @@ class Warehouse:
         return [name for (name,) in found]
 
     @staticmethod
-    def _replace_snapshot(
-        con: duckdb.DuckDBPyConnection,
-        table: str,
-        key: str,
-        columns: Sequence[str],
-        covered: PartitionSlice | None,
-        allow_shrink: bool,
-    ) -> tuple[int, int]:
-        """Replace the covered slice of one snapshot date (the whole date when the file names none)."""
-        (wrong,) = con.execute(
-            "SELECT count(*) FROM _incoming WHERE snapshot_date IS DISTINCT FROM CAST(? AS DATE)", [key]
-        ).fetchone()
-        if wrong:
-            raise LoadError(f"{table} {key}: {wrong} rows carry another snapshot_date than the partition")
-        where, params = "snapshot_date = CAST(? AS DATE)", [key]
-        if covered is not None:
-            column = _quote(covered.column)
-            (outside,) = con.execute(
-                f"SELECT count(*) FROM _incoming WHERE {column} IS NULL OR NOT list_contains(?, {column})",
-                [list(covered.values)],
-            ).fetchone()
-            if outside:
-                raise LoadError(f"{table} {key}: {outside} rows fall outside the {covered.column}s the file covers")
-            where += f" AND list_contains(?, {column})"
-            params.append(list(covered.values))
-        if not allow_shrink:
-            Warehouse._refuse_shrink(con, table, key, where, params, covered)
-        (replaced,) = con.execute(f"SELECT count(*) FROM {_quote(table)} WHERE {where}", params).fetchone()
-        con.execute(f"DELETE FROM {_quote(table)} WHERE {where}", params)
-        cols = ", ".join(_quote(c) for c in columns)
-        con.execute(f"INSERT INTO {_quote(table)} ({cols}) SELECT {cols} FROM _incoming")
-        (rows,) = con.execute("SELECT count(*) FROM _incoming").fetchone()
-        return int(rows), int(replaced)
-
-    @staticmethod
-    def _refuse_shrink(
-        con: duckdb.DuckDBPyConnection,
-        table: str,
-        key: str,
-        where: str,
-        params: list[Any],
-        covered: PartitionSlice | None,
-    ) -> None:
-        """Raise ``ShrinkRefused`` when a covered slice (or the whole date) would lose most of its rows."""
-        if covered is None:
-            (landed,) = con.execute(f"SELECT count(*) FROM {_quote(table)} WHERE {where}", params).fetchone()
-            (incoming,) = con.execute("SELECT count(*) FROM _incoming").fetchone()
-            problem = shrink_problem(table, key, "", int(landed), int(incoming))
-            if problem:
-                raise ShrinkRefused(problem)
-            return
-        column = _quote(covered.column)
-        counts = con.execute(
-            f"""
-            SELECT landed.value, landed.n, coalesce(incoming.n, 0)
-            FROM (SELECT {column} AS value, count(*) AS n FROM {_quote(table)} WHERE {where} GROUP BY 1) AS landed
-            LEFT JOIN (SELECT {column} AS value, count(*) AS n FROM _incoming GROUP BY 1) AS incoming
-              ON incoming.value = landed.value
-            ORDER BY 1
-            """,
-            params,
-        ).fetchall()
-        for value, landed, incoming in counts:
-            problem = shrink_problem(table, key, f" of {value}", int(landed), int(incoming))
-            if problem:
-                raise ShrinkRefused(problem)
-
-    @staticmethod
-    def _merge_contracts(con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> tuple[int, int]:
-        """Type-1 merge on conid: newest sighting's attributes win, first_seen_date stays the earliest.
-
-        Loading an older day after a newer one only moves first_seen_date, so any load order of the
-        same days gives the same table.
-        """
-        (dupes,) = con.execute("SELECT count(*) - count(DISTINCT conid) FROM _incoming").fetchone()
-        if dupes:
-            raise LoadError(f"contracts: {dupes} duplicate conids in the incoming file (validate first)")
-        cols = ", ".join(_quote(c) for c in columns)
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _merged AS
-            SELECT {cols} FROM _incoming AS i
-            WHERE NOT EXISTS (SELECT 1 FROM contracts AS c WHERE c.conid = i.conid)
-            UNION ALL
-            SELECT {_merge_select('i', columns)} FROM _incoming AS i JOIN contracts AS c ON c.conid = i.conid
-            WHERE i.last_seen_date >= c.last_seen_date
-            UNION ALL
-            SELECT {_merge_select('c', columns)} FROM _incoming AS i JOIN contracts AS c ON c.conid = i.conid
-            WHERE i.last_seen_date < c.last_seen_date
-            """
-        )
-        (replaced,) = con.execute(
-            "SELECT count(*) FROM contracts WHERE conid IN (SELECT conid FROM _incoming)"
-        ).fetchone()
-        con.execute("DELETE FROM contracts WHERE conid IN (SELECT conid FROM _incoming)")
-        con.execute(f"INSERT INTO contracts ({cols}) SELECT {cols} FROM _merged")
-        con.execute("DROP TABLE _merged")
-        (rows,) = con.execute("SELECT count(*) FROM _incoming").fetchone()
-        return int(rows), int(replaced)
-
-    @staticmethod
     def _replace_quarantine(
         con: duckdb.DuckDBPyConnection,
         table: str,
         key: str,
         run_id: str,
-        quarantine: Path | str | pl.DataFrame | None,
+        quarantine: Path | pl.DataFrame | None,
     ) -> int:
         con.execute("DELETE FROM quarantine WHERE table_name = ? AND partition_key = ?", [table, key])
         if quarantine is None:
@@ -410,6 +283,8 @@ class Warehouse:
             con.register("_quarantine_in", quarantine.to_arrow())
             source, params = "_quarantine_in", []
         else:
+            if not Path(quarantine).is_file():
+                return 0
             source, params = "read_parquet(?, hive_partitioning = false)", [str(quarantine)]
         try:
             con.execute(

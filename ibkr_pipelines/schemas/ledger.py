@@ -2,71 +2,52 @@
 
 from __future__ import annotations
 
-import pandera.polars as pa
-import polars as pl
+from ibkr_pipelines.schemas.shared import RAW_EXTRA
+from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, TIMESTAMP, Column, LoadStrategy, Reach, TableSpec, col
 
-from ibkr_pipelines.schemas.types import UTC_TIMESTAMP
 
-# Money columns of a ledger row, in the order they are landed.
-LEDGER_AMOUNT_COLUMNS: tuple[str, ...] = (
-    "cash_balance",
-    "settled_cash",
-    "net_liquidation_value",
-    "exchange_rate",
-    "stock_market_value",
-    "stock_option_market_value",
-    "future_market_value",
-    "future_option_market_value",
-    "futures_only_pnl",
-    "corporate_bonds_market_value",
-    "tbonds_market_value",
-    "tbills_market_value",
-    "warrants_market_value",
-    "issuer_options_market_value",
-    "commodity_market_value",
-    "money_funds",
-    "crypto_value",
-    "interest",
-    "dividends",
-    "unrealized_pnl",
-    "realized_pnl",
-    "funds",
-    "cash_balance_fx_segment",
+def _money(name: str, meaning: str) -> Column:
+    return col(name, FLOAT, f"{meaning}, in the row's currency (BASE: the account's base currency).")
+
+
+LEDGER = TableSpec(
+    name="ledger",
+    description="Cash and market values per account, date and currency, plus the BASE roll-up (net liquidation value).",
+    source="GET /portfolio/{accountId}/ledger",
+    columns=(
+        col("snapshot_date", DATE, "The trading date (New York) the snapshot describes.", nullable=False),
+        col("account_id", TEXT, "IBKR account id.", nullable=False),
+        col("currency", TEXT, "Currency of the row, or BASE for the account's roll-up in its base currency.",
+            nullable=False),
+        _money("cash_balance", "Cash balance (cashbalance)"),
+        _money("settled_cash", "Settled cash (settledcash)"),
+        _money("net_liquidation_value", "Net liquidation value (netliquidationvalue): the account's NAV on BASE"),
+        col("exchange_rate", FLOAT, "Units of base currency per unit of this currency (exchangerate)."),
+        _money("stock_market_value", "Market value of stocks (stockmarketvalue)"),
+        _money("stock_option_market_value", "Market value of stock options (stockoptionmarketvalue)"),
+        _money("future_market_value", "Market value of futures (futuremarketvalue)"),
+        _money("future_option_market_value", "Market value of futures options (futureoptionmarketvalue)"),
+        _money("futures_only_pnl", "Futures P&L (futuresonlypnl)"),
+        _money("corporate_bonds_market_value", "Market value of corporate bonds (corporatebondsmarketvalue)"),
+        _money("tbonds_market_value", "Market value of treasury bonds (tbondsmarketvalue)"),
+        _money("tbills_market_value", "Market value of treasury bills (tbillsmarketvalue)"),
+        _money("warrants_market_value", "Market value of warrants (warrantsmarketvalue)"),
+        _money("issuer_options_market_value", "Market value of issuer options (issueroptionsmarketvalue)"),
+        _money("commodity_market_value", "Market value of commodities (commoditymarketvalue)"),
+        _money("money_funds", "Money market funds (moneyfunds)"),
+        _money("crypto_value", "Crypto currency value (cryptocurrencyvalue)"),
+        _money("interest", "Accrued interest (interest)"),
+        _money("dividends", "Accrued dividends (dividends)"),
+        _money("unrealized_pnl", "Unrealized P&L (unrealizedpnl)"),
+        _money("realized_pnl", "Realized P&L (realizedpnl)"),
+        _money("funds", "Funds (funds)"),
+        _money("cash_balance_fx_segment", "Cash in the FX segment (cashbalancefxsegment)"),
+        col("reported_at", TIMESTAMP, "When IBKR computed the row, UTC (timestamp, epoch seconds)."),
+        RAW_EXTRA,
+    ),
+    natural_key=("snapshot_date", "account_id", "currency"),
+    load=LoadStrategy.REPLACE_WINDOW,
+    partition_column="snapshot_date",
+    slice_column="account_id",
+    reach=Reach.CURRENT,
 )
-
-
-class LedgerSchema(pa.DataFrameModel):
-    """Cash and market values of one account in one currency (or ``BASE``) on one snapshot date."""
-
-    snapshot_date: pl.Date = pa.Field(nullable=False)
-    account_id: pl.Utf8 = pa.Field(nullable=False)
-    currency: pl.Utf8 = pa.Field(nullable=False)
-    cash_balance: pl.Float64 = pa.Field(nullable=True)
-    settled_cash: pl.Float64 = pa.Field(nullable=True)
-    net_liquidation_value: pl.Float64 = pa.Field(nullable=True)
-    exchange_rate: pl.Float64 = pa.Field(nullable=True)
-    stock_market_value: pl.Float64 = pa.Field(nullable=True)
-    stock_option_market_value: pl.Float64 = pa.Field(nullable=True)
-    future_market_value: pl.Float64 = pa.Field(nullable=True)
-    future_option_market_value: pl.Float64 = pa.Field(nullable=True)
-    futures_only_pnl: pl.Float64 = pa.Field(nullable=True)
-    corporate_bonds_market_value: pl.Float64 = pa.Field(nullable=True)
-    tbonds_market_value: pl.Float64 = pa.Field(nullable=True)
-    tbills_market_value: pl.Float64 = pa.Field(nullable=True)
-    warrants_market_value: pl.Float64 = pa.Field(nullable=True)
-    issuer_options_market_value: pl.Float64 = pa.Field(nullable=True)
-    commodity_market_value: pl.Float64 = pa.Field(nullable=True)
-    money_funds: pl.Float64 = pa.Field(nullable=True)
-    crypto_value: pl.Float64 = pa.Field(nullable=True)
-    interest: pl.Float64 = pa.Field(nullable=True)
-    dividends: pl.Float64 = pa.Field(nullable=True)
-    unrealized_pnl: pl.Float64 = pa.Field(nullable=True)
-    realized_pnl: pl.Float64 = pa.Field(nullable=True)
-    funds: pl.Float64 = pa.Field(nullable=True)
-    cash_balance_fx_segment: pl.Float64 = pa.Field(nullable=True)
-    reported_at: UTC_TIMESTAMP = pa.Field(nullable=True)
-    raw_extra: pl.Utf8 = pa.Field(nullable=True)
-
-    class Config:
-        strict = True
-        unique = ["snapshot_date", "account_id", "currency"]

@@ -1,49 +1,58 @@
-"""Which pandera model validates which landed table, its natural key, and its polars layout."""
+"""The registry of table specs: which tables exist, and the views of them the rest of the code reads.
+
+Adding a table is adding its spec here (and an extractor that builds its frames): the lake, the
+warehouse, the DDL, the checks and the Dagster assets follow from the spec.
+"""
 
 from __future__ import annotations
 
 import pandera.polars as pa
 import polars as pl
 
-from ibkr_pipelines.schemas.account_summary import AccountSummarySchema
-from ibkr_pipelines.schemas.accounts import AccountsSchema
-from ibkr_pipelines.schemas.allocation import AllocationSchema
-from ibkr_pipelines.schemas.contracts import ContractsSchema
-from ibkr_pipelines.schemas.ledger import LedgerSchema
-from ibkr_pipelines.schemas.positions import PositionsSchema
+from ibkr_pipelines.schemas.account_summary import ACCOUNT_SUMMARY
+from ibkr_pipelines.schemas.accounts import ACCOUNTS
+from ibkr_pipelines.schemas.allocation import ALLOCATION
+from ibkr_pipelines.schemas.contracts import CONTRACTS
+from ibkr_pipelines.schemas.ledger import LEDGER
+from ibkr_pipelines.schemas.positions import POSITIONS
+from ibkr_pipelines.schemas.quarantine import DATASETS_TABLE, LOAD_LOG, QUARANTINE
+from ibkr_pipelines.schemas.spec import TableSpec
 
-SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
-    "accounts": AccountsSchema,
-    "account_summary": AccountSummarySchema,
-    "ledger": LedgerSchema,
-    "positions": PositionsSchema,
-    "allocation": AllocationSchema,
-    "contracts": ContractsSchema,
-}
-
-# Tables replaced one snapshot_date at a time; `contracts` is merged on conid instead.
-SNAPSHOT_TABLES: tuple[str, ...] = ("accounts", "account_summary", "ledger", "positions", "allocation")
-
-NATURAL_KEYS: dict[str, list[str]] = {name: list(model.Config.unique) for name, model in SCHEMAS.items()}
-
-# Columns analysts rely on: a landed row without them is a defect the warehouse checks report
-# (a unique key and a row count did not notice positions landed without their security fields).
-ANALYST_COLUMNS: dict[str, tuple[str, ...]] = {
-    "accounts": ("base_currency",),
-    "positions": ("ticker", "asset_class", "currency", "mkt_value"),
-    "contracts": ("ticker", "asset_class", "currency"),
-}
+# The data tables, in landing order.
+TABLES: dict[str, TableSpec] = {s.name: s for s in (ACCOUNTS, ACCOUNT_SUMMARY, LEDGER, POSITIONS, ALLOCATION, CONTRACTS)}
+# Tables the warehouse keeps for itself.
+BOOKKEEPING: dict[str, TableSpec] = {s.name: s for s in (QUARANTINE, LOAD_LOG, DATASETS_TABLE)}
 
 
-def schema_for(table: str) -> type[pa.DataFrameModel]:
-    """The pandera model of ``table``; a clear KeyError naming the known tables otherwise."""
-    try:
-        return SCHEMAS[table]
-    except KeyError:
-        raise KeyError(f"unknown table {table!r}; known tables: {', '.join(sorted(SCHEMAS))}") from None
+def register(spec: TableSpec) -> TableSpec:
+    """Add a data table (a new dataset's spec, or a test's); returns it."""
+    TABLES[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a data table added with ``register`` (tests clean up after themselves)."""
+    TABLES.pop(name, None)
+
+
+def spec_for(table: str) -> TableSpec:
+    """The spec of ``table``; a clear KeyError naming the known tables otherwise."""
+    found = TABLES.get(table) or BOOKKEEPING.get(table)
+    if found is None:
+        raise KeyError(f"unknown table {table!r}; known tables: {', '.join(sorted(TABLES))}")
+    return found
+
+
+def schema_for(table: str) -> pa.DataFrameSchema:
+    """The pandera schema validating ``table``'s extracted frames."""
+    return spec_for(table).pandera_schema()
 
 
 def polars_schema(table: str) -> dict[str, pl.DataType]:
     """Column name -> polars dtype of ``table``, in landing order, so extractors build exact frames."""
-    columns = schema_for(table).to_schema().columns
-    return {name: column.dtype.type for name, column in columns.items()}
+    return spec_for(table).polars_schema()
+
+
+def natural_key(table: str) -> list[str]:
+    """The natural key of ``table``."""
+    return list(spec_for(table).natural_key)

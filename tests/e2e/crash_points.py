@@ -50,15 +50,15 @@ def _install(point: str) -> None:
     elif stage == "after-load":
         import assets.factory as factory
 
-        load = factory.load_dataset
+        load = factory.load_table
 
-        def load_then_stop(dataset: Any, *args: Any, **kwargs: Any) -> Any:
-            result = load(dataset, *args, **kwargs)
-            if dataset.table == table:
+        def load_then_stop(name: str, *args: Any, **kwargs: Any) -> Any:
+            result = load(name, *args, **kwargs)
+            if name == table:
                 _stop_here(point)
             return result
 
-        factory.load_dataset = load_then_stop  # type: ignore[assignment]
+        factory.load_table = load_then_stop  # type: ignore[assignment]
     else:
         raise SystemExit(f"unknown CRASH_POINT {point!r}")
 

@@ -52,7 +52,7 @@ def test_dagster_dev_serves_the_asset_graph(tmp_path: Path) -> None:
             time.sleep(1)
         assert nodes, "the UI never served the asset graph"
         keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
-        assert {"lake/positions", "warehouse/positions", "warehouse/contracts"} <= keys
+        assert {"lake/positions_parquet", "warehouse/positions", "warehouse/contracts"} <= keys
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

@@ -1,24 +1,39 @@
+"""Tables are created from their specs: types, nullability and comments; a column a spec gains is added."""
+
 from __future__ import annotations
 
-import polars as pl
+import duckdb
 
-from ibkr_pipelines.schemas import LOAD_LOG_SCHEMA, QUARANTINE_SCHEMA, SCHEMAS, polars_schema
-
-SQL_TYPES = {pl.Utf8: "VARCHAR", pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Float64: "DOUBLE",
-             pl.Boolean: "BOOLEAN", pl.Date: "DATE"}
+from ibkr_pipelines.schemas import BOOKKEEPING, TABLES
+from ibkr_pipelines.schemas.spec import sql_type
 
 
-def _sql_type(dtype: pl.DataType) -> str:
-    return "TIMESTAMP" if isinstance(dtype, pl.Datetime) else SQL_TYPES[dtype.base_type()]
-
-
-def test_ddl_matches_the_pandera_schemas(landing):
-    expected = {t: polars_schema(t) for t in SCHEMAS}
-    expected["quarantine"] = QUARANTINE_SCHEMA
-    expected["_load_log"] = LOAD_LOG_SCHEMA
-    for table, schema in expected.items():
+def test_every_table_matches_its_spec(landing):
+    for spec in (*TABLES.values(), *BOOKKEEPING.values()):
         found = landing.rows(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE table_name = '{table}' ORDER BY ordinal_position"
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            f"WHERE table_name = '{spec.name}' ORDER BY ordinal_position"
         )
-        assert found == [(name, _sql_type(dtype)) for name, dtype in schema.items()], table
+        expected = [(c.name, sql_type(c.dtype), "YES" if c.nullable else "NO") for c in spec.columns]
+        assert found == expected, spec.name
+
+
+def test_tables_and_columns_carry_their_descriptions(landing):
+    spec = TABLES["positions"]
+    (table_comment,) = landing.rows("SELECT comment FROM duckdb_tables() WHERE table_name = 'positions'")[0]
+    assert table_comment == spec.description
+    comments = dict(landing.rows("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'positions'"))
+    assert comments == {c.name: c.description for c in spec.columns}
+
+
+def test_a_column_a_spec_gained_is_added_to_an_existing_table(landing):
+    with duckdb.connect(str(landing.warehouse.db_path)) as con:
+        con.execute("ALTER TABLE ledger DROP COLUMN crypto_value")  # as made by an older version
+    landing.warehouse.ensure_schema()
+    assert ("crypto_value",) in landing.rows(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'ledger'"
+    )
+
+
+def test_the_data_tables_are_listed_for_load_status(landing):
+    assert sorted(t for (t,) in landing.rows("SELECT table_name FROM _datasets")) == sorted(TABLES)

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pytest
 import yaml
 
 from assets.definitions import defs
@@ -19,22 +20,48 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLES = {"accounts", "account_summary", "ledger", "positions", "allocation", "contracts"}
 
 
-def test_every_dataset_has_a_lake_and_a_warehouse_asset_in_its_domain_group() -> None:
+def test_every_table_has_a_lake_and_a_warehouse_asset_in_its_domain_group() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {f"{layer}/{t}" for layer in ("lake", "warehouse") for t in TABLES}
+    assert keys == {f"lake/{t}_parquet" for t in TABLES} | {f"warehouse/{t}" for t in TABLES}
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups["lake/positions"] == "portfolio" and groups["warehouse/contracts"] == "reference"
+    assert groups["lake/positions_parquet"] == "portfolio" and groups["warehouse/contracts"] == "reference"
 
 
-def test_only_duckdb_writers_are_in_the_single_writer_pool() -> None:
+def test_asset_names_are_unique_in_the_graph() -> None:
+    """The UI labels a node by the last part of its key: no two nodes may share it."""
+    names = [k.path[-1] for k in defs.resolve_asset_graph().get_all_asset_keys()]
+    assert len(names) == len(set(names)), sorted(names)
+
+
+def test_every_asset_backfills_a_range_in_one_run() -> None:
     for assets_def in defs.assets or []:
-        for key in assets_def.keys:
-            spec_pool = assets_def.op.pool
-            if key.path[0] == "warehouse":
-                assert spec_pool == DUCKDB_POOL, key
-            else:
-                assert spec_pool is None, key
+        assert assets_def.backfill_policy == dg.BackfillPolicy.single_run(), assets_def.keys
+
+
+def test_the_nightly_job_names_its_assets() -> None:
+    job = defs.resolve_job_def("nightly_ingestion")
+    selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert selected == {f"lake/{t}_parquet" for t in TABLES} | {f"warehouse/{t}" for t in TABLES}
+
+
+def test_resources_show_their_settings_as_config_fields() -> None:
+    resources = defs.get_repository_def().get_top_level_resources()
+    ibkr_fields = set(resources["ibkr"].get_config_field().config_type.fields)  # type: ignore[union-attr]
+    assert {"base_url", "account_ids", "limits", "timeout_seconds", "compete"} <= ibkr_fields
+    warehouse_fields = set(resources["warehouse"].get_config_field().config_type.fields)  # type: ignore[union-attr]
+    assert {"data_dir", "lock_seconds", "allow_shrink"} <= warehouse_fields
+
+
+def test_a_resource_field_wins_over_its_variable_and_a_bad_one_names_itself(monkeypatch: "pytest.MonkeyPatch") -> None:
+    from assets.resources import IbkrResource
+    from ibkr_pipelines.errors import ConfigError
+
+    monkeypatch.setenv("IBKR_ACCOUNT_IDS", "U1")
+    assert IbkrResource().settings().account_ids == ("U1",)
+    assert IbkrResource(account_ids="U2,U3").settings().account_ids == ("U2", "U3")
+    with pytest.raises(ConfigError, match=r"^IBKR_LIMITS: "):
+        IbkrResource(limits="global=lots").settings()
 
 
 def test_snapshot_assets_are_daily_partitioned_and_depend_on_their_lake() -> None:
@@ -43,9 +70,10 @@ def test_snapshot_assets_are_daily_partitioned_and_depend_on_their_lake() -> Non
         node = graph.get(key)
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         if key.path[0] == "warehouse":
-            assert dg.AssetKey(["lake", key.path[1]]) in node.parent_keys
-    assert dg.AssetKey(["lake", "accounts"]) in graph.get(dg.AssetKey(["lake", "positions"])).parent_keys
-    assert dg.AssetKey(["lake", "positions"]) in graph.get(dg.AssetKey(["lake", "contracts"])).parent_keys
+            assert dg.AssetKey(["lake", f"{key.path[1]}_parquet"]) in node.parent_keys
+    lake = {t: dg.AssetKey(["lake", f"{t}_parquet"]) for t in TABLES}
+    assert lake["accounts"] in graph.get(lake["positions"]).parent_keys
+    assert lake["positions"] in graph.get(lake["contracts"]).parent_keys
 
 
 def test_nightly_schedule_targets_that_evenings_partition() -> None:

@@ -51,7 +51,7 @@ def test_contracts_cover_every_conid_held(landed: Pipeline) -> None:
 def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipeline) -> None:
     events = landed.result.get_asset_materialization_events()  # type: ignore[attr-defined]
     by_key = {"/".join(e.event_specific_data.materialization.asset_key.path): e for e in events}
-    assert set(by_key) == {f"{layer}/{t}" for layer in ("lake", "warehouse") for t in DATA_TABLES}
+    assert set(by_key) == {f"lake/{t}_parquet" for t in DATA_TABLES} | {f"warehouse/{t}" for t in DATA_TABLES}
     for key, event in by_key.items():
         metadata = event.event_specific_data.materialization.metadata
         assert metadata["dagster/row_count"].value > 0, key

@@ -1,0 +1,173 @@
+"""Sources: each is one download from IBKR and the tables it feeds.
+
+A source says how to fetch (an extractor over the ``ApiClient``), which tables its answers feed
+(one today; a Flex statement will feed several), which tables it reads from the lake first (e.g.
+contracts reads positions' conids), and whether it is fetched once per date of a window (snapshots
+of "now", served by IBKR for the current date only) or once for the whole window. Everything
+else about a table is in its spec (``schemas``); shared code reads both and names neither.
+"""
+
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import polars as pl
+
+from ibkr_pipelines.client.protocol import ApiClient
+from ibkr_pipelines.extract.accounts import fetch_accounts
+from ibkr_pipelines.extract.allocation import fetch_allocation
+from ibkr_pipelines.extract.common import empty_frame
+from ibkr_pipelines.extract.contracts import fetch_contracts
+from ibkr_pipelines.extract.ledger import fetch_ledger
+from ibkr_pipelines.extract.positions import PositionsFetch, fetch_positions
+from ibkr_pipelines.extract.summary import fetch_account_summary
+from ibkr_pipelines.windows import DateWindow
+
+# Requests per account are independent: a few in flight keep the pacer's budget busy while
+# answers travel; the pacer alone decides when each one may start.
+ACCOUNT_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class FetchInputs:
+    """What a fetch needs besides the client: its dates, the account filter, and upstream lake frames.
+
+    For a per-date source ``window`` is one date (``as_of``); ``upstream`` holds that date's frames.
+    """
+
+    window: DateWindow
+    account_filter: tuple[str, ...]
+    upstream: dict[str, pl.DataFrame]
+
+    @property
+    def as_of(self) -> datetime.date:
+        """The date a per-date fetch serves (the window's last date)."""
+        return self.window.end
+
+    @property
+    def account_ids(self) -> tuple[str, ...]:
+        """The accounts landed in the upstream ``accounts`` table for this date (empty without it)."""
+        accounts = self.upstream.get("accounts")
+        return tuple(accounts.get_column("account_id").to_list()) if accounts is not None else ()
+
+
+@dataclass(frozen=True)
+class FetchOutput:
+    """The rows fetched per table, the slice they cover (None: all of it), sparse pages read again.
+
+    ``covered`` lists every value of the tables' slice column the fetch asked IBKR about (e.g. the
+    accounts), including those that answered no rows, so that a re-run replaces exactly those
+    accounts' rows and leaves the others landed.
+    """
+
+    frames: dict[str, pl.DataFrame]
+    cold_read_retries: int = 0
+    covered: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One download and the tables it feeds; see the module docstring."""
+
+    name: str
+    tables: tuple[str, ...]
+    group: str
+    description: str
+    fetch: Callable[[ApiClient, FetchInputs], FetchOutput]
+    upstream: tuple[str, ...] = ()
+    per_date: bool = True
+    nightly: bool = True  # part of the nightly ingestion job (daily partitions)
+
+
+def stack(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Rows of several accounts as one frame (an empty frame of the table's layout when none)."""
+    return pl.concat(frames, how="vertical") if frames else empty_frame(table)
+
+
+def per_account(
+    table: str, fetch_one: Callable[[ApiClient, str, datetime.date], pl.DataFrame]
+) -> Callable[[ApiClient, FetchInputs], FetchOutput]:
+    """Run a one-account fetch for every account (a few at once) and stack the rows of ``table``."""
+
+    def fetch(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+        with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-account") as pool:
+            frames = list(pool.map(lambda acct: fetch_one(client, acct, inputs.as_of), inputs.account_ids))
+        return FetchOutput({table: stack(table, frames)}, covered=inputs.account_ids)
+
+    return fetch
+
+
+def _accounts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    frame = fetch_accounts(client, snapshot_date=inputs.as_of, account_ids=inputs.account_filter or None)
+    return FetchOutput({"accounts": frame}, covered=inputs.account_filter or None)
+
+
+def _positions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    def one(acct: str) -> PositionsFetch:
+        return fetch_positions(client, acct, snapshot_date=inputs.as_of)
+
+    with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-positions") as pool:
+        fetched = list(pool.map(one, inputs.account_ids))
+    return FetchOutput(
+        {"positions": stack("positions", [f.frame for f in fetched])},
+        cold_read_retries=sum(f.cold_read_retries for f in fetched),
+        covered=inputs.account_ids,
+    )
+
+
+def _contracts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    positions = inputs.upstream["positions"]
+    conids = positions.get_column("conid").drop_nulls().unique().sort().to_list() if positions.height else []
+    return FetchOutput({"contracts": fetch_contracts(client, conids, inputs.as_of)})
+
+
+def _source(name: str, group: str, description: str, fetch: Callable[[ApiClient, FetchInputs], FetchOutput],
+            upstream: tuple[str, ...] = ()) -> Source:
+    """A source feeding the one table of its name."""
+    return Source(name, (name,), group, description, fetch, upstream)
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        _source("accounts", "portfolio", "Accounts visible to the login (FA master, sub-accounts, linked).", _accounts),
+        _source("account_summary", "portfolio", "Account summary metrics (NLV, cash, margin...) per account.",
+                per_account("account_summary", lambda c, a, d: fetch_account_summary(c, a, snapshot_date=d)),
+                ("accounts",)),
+        _source("ledger", "portfolio", "Cash and market values per currency, plus BASE, per account.",
+                per_account("ledger", lambda c, a, d: fetch_ledger(c, a, snapshot_date=d)), ("accounts",)),
+        _source("positions", "portfolio", "Open positions per account, with security definitions.",
+                _positions, ("accounts",)),
+        _source("allocation", "portfolio", "Long/short exposure by asset class, sector and group per account.",
+                per_account("allocation", lambda c, a, d: fetch_allocation(c, a, snapshot_date=d)), ("accounts",)),
+        _source("contracts", "reference", "Security definitions of every conid held (merged on conid).",
+                _contracts, ("positions",)),
+    )
+}
+
+
+def register_source(source: Source) -> Source:
+    """Add a source (a new dataset, or a test's); returns it."""
+    SOURCES[source.name] = source
+    return source
+
+
+def unregister_source(name: str) -> None:
+    """Remove a source added with ``register_source``."""
+    SOURCES.pop(name, None)
+
+
+def sources_in_group(group: str) -> list[Source]:
+    """The sources of one domain group, in landing order."""
+    return [s for s in SOURCES.values() if s.group == group]
+
+
+def source_of(table: str) -> Source:
+    """The source that feeds ``table``."""
+    for source in SOURCES.values():
+        if table in source.tables:
+            return source
+    raise KeyError(f"no source feeds table {table!r}; tables: {', '.join(t for s in SOURCES.values() for t in s.tables)}")
