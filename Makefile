@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install system-deps demo test test-fast dev bench-extractor clean
+.PHONY: install system-deps demo test test-fast dev bench-extractor bench-backfill clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -48,6 +48,10 @@ dev: install
 ## The extractor benchmark against the simulator with IBKR's real limits (several minutes).
 bench-extractor: install
 	$(BIN)/python -m benchmarks.extractor.run
+
+## A 90-day backfill of every dataset as the UI launches it (one run, multiprocess), vs IBKR's limits (~10-15 min).
+bench-backfill: install
+	$(BIN)/python -m benchmarks.backfill.run 2>bench-backfill.log
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
