@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="let a date's re-run replace landed rows with far fewer (e.g. positions really closed)",
     )
 
+    rebuild = sub.add_parser("rebuild", help="rebuild tables from the raw archive, without calling IBKR")
+    rebuild.add_argument("--table", action="append", default=None, help="a table to rebuild (repeatable; default all)")
+    rebuild.add_argument("--from", dest="start", type=_date, default=None, help="first date (with --to)")
+    rebuild.add_argument("--to", dest="end", type=_date, default=None, help="last date (with --from)")
+
     sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=50)
@@ -82,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ibkr_pipelines.ingest_command import run_ingest
 
             return run_ingest(args.date, args.select, allow_shrink=args.allow_shrink, start=args.start, end=args.end)
+        if args.command == "rebuild":
+            from ibkr_pipelines.rebuild_command import run_rebuild
+
+            return run_rebuild(args.table, args.start, args.end)
         if args.command == "sql":
             from ibkr_pipelines.sql_command import run_sql
 

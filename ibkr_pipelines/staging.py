@@ -13,11 +13,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, ContextManager, Protocol
 
 import polars as pl
 
-from ibkr_pipelines.client.http_client import IbkrClient
+from ibkr_pipelines.client.protocol import ApiClient
+from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
@@ -32,6 +33,15 @@ progress = logging.getLogger("ibkr_pipelines.progress")
 
 class MissingUpstream(IbkrPipelinesError):
     """A dataset needs lake partitions that have not been staged yet."""
+
+
+class StagingClient(ApiClient, Protocol):
+    """What staging needs of a client: requests, counters, and a way to archive the answers it receives."""
+
+    stats: RunStats
+
+    def recording(self, hook: Callable[..., None]) -> ContextManager[None]:
+        """Hand every answer received inside the block to ``hook`` (the raw archive)."""
 
 
 class DateServer(Protocol):
@@ -163,15 +173,22 @@ def _write_table(
     return TableStaged(table, window, rows, quarantined, tuple(paths), columns, reasons)
 
 
-def _fetch(source: Source, client: IbkrClient, storage: Storage, window: DateWindow, inputs: FetchInputs) -> FetchOutput:
-    """One fetch with its raw answers archived under the window's first date and this source."""
-    with client.recording(storage.raw.hook(partition_key_of(window.start))):
+def archive_tags(source: Source, window: DateWindow, run_id: str | None) -> dict[str, str]:
+    """What the raw archive notes on every answer of one fetch, so a rebuild finds exactly those answers."""
+    return {"source": source.name, "window": str(window), "run_id": run_id or ""}
+
+
+def _fetch(
+    source: Source, client: StagingClient, storage: Storage, window: DateWindow, inputs: FetchInputs, run_id: str | None
+) -> FetchOutput:
+    """One fetch with its raw answers archived under the window's first date, tagged with the source and run."""
+    with client.recording(storage.raw.hook(partition_key_of(window.start), archive_tags(source, window, run_id))):
         return source.fetch(client, inputs)
 
 
 def stage_source(
     source: Source,
-    client: IbkrClient,
+    client: StagingClient,
     storage: Storage,
     window: DateWindow,
     account_filter: tuple[str, ...] = (),
@@ -190,7 +207,7 @@ def stage_source(
         if dates is not None:
             dates.serve(chunk, reach, reach_days)
         inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk))
-        fetched = _fetch(source, client, storage, chunk, inputs)
+        fetched = _fetch(source, client, storage, chunk, inputs, run_id)
         for _ in range(fetched.cold_read_retries):
             client.stats.note("cold_read_retries")
         for table in source.tables:

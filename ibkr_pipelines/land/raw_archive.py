@@ -2,7 +2,7 @@
 
 Layout under ``<data_dir>/raw/<partition>/``: ``<endpoint-slug>/<sha256>.json.gz`` (written once;
 the same body twice is stored once) and an append-only ``index.jsonl`` with one line per response
-(method, path, params, status, sha256, bytes). Headers and cookies are never given to it, and
+(method, path, params, status, sha256, bytes, and the tags of the fetch: source, window, run). Headers and cookies are never given to it, and
 parameters that look like credentials are dropped, so no secret can land on disk.
 """
 
@@ -70,8 +70,9 @@ class RawArchive:
         content: bytes,
         *,
         partition: str,
+        tags: Mapping[str, str] | None = None,
     ) -> Path:
-        """Store one response body (once per content) and append an index line; returns the body file."""
+        """Store one response body (once per content) and append an index line (with ``tags``); returns the body file."""
         if not re.fullmatch(r"[A-Za-z0-9_.=-]+", partition):
             raise ValueError(f"partition must be a simple name such as 2024-05-01, got {partition!r}")
         sha = hashlib.sha256(content).hexdigest()
@@ -95,6 +96,7 @@ class RawArchive:
             "sha256": sha,
             "bytes": len(content),
             "file": target.relative_to(self.root / partition).as_posix(),
+            **(tags or {}),
         }
         text = json.dumps(line, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
         index = self.index_path(partition)
@@ -108,12 +110,18 @@ class RawArchive:
                 os.close(fd)
         return target
 
-    def hook(self, partition: str) -> Callable[[str, str, Mapping[str, Any] | None, int, bytes], None]:
-        """A client response hook ``(method, path, params, status, content)`` recording into ``partition``."""
+    def hook(
+        self, partition: str, tags: Mapping[str, str] | None = None
+    ) -> Callable[[str, str, Mapping[str, Any] | None, int, bytes], None]:
+        """A client response hook ``(method, path, params, status, content)`` recording into ``partition``.
+
+        ``tags`` go on every index line: staging names the source, the window and the run, so a
+        table can be rebuilt from exactly the answers one fetch received (``ibkr_pipelines.rebuild``).
+        """
 
         def record_response(method: str, path: str, params: Mapping[str, Any] | None, status: int, content: bytes) -> None:
             """Archive one response body."""
-            self.record(method, path, params, status, content, partition=partition)
+            self.record(method, path, params, status, content, partition=partition, tags=tags)
 
         return record_response
 
