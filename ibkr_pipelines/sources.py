@@ -10,14 +10,17 @@ else about a table is in its spec (``schemas``); shared code reads both and name
 from __future__ import annotations
 
 import datetime
+import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import polars as pl
 
 from ibkr_pipelines.client.protocol import ApiClient
-from ibkr_pipelines.extract.accounts import fetch_accounts
+from ibkr_pipelines.client.account_listing import account_id_of
+from ibkr_pipelines.extract.accounts import fetch_account_records, fetch_accounts, select_accounts
 from ibkr_pipelines.extract.allocation import fetch_allocation
 from ibkr_pipelines.extract.common import empty_frame
 from ibkr_pipelines.extract.contracts import fetch_contracts
@@ -47,11 +50,6 @@ class FetchInputs:
         """The date a per-date fetch serves (the window's last date)."""
         return self.window.end
 
-    @property
-    def account_ids(self) -> tuple[str, ...]:
-        """The accounts landed in the upstream ``accounts`` table for this date (empty without it)."""
-        accounts = self.upstream.get("accounts")
-        return tuple(accounts.get_column("account_id").to_list()) if accounts is not None else ()
 
 
 @dataclass(frozen=True)
@@ -87,15 +85,36 @@ def stack(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical") if frames else empty_frame(table)
 
 
+# The accounts each client's login lists, per source: listed once, at the source's first fetch.
+_LISTED: "weakref.WeakKeyDictionary[ApiClient, dict[str, list[Mapping[str, Any]]]]" = weakref.WeakKeyDictionary()
+_LISTED_LOCK = threading.Lock()
+
+
+def login_accounts(client: ApiClient, source: str, account_filter: tuple[str, ...]) -> tuple[str, ...]:
+    """The accounts a per-account source asks about: the login's listing, narrowed by IBKR_ACCOUNT_IDS.
+
+    The listing is made once per client and source (IBKR allows one per 5 s), not per date: which
+    accounts a login sees is an answer about now. Made inside the source's fetch, it is archived
+    with the source's answers, so a rebuild replays it.
+    """
+    with _LISTED_LOCK:
+        per_source = _LISTED.setdefault(client, {})
+        if source not in per_source:
+            per_source[source] = fetch_account_records(client)
+        records = per_source[source]
+    return tuple(str(account_id_of(r)) for r in select_accounts(records, account_filter or None))
+
+
 def per_account(
     table: str, fetch_one: Callable[[ApiClient, str, datetime.date], pl.DataFrame]
 ) -> Callable[[ApiClient, FetchInputs], FetchOutput]:
-    """Run a one-account fetch for every account (a few at once) and stack the rows of ``table``."""
+    """Run a one-account fetch for every account of the login (a few at once) and stack the rows of ``table``."""
 
     def fetch(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+        accounts = login_accounts(client, table, inputs.account_filter)
         with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-account") as pool:
-            frames = list(pool.map(lambda acct: fetch_one(client, acct, inputs.as_of), inputs.account_ids))
-        return FetchOutput({table: stack(table, frames)}, covered=inputs.account_ids)
+            frames = list(pool.map(lambda acct: fetch_one(client, acct, inputs.as_of), accounts))
+        return FetchOutput({table: stack(table, frames)}, covered=accounts)
 
     return fetch
 
@@ -109,12 +128,13 @@ def _positions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     def one(acct: str) -> PositionsFetch:
         return fetch_positions(client, acct, snapshot_date=inputs.as_of)
 
+    accounts = login_accounts(client, "positions", inputs.account_filter)
     with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-positions") as pool:
-        fetched = list(pool.map(one, inputs.account_ids))
+        fetched = list(pool.map(one, accounts))
     return FetchOutput(
         {"positions": stack("positions", [f.frame for f in fetched])},
         cold_read_retries=sum(f.cold_read_retries for f in fetched),
-        covered=inputs.account_ids,
+        covered=accounts,
     )
 
 
@@ -135,14 +155,13 @@ SOURCES: dict[str, Source] = {
     for s in (
         _source("accounts", "portfolio", "Accounts visible to the login (FA master, sub-accounts, linked).", _accounts),
         _source("account_summary", "portfolio", "Account summary metrics (NLV, cash, margin...) per account.",
-                per_account("account_summary", lambda c, a, d: fetch_account_summary(c, a, snapshot_date=d)),
-                ("accounts",)),
+                per_account("account_summary", lambda c, a, d: fetch_account_summary(c, a, snapshot_date=d))),
         _source("ledger", "portfolio", "Cash and market values per currency, plus BASE, per account.",
-                per_account("ledger", lambda c, a, d: fetch_ledger(c, a, snapshot_date=d)), ("accounts",)),
+                per_account("ledger", lambda c, a, d: fetch_ledger(c, a, snapshot_date=d))),
         _source("positions", "portfolio", "Open positions per account, with security definitions.",
-                _positions, ("accounts",)),
+                _positions),
         _source("allocation", "portfolio", "Long/short exposure by asset class, sector and group per account.",
-                per_account("allocation", lambda c, a, d: fetch_allocation(c, a, snapshot_date=d)), ("accounts",)),
+                per_account("allocation", lambda c, a, d: fetch_allocation(c, a, snapshot_date=d))),
         _source("contracts", "reference", "Security definitions of every conid held (merged on conid).",
                 _contracts, ("positions",)),
     )

@@ -39,7 +39,7 @@ def test_rebuilding_what_was_never_fetched_says_so_in_one_line(tmp_path: Path) -
     done = work.run(["rebuild", "--table", "positions", "--from", "2026-11-18", "--to", "2026-11-18"])
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: the raw archive has no answers of accounts for 2026-11-18: ingest that date instead"
+        "error: the raw archive has no answers of positions for 2026-11-18: ingest that date instead"
     ]
     bad = work.run(["rebuild", "--table", "nope"])
     assert bad.returncode == 2 and bad.stderr.startswith("error: --table: unknown table(s) ['nope']")
