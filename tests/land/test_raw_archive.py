@@ -44,5 +44,5 @@ def test_endpoint_slug_folds_ids():
 def test_hook_fits_the_client_response_hook(tmp_path):
     archive = RawArchive(tmp_path)
     hook = archive.hook("2026-04-01")
-    hook("GET", "/portfolio/accounts", None, 200, b"[]")
+    hook("GET", "/portfolio/accounts", None, None, 200, b"[]")
     assert [e["path"] for e in archive.entries("2026-04-01")] == ["/portfolio/accounts"]
