@@ -13,8 +13,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
+from ibkr_pipelines.client.am_client import DEFAULT_AM_URL, AccountManagementClient
 from ibkr_pipelines.client.auth import Authenticator
 from ibkr_pipelines.client.endpoints import account_in
+from ibkr_pipelines.client.flex_client import DEFAULT_FLEX_URL, FlexClient
 from ibkr_pipelines.client.keepalive import Tickler
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.retry import RetryPolicy
@@ -172,6 +174,14 @@ class IbkrClient:
     def send_listing(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a call-order listing (``/portfolio/accounts``...) without preparing for it again (session keeper)."""
         return self.transport.send(self.route, "GET", path, params=params, json=None, recover=True)
+
+    def flex(self, token: str, *, base_url: str = DEFAULT_FLEX_URL) -> FlexClient:
+        """A Flex Web Service client sharing this client's transport (pacing store, counters, response hooks)."""
+        return FlexClient(self.transport, token, base_url=base_url)
+
+    def account_management(self, auth: Authenticator, *, base_url: str = DEFAULT_AM_URL) -> AccountManagementClient:
+        """An Account Management client sharing this client's transport, signed by ``auth`` (OAuth 2.0)."""
+        return AccountManagementClient(self.transport, auth=auth, base_url=base_url)
 
     # -- session management -----------------------------------------------------------------
 
