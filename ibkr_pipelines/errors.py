@@ -86,3 +86,32 @@ class TransientError(IbkrError):
     """A failure worth retrying (5xx, timeout, reset, truncated body) that outlived its deadline."""
 
     retryable = True
+
+
+class NotReady(IbkrError):
+    """IBKR has not finished what was asked (a Flex statement still generating): ask again later."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, endpoint: str = "", status: int | None = None, code: str = "") -> None:
+        self.code = code
+        super().__init__(message, endpoint=endpoint, status=status)
+
+
+class FlexError(ApiErrorBody):
+    """The Flex Web Service refused the request with an error code (token, IP, query); ``code`` is IBKR's."""
+
+    def __init__(self, message: str, *, endpoint: str = "", status: int | None = None, code: str = "", text: str = "") -> None:
+        self.code = code
+        super().__init__(message, endpoint=endpoint, status=status, text=text)
+
+
+class ProblemAnswer(ApiErrorBody):
+    """Account Management answered an RFC 9457 problem (``title``/``detail``), e.g. 404 unknown id, 422 business error."""
+
+    def __init__(
+        self, message: str, *, endpoint: str = "", status: int | None = None, title: str = "", detail: str = ""
+    ) -> None:
+        self.title = title
+        self.detail = detail
+        super().__init__(message, endpoint=endpoint, status=status, text=detail or title)

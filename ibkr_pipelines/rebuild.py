@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Mapping
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import partition_key_of
-from ibkr_pipelines.land.raw_archive import RawArchive, safe_params
+from ibkr_pipelines.land.raw_archive import RawArchive, safe_body, safe_params
 from ibkr_pipelines.schemas import Reach
 from ibkr_pipelines.sources import SOURCES, Source, source_of
 from ibkr_pipelines.staging import LoadSummary, Storage, load_table, stage_source
@@ -32,9 +32,9 @@ class NotArchived(IbkrPipelinesError):
     """The raw archive lacks an answer a rebuild needs (that date was never fetched, or by older code)."""
 
 
-def _request_key(method: str, path: str, params: Mapping[str, Any] | None) -> str:
-    """One text per request as the archive stores it (secret-looking parameters dropped, keys sorted)."""
-    return json.dumps([method.upper(), path.split("?")[0], safe_params(params)], sort_keys=True, default=str)
+def _request_key(method: str, path: str, params: Mapping[str, Any] | None, body: Any = None) -> str:
+    """One text per request as the archive stores it (secret-looking parameters and body keys dropped)."""
+    return json.dumps([method.upper(), path.split("?")[0], safe_params(params), safe_body(body)], sort_keys=True, default=str)
 
 
 class ArchiveClient:
@@ -64,7 +64,7 @@ class ArchiveClient:
         answers: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         for entry in entries:
             if entry.get("run_id", "") == self.run_id:
-                answers[_request_key(entry["method"], entry["path"], entry.get("params"))].append(entry)
+                answers[_request_key(entry["method"], entry["path"], entry.get("params"), entry.get("body"))].append(entry)
         self._answers, self._partition = dict(answers), partition
 
     def _earlier_answer(self, key: str) -> dict[str, Any] | None:
@@ -78,12 +78,12 @@ class ArchiveClient:
         for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
             for entry in self.archive.entries(folder.name):
                 if (entry.get("source") == self.source.name and entry.get("run_id", "") == self.run_id
-                        and _request_key(entry["method"], entry["path"], entry.get("params")) == key):
+                        and _request_key(entry["method"], entry["path"], entry.get("params"), entry.get("body")) == key):
                     found = {**entry, "partition": folder.name}
         return found
 
-    def _answer(self, method: str, path: str, params: Mapping[str, Any] | None) -> Any:
-        key = _request_key(method, path, params)
+    def _answer(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any = None) -> Any:
+        key = _request_key(method, path, params, body)
         queue = self._answers.get(key)
         if not queue:
             earlier = self._earlier_answer(key)
@@ -105,7 +105,7 @@ class ArchiveClient:
 
     def post(self, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         """The archived answer to this POST."""
-        return self._answer("POST", path, params)
+        return self._answer("POST", path, params, json)
 
     @contextlib.contextmanager
     def recording(self, hook: Callable[..., None]) -> Iterator[None]:

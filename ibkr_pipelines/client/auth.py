@@ -1,4 +1,9 @@
-"""Authentication strategies. The gateway holds the login itself; OAuth 1.0a and 2.0 slot in here later.
+"""Authenticators: a per-request signer plus the handshakes that open IBKR's session tiers.
+
+The transport applies ``signer()`` to every request right before it goes to the socket (gateway: none;
+OAuth 1.0a later: an HMAC-SHA256 signature per request, reference §1.3; OAuth 2.0: a bearer token,
+§1.4). The handshakes get a narrow ``SessionCalls`` (``calls.py``), never the client itself, so this
+module does not import ``http_client``.
 
 IBKR has two session tiers (reference §1.1): a read-only Web API session, enough for /portfolio, /pa
 and /trsrv, and a brokerage session for /iserver. One IBKR username holds one brokerage session
@@ -11,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-import requests
+from requests.auth import AuthBase
 
+from ibkr_pipelines.client.calls import SessionCalls
 from ibkr_pipelines.errors import (
     ApiErrorBody,
     BrokerageSessionTaken,
@@ -23,28 +29,45 @@ from ibkr_pipelines.errors import (
     NotAuthenticated,
 )
 
-if TYPE_CHECKING:
-    from ibkr_pipelines.client.http_client import IbkrClient
-
 log = logging.getLogger(__name__)
 
 
-class AuthStrategy(Protocol):
-    """Opens and re-opens IBKR's two session tiers for a client; never logs or returns credentials."""
+class Authenticator(Protocol):
+    """Signs every request and opens and re-opens IBKR's two session tiers; never logs or returns credentials."""
 
     name: str
 
-    def prepare(self, session: requests.Session) -> None:
-        """Attach whatever every request needs (signing, bearer token); nothing for the gateway."""
+    def signer(self) -> AuthBase | None:
+        """What to apply to every request just before it is sent (a signature, a bearer token), or None."""
         ...
 
-    def open_session(self, client: "IbkrClient") -> None:
+    def open_session(self, caller: SessionCalls) -> None:
         """Make the read-only session usable (/portfolio, /pa, /trsrv), or raise a typed error saying why not."""
         ...
 
-    def open_brokerage(self, client: "IbkrClient") -> None:
+    def open_brokerage(self, caller: SessionCalls) -> None:
         """Make the brokerage session usable (/iserver) without taking it from another platform unless allowed."""
         ...
+
+
+# The name callers used before authenticators signed requests; the same protocol.
+AuthStrategy = Authenticator
+
+
+class NoAuth:
+    """No credentials and no sessions to open (a service reached without a login, or a test)."""
+
+    name = "none"
+
+    def signer(self) -> AuthBase | None:
+        """Nothing to sign."""
+        return None
+
+    def open_session(self, caller: SessionCalls) -> None:
+        """Nothing to open."""
+
+    def open_brokerage(self, caller: SessionCalls) -> None:
+        """Nothing to open."""
 
 
 def session_healthy(status: Any) -> bool:
@@ -68,45 +91,46 @@ class GatewayAuth:
         self.status_polls = status_polls
         self.poll_seconds = poll_seconds
 
-    def prepare(self, session: requests.Session) -> None:
-        """Nothing to attach: the gateway adds the session itself."""
+    def signer(self) -> AuthBase | None:
+        """Nothing to sign: the gateway adds the session itself (reference §1.2)."""
+        return None
 
-    def _not_logged_in(self, client: "IbkrClient", endpoint: str) -> GatewayNotLoggedIn:
+    def _not_logged_in(self, caller: SessionCalls, endpoint: str) -> GatewayNotLoggedIn:
         return GatewayNotLoggedIn(
-            f"the IBKR gateway at {client.root_url} holds no login: open it in a browser, log in, then re-run",
+            f"the IBKR gateway at {caller.root_url} holds no login: open it in a browser, log in, then re-run",
             endpoint=endpoint,
             status=401,
         )
 
-    def open_session(self, client: "IbkrClient") -> None:
+    def open_session(self, caller: SessionCalls) -> None:
         """``/tickle``: 200 with a session means the read-only tier is up; 401 or "no session" needs a person."""
         try:
-            client.call_unrecovered("POST", "/tickle")
+            caller.call_unrecovered("POST", "/tickle")
         except NotAuthenticated:
-            raise self._not_logged_in(client, "POST /tickle") from None
+            raise self._not_logged_in(caller, "POST /tickle") from None
         except ApiErrorBody as refused:
             if refused.text == "no session":  # ibeam reads exactly this body as "no session"
-                raise self._not_logged_in(client, "POST /tickle") from None
+                raise self._not_logged_in(caller, "POST /tickle") from None
             raise
 
-    def open_brokerage(self, client: "IbkrClient") -> None:
+    def open_brokerage(self, caller: SessionCalls) -> None:
         """``auth/status``; when the tier is down, ``ssodh/init`` competing only if allowed; never a silent takeover."""
         try:
-            status = client.call_unrecovered("POST", "/iserver/auth/status")
+            status = caller.call_unrecovered("POST", "/iserver/auth/status")
         except NotAuthenticated:
-            raise self._not_logged_in(client, "POST /iserver/auth/status") from None
+            raise self._not_logged_in(caller, "POST /iserver/auth/status") from None
         if session_healthy(status):
             return
         if _competing(status) and not self.compete:
             raise self._taken()
         try:
-            client.call_unrecovered(
+            caller.call_unrecovered(
                 "POST", "/iserver/auth/ssodh/init", json={"publish": True, "compete": self.compete}
             )
         except NotAuthenticated:
-            raise self._not_logged_in(client, "POST /iserver/auth/ssodh/init") from None
+            raise self._not_logged_in(caller, "POST /iserver/auth/ssodh/init") from None
         for _ in range(self.status_polls):
-            status = client.call_unrecovered("POST", "/iserver/auth/status")
+            status = caller.call_unrecovered("POST", "/iserver/auth/status")
             if session_healthy(status):
                 log.info("IBKR brokerage session established through the gateway")
                 return

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ibkr_pipelines.client.auth import AuthStrategy, GatewayAuth
+from ibkr_pipelines.client.auth import Authenticator, GatewayAuth
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.pacing_store import FilePacingStore
@@ -69,7 +69,7 @@ def pacing_file(settings: Settings, base_url: str) -> Path:
     return settings.pacing_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
-def auth_strategy(settings: Settings) -> AuthStrategy:
+def auth_strategy(settings: Settings) -> Authenticator:
     """The auth strategy for IBKR_AUTH (gateway today; OAuth 1.0a / 2.0 later)."""
     return GatewayAuth(compete=settings.compete)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from ibkr_pipelines.client.endpoints import CLIENT_PORTAL_ENDPOINTS
 from ibkr_pipelines.errors import ConfigError
 
 
@@ -50,17 +51,13 @@ class EndpointRule:
         return (not self.methods or method.upper() in self.methods) and bool(self.pattern.fullmatch(path))
 
 
-def _rule(scope: str, regex: str, *methods: str) -> EndpointRule:
-    return EndpointRule(scope=scope, pattern=re.compile(regex), methods=frozenset(m.upper() for m in methods))
-
-
 GLOBAL = "global"
 GATEWAY_GLOBAL_PER_S = 10
 OAUTH_GLOBAL_PER_S = 50
 DEFAULT_PENALTY_SECONDS = 600.0
 
-# Per-endpoint scopes of the Client Portal API (reference §5.2). Methods follow what IBKR serves;
-# where the rate table and the endpoint reference disagree on the method, both are covered.
+# Per-endpoint scopes of the Client Portal API (reference §5.2); which endpoints fall into them is
+# said by the endpoint table (``endpoints.py``).
 _CP_SCOPES: tuple[Scope, ...] = (
     Scope("marketdata_snapshot", (RateWindow(10, 1.0),)),
     Scope("history", concurrency=5),
@@ -81,27 +78,9 @@ _CP_SCOPES: tuple[Scope, ...] = (
     Scope("sso_validate", (RateWindow(1, 60.0),)),
 )
 
-_CP_RULES: tuple[EndpointRule, ...] = (
-    _rule("marketdata_snapshot", r"/iserver/marketdata/snapshot", "GET"),
-    _rule("history", r"/iserver/marketdata/history|/hmds/history", "GET"),
-    _rule("scanner_params", r"/iserver/scanner/params", "GET"),
-    _rule("scanner_run", r"/iserver/scanner/run", "POST"),
-    _rule("trades", r"/iserver/account/trades|/iserver/trades", "GET"),
-    _rule("orders", r"/iserver/account/orders|/iserver/orders", "GET"),
-    _rule("pnl_partitioned", r"/iserver/account/pnl/partitioned", "GET"),
-    _rule("portfolio_accounts", r"/portfolio/accounts", "GET"),
-    # The rate table names /portfolio/subaccounts only; we pace its paged twin the same (unverified).
-    _rule("portfolio_subaccounts", r"/portfolio/subaccounts2?", "GET"),
-    _rule("pa_performance", r"/pa/performance", "POST"),
-    _rule("pa_summary", r"/pa/summary", "POST"),
-    _rule("pa_transactions", r"/pa/transactions", "POST"),
-    _rule("pa_allperiods", r"/pa/allperiods", "POST"),
-    _rule(
-        "fyi",
-        r"/fyi/(unreadnumber|settings(/[^/]+)?|disclaimer/[^/]+|deliveryoptions.*|notifications(/more|/[^/]+)?)",
-    ),
-    _rule("tickle", r"/tickle", "GET", "POST"),
-    _rule("sso_validate", r"/sso/validate", "GET"),
+# Which request counts against which scope: read from the endpoint table, the one place that says so.
+_CP_RULES: tuple[EndpointRule, ...] = tuple(
+    EndpointRule(scope=r.scope, pattern=r.pattern, methods=r.methods) for r in CLIENT_PORTAL_ENDPOINTS.rows if r.scope
 )
 
 # Largest batch IBKR accepts on /trsrv/secdef (a size limit, not a pacing scope).

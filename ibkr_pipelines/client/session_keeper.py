@@ -11,9 +11,8 @@ person must log in at the gateway); ``no bridge`` re-opens the brokerage session
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ibkr_pipelines.client.account_listing import (
     ACCOUNTS_PATH,
@@ -24,26 +23,17 @@ from ibkr_pipelines.client.account_listing import (
     account_records,
     subaccount_pages,
 )
-from ibkr_pipelines.client.auth import AuthStrategy
-
-if TYPE_CHECKING:
-    from ibkr_pipelines.client.http_client import IbkrClient
+from ibkr_pipelines.client.auth import Authenticator
+from ibkr_pipelines.client.calls import ListingCalls
+from ibkr_pipelines.client.endpoints import Prime, account_in, prime_for
 
 log = logging.getLogger(__name__)
 
 ISERVER_ACCOUNTS_PATH = "/iserver/accounts"
 # /iserver paths that manage the brokerage session themselves (no brokerage session needed to call them).
 _BROKERAGE_MANAGEMENT = ("/iserver/auth/", "/iserver/reauthenticate")
-# IBKR wants /iserver/accounts first for these (reference §2.1; "Please query /accounts first").
-# Trades too: public clients report the same refusal there (lumibot and others).
-_NEEDS_ISERVER_ACCOUNTS = (
-    "/iserver/marketdata/snapshot",
-    "/iserver/account/orders",
-    "/iserver/account/order/",
-    "/iserver/account/trades",
-)
-_ACCOUNT_PATH = re.compile(r"^/portfolio2?/(?P<account>[A-Za-z0-9]+)/")
-_NOT_ACCOUNTS = {"accounts", "subaccounts", "subaccounts2", "allocation", "positions"}
+
+__all__ = ["ISERVER_ACCOUNTS_PATH", "SessionKeeper", "account_in", "needs_brokerage"]
 
 
 def needs_brokerage(path: str) -> bool:
@@ -51,18 +41,10 @@ def needs_brokerage(path: str) -> bool:
     return path.startswith("/iserver/") and not path.startswith(_BROKERAGE_MANAGEMENT)
 
 
-def account_in(path: str) -> str | None:
-    """The account id of a ``/portfolio/{accountId}/...`` (or ``/portfolio2``) path, else None."""
-    found = _ACCOUNT_PATH.match(path)
-    if found is None or found["account"] in _NOT_ACCOUNTS:
-        return None
-    return found["account"]
-
-
 class SessionKeeper:
     """The state of one client's IBKR session tiers and listings, and the steps that restore them."""
 
-    def __init__(self, auth: AuthStrategy) -> None:
+    def __init__(self, auth: Authenticator) -> None:
         self.auth = auth
         self.listings = AccountListings()
         self._lock = threading.RLock()
@@ -72,14 +54,14 @@ class SessionKeeper:
 
     # -- before a request ---------------------------------------------------------------------
 
-    def prepare(self, client: "IbkrClient", path: str) -> None:
+    def prepare(self, client: ListingCalls, path: str, method: str = "GET") -> None:
         """Open what ``path`` needs: the read-only session, the brokerage session if /iserver, the listings."""
         self.ensure_session(client)
         if needs_brokerage(path):
             self.ensure_brokerage(client)
-        self.prime(client, path)
+        self.prime(client, path, method=method)
 
-    def ensure_session(self, client: "IbkrClient") -> None:
+    def ensure_session(self, client: ListingCalls) -> None:
         """The read-only session, opened once per session."""
         if self._session_up:
             return
@@ -88,7 +70,7 @@ class SessionKeeper:
                 self.auth.open_session(client)
                 self._session_up = True
 
-    def ensure_brokerage(self, client: "IbkrClient") -> None:
+    def ensure_brokerage(self, client: ListingCalls) -> None:
         """The brokerage session, opened the first time an /iserver request needs it."""
         if self._brokerage_up:
             return
@@ -98,19 +80,20 @@ class SessionKeeper:
                 self._brokerage_up = True
                 self._iserver_listed = False
 
-    def prime(self, client: "IbkrClient", path: str, *, force: bool = False) -> None:
-        """Make the listing call IBKR wants before ``path`` in this session (no-op when done)."""
-        account = account_in(path)
+    def prime(self, client: ListingCalls, path: str, *, force: bool = False, method: str = "GET") -> None:
+        """Make the listing call IBKR wants before ``path`` in this session (the endpoint table says which)."""
+        needed = prime_for(path, method)
+        account = account_in(path) if needed is Prime.ACCOUNT else None
         if account is not None:
             self._list_account(client, account, force=force)
-        elif path.startswith("/portfolio/positions/") and (force or not self.listings.called(ACCOUNTS_PATH)):
+        elif needed is Prime.PORTFOLIO_ACCOUNTS and (force or not self.listings.called(ACCOUNTS_PATH)):
             client.send_listing(ACCOUNTS_PATH)
-        elif path.startswith(_NEEDS_ISERVER_ACCOUNTS) and (force or not self._iserver_listed):
+        elif needed is Prime.ISERVER_ACCOUNTS and (force or not self._iserver_listed):
             with self._lock:
                 if force or not self._iserver_listed:
                     client.send_listing(ISERVER_ACCOUNTS_PATH)
 
-    def _list_account(self, client: "IbkrClient", account: str, *, force: bool) -> None:
+    def _list_account(self, client: ListingCalls, account: str, *, force: bool) -> None:
         """List accounts until one listing names ``account`` (accounts, then sub-accounts, then their pages)."""
         if self.listings.lists(account) and not force:
             return
@@ -132,13 +115,13 @@ class SessionKeeper:
 
     # -- answers and refusals -----------------------------------------------------------------
 
-    def after_call_order_refusal(self, client: "IbkrClient", path: str) -> None:
+    def after_call_order_refusal(self, client: ListingCalls, path: str, method: str = "GET") -> None:
         """IBKR said "Please query /accounts first": make the listing of the path's family again."""
         if path.startswith("/iserver/"):
             with self._lock:
                 client.send_listing(ISERVER_ACCOUNTS_PATH)
         else:
-            self.prime(client, path, force=True)
+            self.prime(client, path, force=True, method=method)
 
     def note_answer(self, method: str, path: str, body: Any) -> None:
         """Remember listing answers (which accounts this session has listed)."""
@@ -147,7 +130,7 @@ class SessionKeeper:
         elif method == "GET" and path == ISERVER_ACCOUNTS_PATH:
             self._iserver_listed = True
 
-    def after_unauthorized(self, client: "IbkrClient", path: str) -> None:
+    def after_unauthorized(self, client: ListingCalls, path: str) -> None:
         """A 401: check the session with the strategy (a dead login raises), then list again for ``path``."""
         with self._lock:
             log.warning("IBKR answered 401 on %s; checking the session", path.split("?")[0])
@@ -161,7 +144,7 @@ class SessionKeeper:
                 self.ensure_brokerage(client)
         self.prime(client, path, force=True)
 
-    def after_no_bridge(self, client: "IbkrClient", path: str) -> None:
+    def after_no_bridge(self, client: ListingCalls, path: str) -> None:
         """``no bridge``: the brokerage session is gone (idle, nightly reset); open it again."""
         with self._lock:
             log.warning("IBKR brokerage session is missing on %s; re-opening it", path.split("?")[0])

@@ -2,8 +2,12 @@
 
 Layout under ``<data_dir>/raw/<partition>/``: ``<endpoint-slug>/<sha256>.json.gz`` (written once;
 the same body twice is stored once) and an append-only ``index.jsonl`` with one line per response
-(method, path, params, status, sha256, bytes, and the tags of the fetch: source, window, run). Headers and cookies are never given to it, and
-parameters that look like credentials are dropped, so no secret can land on disk.
+(method, path, params, body, status, sha256, bytes, file, and the tags of the fetch: source, window,
+run); ``body`` is the request body that was sent (null for a GET), so a POST can be replayed.
+Headers and cookies are never given to it, the client hands over no session answer and no secret
+parameter, and here again parameters and body keys that look like credentials (or are the Flex
+token ``t``) are dropped, so no secret can land on disk. Lines written before ``body`` existed
+simply lack it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,19 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ibkr_pipelines.client.endpoints import FLEX_TOKEN_PARAM
+
 _ACCOUNT_SEGMENT = re.compile(r"^(?:[A-Z]{1,3}\d{3,}[A-Z]?|All)$")
 _SECRET_PARAM = re.compile(r"token|secret|signature|password|cookie|session|oauth|auth", re.IGNORECASE)
+# Short secret names the pattern above cannot catch: the Flex token (reference §4.1).
+_SECRET_NAMES = frozenset({FLEX_TOKEN_PARAM})
+
+# A client response hook: (method, path, params, body, status, content).
+ResponseHook = Callable[[str, str, Mapping[str, Any] | None, Any, int, bytes], None]
+
+
+def _is_secret(name: Any) -> bool:
+    return str(name).lower() in _SECRET_NAMES or bool(_SECRET_PARAM.search(str(name)))
 
 
 def endpoint_slug(method: str, path: str) -> str:
@@ -42,7 +57,18 @@ def safe_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Query parameters fit to store: anything named like a credential is dropped."""
     if not params:
         return {}
-    return {str(k): v for k, v in params.items() if not _SECRET_PARAM.search(str(k))}
+    return {str(k): v for k, v in params.items() if not _is_secret(k)}
+
+
+def safe_body(body: Any) -> Any:
+    """A request body fit to store: keys named like a credential are dropped at any depth."""
+    if isinstance(body, Mapping):
+        return {str(k): safe_body(v) for k, v in body.items() if not _is_secret(k)}
+    if isinstance(body, (list, tuple)):
+        return [safe_body(v) for v in body]
+    if isinstance(body, (bytes, bytearray)):
+        return None  # a raw body is never stored: it could hold anything
+    return body
 
 
 class RawArchive:
@@ -70,9 +96,13 @@ class RawArchive:
         content: bytes,
         *,
         partition: str,
+        body: Any = None,
         tags: Mapping[str, str] | None = None,
     ) -> Path:
-        """Store one response body (once per content) and append an index line (with ``tags``); returns the body file."""
+        """Store one response body (once per content) and append an index line (with ``tags``); returns the body file.
+
+        ``body`` is the request body that was sent (JSON), indexed without credential-like keys.
+        """
         if not re.fullmatch(r"[A-Za-z0-9_.=-]+", partition):
             raise ValueError(f"partition must be a simple name such as 2024-05-01, got {partition!r}")
         sha = hashlib.sha256(content).hexdigest()
@@ -92,6 +122,7 @@ class RawArchive:
             "method": method.upper(),
             "path": path.split("?")[0],
             "params": safe_params(params),
+            "body": safe_body(body),
             "status": status,
             "sha256": sha,
             "bytes": len(content),
@@ -110,18 +141,18 @@ class RawArchive:
                 os.close(fd)
         return target
 
-    def hook(
-        self, partition: str, tags: Mapping[str, str] | None = None
-    ) -> Callable[[str, str, Mapping[str, Any] | None, int, bytes], None]:
-        """A client response hook ``(method, path, params, status, content)`` recording into ``partition``.
+    def hook(self, partition: str, tags: Mapping[str, str] | None = None) -> ResponseHook:
+        """A client response hook ``(method, path, params, body, status, content)`` recording into ``partition``.
 
         ``tags`` go on every index line: staging names the source, the window and the run, so a
         table can be rebuilt from exactly the answers one fetch received (``ibkr_pipelines.rebuild``).
         """
 
-        def record_response(method: str, path: str, params: Mapping[str, Any] | None, status: int, content: bytes) -> None:
-            """Archive one response body."""
-            self.record(method, path, params, status, content, partition=partition, tags=tags)
+        def record_response(
+            method: str, path: str, params: Mapping[str, Any] | None, body: Any, status: int, content: bytes
+        ) -> None:
+            """Archive one response body with the request that asked for it."""
+            self.record(method, path, params, status, content, partition=partition, body=body, tags=tags)
 
         return record_response
 

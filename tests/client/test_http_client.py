@@ -169,6 +169,6 @@ def test_with_ip_penalties_a_429_boxes_everything() -> None:
 def test_response_hook_sees_bodies_for_the_raw_archive() -> None:
     client, _ = make_client({"GET /trsrv/secdef": [(200, {"secdef": []})]})
     seen: list[tuple[str, str, int, bytes]] = []
-    client.add_response_hook(lambda m, p, params, status, body: seen.append((m, p, status, body)))
+    client.add_response_hook(lambda m, p, params, body, status, content: seen.append((m, p, status, content)))
     client.get("/trsrv/secdef")
     assert seen == [("GET", "/trsrv/secdef", 200, b'{"secdef": []}')]

@@ -44,5 +44,26 @@ def test_endpoint_slug_folds_ids():
 def test_hook_fits_the_client_response_hook(tmp_path):
     archive = RawArchive(tmp_path)
     hook = archive.hook("2026-04-01")
-    hook("GET", "/portfolio/accounts", None, 200, b"[]")
+    hook("GET", "/portfolio/accounts", None, None, 200, b"[]")
     assert [e["path"] for e in archive.entries("2026-04-01")] == ["/portfolio/accounts"]
+
+
+def test_the_request_body_is_indexed_without_credentials(tmp_path):
+    archive = RawArchive(tmp_path)
+    hook = archive.hook("p")
+    hook("POST", "/pa/performance", {"t": "flex-token", "page": 0}, {"acctIds": ["U1"], "auth": {"token": "s3cret"}}, 200, b"{}")
+    entry = archive.entries("p")[0]
+    assert entry["body"] == {"acctIds": ["U1"]} and entry["params"] == {"page": 0}
+    index = (tmp_path / "raw/p/index.jsonl").read_bytes()
+    assert b"s3cret" not in index and b"flex-token" not in index
+
+
+def test_index_lines_written_before_bodies_were_indexed_still_read(tmp_path):
+    archive = RawArchive(tmp_path)
+    archive.record("GET", "/portfolio/accounts", None, 200, b"[]", partition="p")
+    old = '{"recorded_at":"2026-04-01T00:00:00+00:00","method":"GET","path":"/trsrv/secdef","params":{},"status":200,'
+    old += '"sha256":"44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","bytes":2,"file":"x"}\n'
+    with archive.index_path("p").open("a") as handle:
+        handle.write(old)
+    entries = archive.entries("p")
+    assert entries[0]["body"] is None and "body" not in entries[1]
