@@ -200,6 +200,11 @@ class GatedAdapter(requests.adapters.HTTPAdapter):
 # -- the transport --------------------------------------------------------------------------------
 
 
+# How long a "nothing answers" verdict stands for the other requests of this transport (a run's
+# other datasets fail with the same line at once; a later run, or a request after this, tries again).
+UNREACHABLE_MEMORY_SECONDS = 60.0
+
+
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
@@ -260,6 +265,9 @@ class Transport:
         self.hooks: list[ResponseHook] = []
         self._state_lock = threading.RLock()
         self._failing_since: dict[str, float] = {}  # per service: monotonic start of the current run of failures
+        # per service: (when, line) of the last "nothing answers" verdict, so the requests after it
+        # (other datasets of the run) say the same line at once instead of each waiting it out again
+        self._unreachable: dict[str, tuple[float, str]] = {}
 
     def route(self, service: Service, base_url: str, auth: Authenticator | None = None, session: SessionHandler | None = None) -> Route:
         """A route to ``service`` at ``base_url``; its secret parameters are redacted from logs from now on."""
@@ -309,6 +317,10 @@ class Transport:
         endpoint = service.endpoint_key(method, path)
         scopes = service.scopes(self.limits, row, method, path)
         started = time.monotonic()
+        with self._state_lock:
+            verdict = self._unreachable.get(service.name)
+        if verdict is not None and started - verdict[0] < UNREACHABLE_MEMORY_SECONDS:
+            raise GatewayUnreachable(verdict[1], endpoint=endpoint)
         attempt = 0
         recovered = primed = False
         penalties = 0
@@ -317,6 +329,7 @@ class Transport:
                 answer = self._attempt(route, row, method, path, endpoint, scopes, params=params, json=json)
                 with self._state_lock:
                     self._failing_since.pop(service.name, None)
+                    self._unreachable.pop(service.name, None)
                 return answer
             except _Retry as failure:
                 attempt += 1
@@ -324,11 +337,13 @@ class Transport:
                 limit = self._retry_budget(service, failure, endpoint, elapsed)
                 if (attempt >= self.retry.max_attempts and not failure.reset_window) or elapsed >= limit:
                     if failure.unreachable:
-                        raise GatewayUnreachable(
+                        line = (
                             f"nothing answers at {route.root_url} ({failure.reason} for {elapsed:.0f} s): "
-                            f"{service.unreachable_hint}",
-                            endpoint=endpoint,
-                        ) from None
+                            f"{service.unreachable_hint}"
+                        )
+                        with self._state_lock:
+                            self._unreachable[service.name] = (time.monotonic(), line)
+                        raise GatewayUnreachable(line, endpoint=endpoint) from None
                     raise TransientError(
                         f"gave up after {attempt} attempts in {elapsed:.0f} s: {failure.reason}", endpoint=endpoint
                     ) from None
