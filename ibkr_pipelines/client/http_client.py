@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Mapping
 import requests
 import requests.adapters
 
+from ibkr_pipelines.client import wire
 from ibkr_pipelines.client.answers import (
     UNPARSEABLE,
     connection_failure,
@@ -102,15 +103,21 @@ class _Prime(Exception):
 class GatedAdapter(requests.adapters.HTTPAdapter):
     """Passes the pacing gate right before a request is written to the socket, and times the round trip.
 
-    The gate is where the request's send time is recorded and the penalty box checked, so doing it
-    here rather than before ``requests`` builds the request leaves no room for a busy machine to
-    delay the send after the check. The round trip (send -> answer headers) feeds the jitter margin.
+    The gate is where the penalty box is checked and the windows are asked, right before urllib3 takes
+    over; its connections (``wire``) then record the request in the windows when its write returns
+    (a busy machine can delay the write well past the gate). The round trip (send -> answer headers)
+    feeds the jitter margin.
     """
 
     def __init__(self, meter: JitterMeter, stats: RunStats) -> None:
         super().__init__()
         self.meter = meter
         self.stats = stats
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """The usual pool manager, with connections that report their writes to the pacer."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(wire.POOL_CLASSES)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Pass the calling thread's pacing gate, send, and record the send time and the round trip."""
@@ -120,7 +127,11 @@ class GatedAdapter(requests.adapters.HTTPAdapter):
         endpoint = endpoint_key(request.method or "GET", (request.path_url or "").split("?")[0])
         started = time.monotonic()
         self.stats.note_send(endpoint, started)
-        response = super().send(request, **kwargs)
+        try:
+            response = super().send(request, **kwargs)
+        finally:
+            if slot is not None:
+                slot.mark_sent()  # no-op when the connection marked it (a proxy's pools do not): later is safe
         self.meter.add(endpoint, time.monotonic() - started)
         return response
 
