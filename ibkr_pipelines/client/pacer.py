@@ -1,10 +1,15 @@
 """The request pacer: keeps every scope under IBKR's limits, smoothly, across threads and processes.
 
 Each request reserves the earliest start time that satisfies all of its scopes (see ``schedule``),
-sleeps until it, then passes a gate that records when it really goes out:
+sleeps until it, then passes a gate right before the socket, and is re-stamped once its bytes are
+written (``Slot.mark_sent``):
 - rate windows ("N per P s"): a request goes out only when fewer than N requests of its scope went
-  out in the last ``P + margin`` seconds, counted on the times they really went out (a thread that
-  woke late on a busy machine is counted when it sent, not when it was booked);
+  out in the last ``P + margin`` seconds, counted on the times they really went out: a thread that
+  woke late on a busy machine is counted when it sent, not when it was booked, and a request is
+  counted from the moment its write to the socket returned, not from its gate pass (the two can be
+  tens of milliseconds apart when the client's threads contend for the GIL: the store's file write,
+  urllib3, a new connection). Counting it at the gate would let the window slide past a request
+  that had not even left yet, and the margin, which only measures round trips, cannot see that;
 - margin: the configured floor plus the measured spread of round trips (``JitterMeter``), so the
   windows still hold at IBKR when the network or the machine adds jitter to arrivals;
 - smoothing: bookings are at least ``P / N`` apart, so there is no burst at start-up or after a pause;
@@ -39,6 +44,10 @@ _LONG_WAIT_SECONDS = 2.0
 MAX_FORGET_MARGIN = MAX_MARGIN_SECONDS
 # A request written to the socket this long after it passed the gate passes it again (busy machine).
 _REGATE_AFTER_SECONDS = 0.001
+# After a new connection is opened, a request whose gate pass is older than this passes it again. Its
+# window time is moved to its real write anyway (``Slot.mark_sent``); this keeps a slow connect (DNS,
+# a lost SYN, TLS) from holding a gate pass so long that the windows forget it before it is sent.
+STALE_GATE_SECONDS = 0.1
 
 _current = threading.local()
 
@@ -60,16 +69,28 @@ class Slot:
         self._scopes = scopes
         self.sent_at = booked  # the store-clock time recorded for this request in its windows
         self.gated_at = -1.0  # monotonic time of the last gate pass
+        self.marked = False  # whether sent_at is the end of the write that followed the last gate pass
         self.waited = waited
         self.hold_seconds = 0.0
 
-    def pass_gate(self) -> None:
-        """Wait until this request may go out now (windows on real send times, no penalty box); record it."""
-        if self.gated_at >= 0 and time.monotonic() - self.gated_at <= _REGATE_AFTER_SECONDS:
+    def pass_gate(self, max_age: float = _REGATE_AFTER_SECONDS) -> None:
+        """Wait until this request may go out now (windows on real send times, no penalty box); record it.
+
+        Nothing is done when the last pass is at most ``max_age`` seconds old.
+        """
+        if self.gated_at >= 0 and time.monotonic() - self.gated_at <= max_age:
             return
         waited, self.sent_at = self._pacer.gate(self._scopes, self.sent_at)
         self.waited += waited
         self.gated_at = time.monotonic()
+        self.marked = False
+
+    def mark_sent(self) -> None:
+        """The request's bytes are written: from now on its windows count it at this moment (once per gate pass)."""
+        if self.gated_at < 0 or self.marked:
+            return
+        self.sent_at = self._pacer.mark_sent(self._scopes, self.sent_at)
+        self.marked = True
 
     def hold_leases_after_exit(self, seconds: float) -> None:
         """Keep concurrency leases a while after exit (a timed-out request may still run at IBKR)."""
@@ -156,6 +177,31 @@ class Pacer:
                 return time.monotonic() - began, recorded
             self._announce_penalty(boxed, wait, until)
             time.sleep(min(wait, 1.0))
+
+    def mark_sent(self, scopes: list[Scope], recorded: float) -> float:
+        """Move a request's window time from ``recorded`` (its gate pass) to now, after its write; returns now.
+
+        The gate records the moment it let the request go, but the bytes leave later: after the store's
+        own write, urllib3's bookkeeping, maybe a new connection, each a chance for other threads to
+        take the GIL (or for the OS to run something else). That delay is the client's, so the round
+        trips behind the margin do not contain it. Counted at the gate, a request that left 40 ms late
+        drops out of the window 40 ms before its arrival does, and the request that fills the window
+        next can reach IBKR less than a window after it (11 arrivals in one second). Counted from the
+        end of its write, the only spread left between send and arrival is the network's and IBKR's,
+        which is what the margin measures. Later is always safe here: the time only ever moves forward.
+        """
+
+        def restamp(state: PacingState, now: float) -> float:
+            at = max(now, recorded)
+            for scope in scopes:
+                if scope.windows:
+                    grants = state.scope(scope.name).grants
+                    if recorded in grants:
+                        grants.remove(recorded)
+                    place(grants, at)
+            return at
+
+        return self.store.transact(restamp)
 
     def _open(
         self, state: PacingState, now: float, scopes: list[Scope], recorded: float, margin: float

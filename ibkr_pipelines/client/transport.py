@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import requests
 import requests.adapters
+
+from ibkr_pipelines.client import wire
 from requests.auth import AuthBase
 
 from ibkr_pipelines.client.answers import connection_failure, retry_after_seconds
@@ -169,17 +171,22 @@ def _signing(signer: AuthBase | None) -> Iterator[None]:
 class GatedAdapter(requests.adapters.HTTPAdapter):
     """Passes the pacing gate right before a request is written to the socket, signs it, and times the round trip.
 
-    The gate is where the request's send time is recorded and the penalty box checked, so doing it
-    here rather than before ``requests`` builds the request leaves no room for a busy machine to
-    delay the send after the check. Signing comes after the gate, so a wait in the penalty box can
-    never age a signature's timestamp (OAuth 1.0a, reference §1.3). The round trip (send -> answer
-    headers) feeds the jitter margin.
+    The gate is where the penalty box is checked and the windows are asked, right before urllib3
+    takes over; its connections (``wire``) then record the request in the windows when its write
+    returns (a busy machine can delay the write well past the gate). Signing comes after the gate,
+    so a wait in the penalty box can never age a signature's timestamp (OAuth 1.0a, reference §1.3).
+    The round trip (send -> answer headers) feeds the jitter margin.
     """
 
     def __init__(self, meter: JitterMeter, stats: RunStats) -> None:
         super().__init__()
         self.meter = meter
         self.stats = stats
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """The usual pool manager, with connections that report their writes to the pacer."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(wire.POOL_CLASSES)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Pass the calling thread's pacing gate, sign, send, and record the send time and the round trip."""
@@ -192,7 +199,11 @@ class GatedAdapter(requests.adapters.HTTPAdapter):
         endpoint = endpoint_key(request.method or "GET", (request.path_url or "").split("?")[0])
         started = time.monotonic()
         self.stats.note_send(endpoint, started)
-        response = super().send(request, **kwargs)
+        try:
+            response = super().send(request, **kwargs)
+        finally:
+            if slot is not None:
+                slot.mark_sent()  # no-op when the connection marked it (a proxy's pools do not): later is safe
         self.meter.add(endpoint, time.monotonic() - started)
         return response
 
