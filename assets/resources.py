@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr
 
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import Connection, open_connection
+from ibkr_pipelines.errors import GatewayUnreachable
 from ibkr_pipelines.staging import Storage
 
 # Config field -> the environment variable it stands for (and falls back to).
@@ -61,25 +62,38 @@ class IbkrResource(dg.ConfigurableResource):
 
     _stack: ExitStack | None = PrivateAttr(default=None)
     _connection: Connection | None = PrivateAttr(default=None)
+    _unreachable: GatewayUnreachable | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         """The checked settings: config fields, else ``IBKR_*`` variables, else defaults."""
         return settings_with(self.model_dump(), IBKR_FIELDS)
 
     def client(self) -> Connection:
-        """The process's open connection (session, keep-alive, listings paid once), whatever dates it serves."""
+        """The process's open connection (session, keep-alive, listings paid once), whatever dates it serves.
+
+        When nothing answered at the address, the run's later steps in this process get the same
+        one-line error at once instead of each waiting it out again.
+        """
+        if self._unreachable is not None:
+            raise self._unreachable
         if self._connection is None:
-            self._stack = ExitStack()
-            self._connection = self._stack.enter_context(
-                open_connection(self.settings(), simulator_options=self.simulator_options)
-            )
+            stack = ExitStack()
+            try:
+                self._connection = stack.enter_context(
+                    open_connection(self.settings(), simulator_options=self.simulator_options)
+                )
+            except GatewayUnreachable as exc:
+                stack.close()
+                self._unreachable = exc
+                raise
+            self._stack = stack
         return self._connection
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Close the connection (and stop an embedded simulator) at the end of the run process."""
         if self._stack is not None:
             self._stack.close()
-        self._stack, self._connection = None, None
+        self._stack, self._connection, self._unreachable = None, None, None
 
 
 class WarehouseResource(dg.ConfigurableResource):
