@@ -68,19 +68,19 @@ class ArchiveClient:
         self._answers, self._partition = dict(answers), partition
 
     def _earlier_answer(self, key: str) -> dict[str, Any] | None:
-        """The run's latest answer to this request archived with another window of the source.
+        """The run's first answer to this request, archived with another window or another source.
 
-        A source may ask something once per run and reuse it (the login's account listing), so a
-        rebuild starting later than the run did finds that answer in the run's first window.
+        A run asks some things once and reuses the answer (the login's account listing, cached per
+        client): the fetch that asked first archived it, so a rebuild of another window or source
+        finds it there. (A run that listed more than once gets its first listing: the same "now".)
         """
-        found = None
         root = self.archive.root
         for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
             for entry in self.archive.entries(folder.name):
-                if (entry.get("source") == self.source.name and entry.get("run_id", "") == self.run_id
+                if (entry.get("run_id", "") == self.run_id
                         and _request_key(entry["method"], entry["path"], entry.get("params"), entry.get("body")) == key):
-                    found = {**entry, "partition": folder.name}
-        return found
+                    return {**entry, "partition": folder.name}
+        return None
 
     def _answer(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any = None) -> Any:
         key = _request_key(method, path, params, body)

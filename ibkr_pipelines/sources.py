@@ -85,23 +85,22 @@ def stack(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical") if frames else empty_frame(table)
 
 
-# The accounts each client's login lists, per source: listed once, at the source's first fetch.
-_LISTED: "weakref.WeakKeyDictionary[ApiClient, dict[str, list[Mapping[str, Any]]]]" = weakref.WeakKeyDictionary()
+# The accounts each client's login lists: listed once per client, at the first fetch that needs it.
+_LISTED: "weakref.WeakKeyDictionary[ApiClient, list[Mapping[str, Any]]]" = weakref.WeakKeyDictionary()
 _LISTED_LOCK = threading.Lock()
 
 
-def login_accounts(client: ApiClient, source: str, account_filter: tuple[str, ...]) -> tuple[str, ...]:
+def login_accounts(client: ApiClient, account_filter: tuple[str, ...]) -> tuple[str, ...]:
     """The accounts a per-account source asks about: the login's listing, narrowed by IBKR_ACCOUNT_IDS.
 
-    The listing is made once per client and source (IBKR allows one per 5 s), not per date: which
-    accounts a login sees is an answer about now. Made inside the source's fetch, it is archived
-    with the source's answers, so a rebuild replays it.
+    The listing is made once per client (IBKR allows one per 5 s), not per date or per source:
+    which accounts a login sees is an answer about now. It is archived with the answers of the
+    fetch that made it; a rebuild of another source of the same run replays it from there.
     """
     with _LISTED_LOCK:
-        per_source = _LISTED.setdefault(client, {})
-        if source not in per_source:
-            per_source[source] = fetch_account_records(client)
-        records = per_source[source]
+        records = _LISTED.get(client)
+        if records is None:
+            records = _LISTED[client] = fetch_account_records(client)
     return tuple(str(account_id_of(r)) for r in select_accounts(records, account_filter or None))
 
 
@@ -111,7 +110,7 @@ def per_account(
     """Run a one-account fetch for every account of the login (a few at once) and stack the rows of ``table``."""
 
     def fetch(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
-        accounts = login_accounts(client, table, inputs.account_filter)
+        accounts = login_accounts(client, inputs.account_filter)
         with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-account") as pool:
             frames = list(pool.map(lambda acct: fetch_one(client, acct, inputs.as_of), accounts))
         return FetchOutput({table: stack(table, frames)}, covered=accounts)
@@ -128,7 +127,7 @@ def _positions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     def one(acct: str) -> PositionsFetch:
         return fetch_positions(client, acct, snapshot_date=inputs.as_of)
 
-    accounts = login_accounts(client, "positions", inputs.account_filter)
+    accounts = login_accounts(client, inputs.account_filter)
     with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-positions") as pool:
         fetched = list(pool.map(one, accounts))
     return FetchOutput(
