@@ -54,20 +54,17 @@ def resolve_window(
     now: datetime.datetime | None = None,
 ) -> DateWindow:
     """The window to ingest: ``--from``/``--to`` (a backfill, one run), else ``--date`` or today."""
-    if start is None and end is None:
+    window = DateWindow.from_flags(start, end)
+    if window is None:
         return DateWindow.of(resolve_partition_date(requested, now))
     if requested is not None:
         raise ConfigError("--date", "give either --date or --from/--to, not both")
-    if start is None or end is None:
-        raise ConfigError("--from" if start is None else "--to", "a range needs both --from and --to")
-    if end < start:
-        raise ConfigError("--to", f"{end} is before --from {start}")
-    for flag, day in (("--from", start), ("--to", end)):
+    for flag, day in (("--from", window.start), ("--to", window.end)):
         try:
             resolve_partition_date(day, now)
         except ConfigError as exc:
             raise ConfigError(flag, str(exc).removeprefix("--date: ")) from None
-    return DateWindow(start, end)
+    return window
 
 
 def selected_tables(select: str | None) -> list[str]:

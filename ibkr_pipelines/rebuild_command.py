@@ -20,11 +20,7 @@ def run_rebuild(tables: list[str] | None, start: dt.date | None, end: dt.date | 
     unknown = [t for t in tables or [] if t not in known]
     if unknown:
         raise ConfigError("--table", f"unknown table(s) {unknown}; choose from {', '.join(known)}")
-    if (start is None) != (end is None):
-        raise ConfigError("--from" if start is None else "--to", "a range needs both --from and --to")
-    if start is not None and end is not None and end < start:
-        raise ConfigError("--to", f"{end} is before --from {start}")
-    window = DateWindow(start, end) if start is not None and end is not None else None
+    window = DateWindow.from_flags(start, end)
     settings = Settings.from_env()
     progress = logging.getLogger("ibkr_pipelines.progress")
     progress.setLevel(logging.INFO)

@@ -124,14 +124,21 @@ def source_reach(source: Source) -> tuple[Reach, int]:
     return specs[0].reach, specs[0].reach_days
 
 
+def _missing_dates(lake: Lake, table: str, window: DateWindow) -> str:
+    """The dates of ``window`` without a lake partition of ``table``, as text ("" when none)."""
+    missing = [str(d) for d in window if not lake.partition_path(table, d).exists()]
+    if len(missing) <= 1:
+        return "".join(missing)
+    return f"{missing[0]}..{missing[-1]} ({len(missing)} dates)"
+
+
 def _upstream(source: Source, lake: Lake, window: DateWindow) -> dict[str, pl.DataFrame]:
     """The window's lake partitions of every table the source reads, stacked (one date: that date's)."""
     frames: dict[str, pl.DataFrame] = {}
     for table in source.upstream:
-        missing = [str(d) for d in window if not lake.partition_path(table, d).exists()]
+        missing = _missing_dates(lake, table, window)
         if missing:
-            shown = missing[0] if len(missing) == 1 else f"{missing[0]}..{missing[-1]} ({len(missing)} dates)"
-            raise MissingUpstream(f"{source.name} needs lake/{table} for {shown}: materialize {table} first")
+            raise MissingUpstream(f"{source.name} needs lake/{table} for {missing}: materialize {table} first")
         frames[table] = pl.concat([lake.read_partition(table, d) for d in window], how="vertical_relaxed")
     return frames
 
@@ -226,10 +233,9 @@ def stage_source(
 def window_parts(storage: Storage, table: str, window: DateWindow) -> list[WindowPart]:
     """The lake partitions (and quarantines) of ``table`` over ``window``; one line naming what is missing."""
     lake = storage.lake
-    missing = [str(d) for d in window if not lake.partition_path(table, d).exists()]
+    missing = _missing_dates(lake, table, window)
     if missing:
-        shown = missing[0] if len(missing) == 1 else f"{missing[0]}..{missing[-1]} ({len(missing)} dates)"
-        raise MissingUpstream(f"no lake partition of {table} for {shown}: stage {table} first")
+        raise MissingUpstream(f"no lake partition of {table} for {missing}: stage {table} first")
     parts = []
     for day in window:
         quarantine = lake.quarantine_path(table, day)

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterator
 
+from ibkr_pipelines.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DateWindow:
@@ -28,6 +30,17 @@ class DateWindow:
         """The window between two partition keys (``YYYY-MM-DD``); one date when ``end`` is None."""
         first = dt.date.fromisoformat(start)
         return cls(first, dt.date.fromisoformat(end) if end else first)
+
+    @classmethod
+    def from_flags(cls, start: dt.date | None, end: dt.date | None) -> "DateWindow | None":
+        """The window of ``--from``/``--to`` (None when neither is given); one line naming the bad flag."""
+        if start is None and end is None:
+            return None
+        if start is None or end is None:
+            raise ConfigError("--from" if start is None else "--to", "a range needs both --from and --to")
+        if end < start:
+            raise ConfigError("--to", f"{end} is before --from {start}")
+        return cls(start, end)
 
     def dates(self) -> list[dt.date]:
         """The window's dates in order."""

@@ -48,3 +48,12 @@ def test_a_snapshot_backfill_on_a_real_account_fails_with_one_line() -> None:
         connection.serve(DateWindow(dt.date(2026, 11, 16), TODAY), Reach.CURRENT, now=now)
     assert "\n" not in str(raised.value)
     assert str(raised.value).startswith("partition: IBKR's portfolio endpoints only return the current state;")
+
+
+def test_a_range_from_flags_needs_both_ends_in_order() -> None:
+    assert DateWindow.from_flags(None, None) is None
+    assert DateWindow.from_flags(TODAY, TODAY) == DateWindow.of(TODAY)
+    with pytest.raises(ConfigError, match=r"^--from: a range needs both --from and --to$"):
+        DateWindow.from_flags(None, TODAY)
+    with pytest.raises(ConfigError, match=r"^--to: 2026-11-19 is before --from 2026-11-20$"):
+        DateWindow.from_flags(TODAY, TODAY - dt.timedelta(days=1))
