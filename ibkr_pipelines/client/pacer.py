@@ -193,12 +193,7 @@ class Pacer:
 
         def restamp(state: PacingState, now: float) -> float:
             at = max(now, recorded)
-            for scope in scopes:
-                if scope.windows:
-                    grants = state.scope(scope.name).grants
-                    if recorded in grants:
-                        grants.remove(recorded)
-                    place(grants, at)
+            _move_grant(state, scopes, recorded, at)
             return at
 
         return self.store.transact(restamp)
@@ -224,12 +219,7 @@ class Pacer:
                     wait = max(wait, recent[len(recent) - window.count] + span - now)
         if wait > 0:
             return wait, recorded, "", 0.0
-        for scope in scopes:
-            if scope.windows:
-                grants = state.scope(scope.name).grants
-                if recorded in grants:
-                    grants.remove(recorded)
-                place(grants, now)
+        _move_grant(state, scopes, recorded, now)
         return 0.0, now, "", 0.0
 
     def _reserve(self, scopes: list[Scope]) -> tuple[float, float]:
@@ -302,3 +292,13 @@ class Pacer:
         self.store.transact(drop)
         with self._released:
             self._released.notify_all()
+
+
+def _move_grant(state: PacingState, scopes: list[Scope], recorded: float, at: float) -> None:
+    """Move one request's time in every windowed scope from ``recorded`` (if there) to ``at``."""
+    for scope in scopes:
+        if scope.windows:
+            grants = state.scope(scope.name).grants
+            if recorded in grants:
+                grants.remove(recorded)
+            place(grants, at)
