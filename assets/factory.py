@@ -19,7 +19,7 @@ from assets.partitions import DAILY
 from assets.resources import IbkrResource, WarehouseResource
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.run_control import mark_step_process
-from ibkr_pipelines.schemas import spec_for
+from ibkr_pipelines.schemas import Reach, spec_for
 from ibkr_pipelines.sources import Source
 from ibkr_pipelines.staging import LoadSummary, StageResult, load_table, stage_source
 from ibkr_pipelines.windows import DateWindow
@@ -135,6 +135,7 @@ def stage_step(
             ibkr.settings().account_ids,
             run_id=context.run.run_id,
             dates=connection,
+            settings=ibkr.settings(),
         )
     finally:
         stats.penalty_listeners.remove(penalty_seen)
@@ -212,6 +213,17 @@ def warehouse_checks(table: str, result: LoadSummary) -> list[dg.AssetCheckResul
                 metadata={"rows_missing_a_value": dg.MetadataValue.json(result.missing_values)},
             )
         )
+    if spec.reach is Reach.RECENT:
+        gaps = [str(gap) for gap in result.uncovered]
+        checks.append(
+            dg.AssetCheckResult(
+                check_name="no_uncovered_dates",
+                passed=not gaps,
+                description=(f"{table} has no data for {', '.join(gaps)}: IBKR's Web API serves only the last "
+                             f"{spec.reach_days} days, so these dates need a Flex statement backfill") if gaps else None,
+                metadata={"uncovered_dates": dg.MetadataValue.json(gaps), "reach_days": spec.reach_days},
+            )
+        )
     return checks
 
 
@@ -226,6 +238,11 @@ def warehouse_check_specs(table: str) -> list[dg.AssetCheckSpec]:
     if spec.analyst_columns:
         specs.append(dg.AssetCheckSpec("analyst_columns_complete", asset=key,
                                        description=f"Every landed row has {', '.join(spec.analyst_columns)}."))
+    if spec.reach is Reach.RECENT:
+        specs.append(dg.AssetCheckSpec(
+            "no_uncovered_dates", asset=key,
+            description=f"No date since the first landed one is missing: IBKR serves only the last {spec.reach_days} "
+            "days, so a gap longer than that is lost to the Web API (the check names the dates)."))
     return specs
 
 

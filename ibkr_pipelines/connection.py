@@ -69,6 +69,13 @@ class Connection:
         if problem:
             raise ConfigError("partition", problem)
 
+    def oldest(self, reach: Reach, reach_days: int = 0, *, now: datetime.datetime | None = None) -> datetime.date | None:
+        """The oldest date a real account serves today for this reach (None: any, or the simulator, whose clock moves)."""
+        if self.simulator is not None or reach is Reach.ANY:
+            return None
+        back = SNAPSHOT_GRACE_DAYS if reach is Reach.CURRENT else reach_days - 1
+        return trading_date(now) - datetime.timedelta(days=back)
+
     def at_date(self, as_of: datetime.date, *, now: datetime.datetime | None = None) -> None:
         """Point the run at one date of a snapshot ("now") dataset."""
         self.serve(DateWindow.of(as_of), Reach.CURRENT, now=now)

@@ -13,13 +13,14 @@ import datetime
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import polars as pl
 
-from ibkr_pipelines.client.protocol import ApiClient
 from ibkr_pipelines.client.account_listing import account_id_of
+from ibkr_pipelines.client.protocol import ApiClient
+from ibkr_pipelines.config import Settings
 from ibkr_pipelines.extract.accounts import fetch_account_records, fetch_accounts, select_accounts
 from ibkr_pipelines.extract.allocation import fetch_allocation
 from ibkr_pipelines.extract.common import empty_frame
@@ -39,11 +40,13 @@ class FetchInputs:
     """What a fetch needs besides the client: its dates, the account filter, and upstream lake frames.
 
     For a per-date source ``window`` is one date (``as_of``); ``upstream`` holds that date's frames.
+    ``settings`` carries what a targeted source is told to fetch (e.g. the conids of /pa/transactions).
     """
 
     window: DateWindow
     account_filter: tuple[str, ...]
     upstream: dict[str, pl.DataFrame]
+    settings: Settings = field(default_factory=Settings)
 
     @property
     def as_of(self) -> datetime.date:
@@ -78,6 +81,17 @@ class Source:
     upstream: tuple[str, ...] = ()
     per_date: bool = True
     nightly: bool = True  # part of the nightly ingestion job (daily partitions)
+    # How many days one fetch answers, ending at its window's end (IBKR's trades endpoint: the last 7).
+    # Staging lands all of them, so a night also refreshes the days before it and up to
+    # span_days - 1 missed nights lose nothing.
+    span_days: int = 1
+
+    def staged_window(self, window: DateWindow, oldest: datetime.date | None = None) -> DateWindow:
+        """The dates a fetch for ``window`` lands: widened back to ``span_days``, not before ``oldest`` IBKR serves."""
+        start = window.end - datetime.timedelta(days=self.span_days - 1)
+        if oldest is not None:
+            start = max(start, oldest)
+        return DateWindow(min(window.start, start), window.end)
 
 
 def stack(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -97,10 +111,11 @@ def login_accounts(client: ApiClient, account_filter: tuple[str, ...]) -> tuple[
     which accounts a login sees is an answer about now. It is archived with the answers of the
     fetch that made it; a rebuild of another source of the same run replays it from there.
     """
+    owner = getattr(client, "wrapped", client)  # a wrapper of one fetch (reuse.ReusingClient) shares its client's listing
     with _LISTED_LOCK:
-        records = _LISTED.get(client)
+        records = _LISTED.get(owner)
         if records is None:
-            records = _LISTED[client] = fetch_account_records(client)
+            records = _LISTED[owner] = fetch_account_records(client)
     return tuple(str(account_id_of(r)) for r in select_accounts(records, account_filter or None))
 
 

@@ -24,8 +24,10 @@ from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import Warehouse, WindowPart
+from ibkr_pipelines.reuse import ReusingClient
 from ibkr_pipelines.schemas import Reach, spec_for
-from ibkr_pipelines.sources import FetchInputs, FetchOutput, Source
+from ibkr_pipelines.config import Settings
+from ibkr_pipelines.sources import FetchInputs, FetchOutput, Source, source_of
 from ibkr_pipelines.windows import DateWindow
 
 progress = logging.getLogger("ibkr_pipelines.progress")
@@ -49,6 +51,9 @@ class DateServer(Protocol):
 
     def serve(self, window: DateWindow, reach: Reach, reach_days: int = 0) -> None:
         """Move the simulator to ``window``'s end, or check a real account can serve the whole window."""
+
+    def oldest(self, reach: Reach, reach_days: int = 0) -> dt.date | None:
+        """The oldest date IBKR can serve today for this reach (None: any; the simulator moves its clock)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class LoadSummary:
     lock_wait_seconds: float = 0.0
     seconds: float = 0.0
     missing_values: dict[str, int] = field(default_factory=dict)  # analyst column -> rows without a value
+    uncovered: tuple[DateWindow, ...] = ()  # dates inside the table's history that no fetch landed
 
 
 def source_reach(source: Source) -> tuple[Reach, int]:
@@ -133,13 +139,19 @@ def _missing_dates(lake: Lake, table: str, window: DateWindow) -> str:
 
 
 def _upstream(source: Source, lake: Lake, window: DateWindow) -> dict[str, pl.DataFrame]:
-    """The window's lake partitions of every table the source reads, stacked (one date: that date's)."""
+    """The window's lake partitions of every table the source reads, stacked (one date: that date's).
+
+    An upstream whose fetch spans earlier days (executions: the last 7) is read over that span too,
+    where landed, so what one night refreshed reaches the sources that read it.
+    """
     frames: dict[str, pl.DataFrame] = {}
     for table in source.upstream:
         missing = _missing_dates(lake, table, window)
         if missing:
             raise MissingUpstream(f"{source.name} needs lake/{table} for {missing}: materialize {table} first")
-        frames[table] = pl.concat([lake.read_partition(table, d) for d in window], how="vertical_relaxed")
+        days = [d for d in source_of(table).staged_window(window)
+                if d >= window.start or lake.partition_path(table, d).exists()]
+        frames[table] = pl.concat([lake.read_partition(table, d) for d in days], how="vertical_relaxed")
     return frames
 
 
@@ -188,9 +200,33 @@ def archive_tags(source: Source, window: DateWindow, run_id: str | None) -> dict
 def _fetch(
     source: Source, client: StagingClient, storage: Storage, window: DateWindow, inputs: FetchInputs, run_id: str | None
 ) -> FetchOutput:
-    """One fetch with its raw answers archived under the window's first date, tagged with the source and run."""
-    with client.recording(storage.raw.hook(partition_key_of(window.start), archive_tags(source, window, run_id))):
-        return source.fetch(client, inputs)
+    """One fetch with its raw answers archived under the window's first date, tagged with the source and run.
+
+    Scarce answers (one per 15 minutes) this fetch already received moments ago are reused (``reuse.py``).
+    """
+    partition, tags = partition_key_of(window.start), archive_tags(source, window, run_id)
+    with client.recording(storage.raw.hook(partition, tags)):
+        return source.fetch(ReusingClient(client, storage.raw, partition, tags), inputs)
+
+
+def fetch_chunks(source: Source, staged: DateWindow) -> list[DateWindow]:
+    """The windows fetched for ``staged``: each date of a snapshot source, else spans its reach can serve at once.
+
+    A source of recent reach (IBKR's trades: the last 7 days from "now") answers at most
+    ``reach_days`` ending at the date it is served for, so a longer window is fetched in such spans,
+    newest first; other sources fetch the whole window at once.
+    """
+    if source.per_date:
+        return [DateWindow.of(d) for d in staged]
+    reach, reach_days = source_reach(source)
+    if reach is not Reach.RECENT or reach_days <= 0:
+        return [staged]
+    chunks, end = [], staged.end
+    while end >= staged.start:
+        start = max(staged.start, end - dt.timedelta(days=reach_days - 1))
+        chunks.append(DateWindow(start, end))
+        end = start - dt.timedelta(days=1)
+    return chunks
 
 
 def stage_source(
@@ -202,18 +238,19 @@ def stage_source(
     *,
     run_id: str | None = None,
     dates: DateServer | None = None,
+    settings: Settings | None = None,
 ) -> StageResult:
-    """Fetch ``source`` over ``window`` (per date, or once), archive raw answers, validate, write the lake."""
+    """Fetch ``source`` over ``window`` (and the days its span adds), archive raw answers, validate, write the lake."""
     started = time.monotonic()
     before = client.stats.totals().requests
     reach, reach_days = source_reach(source)
-    chunks = [DateWindow.of(d) for d in window] if source.per_date else [window]
+    staged_window = source.staged_window(window, dates.oldest(reach, reach_days) if dates is not None else None)
     by_table: dict[str, dict[dt.date, pl.DataFrame]] = {t: {} for t in source.tables}
     covered: dict[str, tuple[str, ...] | None] = {}
-    for chunk in chunks:
+    for chunk in fetch_chunks(source, staged_window):
         if dates is not None:
             dates.serve(chunk, reach, reach_days)
-        inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk))
+        inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings())
         fetched = _fetch(source, client, storage, chunk, inputs, run_id)
         for _ in range(fetched.cold_read_retries):
             client.stats.note("cold_read_retries")
@@ -225,23 +262,52 @@ def stage_source(
     for result in staged.values():
         progress.info(
             "%-16s %s  %5d rows  %3d quarantined  %4d requests  %.1f s",
-            result.table, window, result.rows, result.quarantined, requests, seconds,
+            result.table, staged_window, result.rows, result.quarantined, requests, seconds,
         )
-    return StageResult(source.name, window, staged, int(requests), round(seconds, 3))
+    return StageResult(source.name, staged_window, staged, int(requests), round(seconds, 3))
 
 
 def window_parts(storage: Storage, table: str, window: DateWindow) -> list[WindowPart]:
-    """The lake partitions (and quarantines) of ``table`` over ``window``; one line naming what is missing."""
+    """The lake partitions (and quarantines) of ``table`` over ``window``, plus those its source's span added.
+
+    Every date of ``window`` must have a partition (one line naming what is missing); the earlier
+    dates a fetch's span lands (``Source.span_days``) are loaded when they are there.
+    """
     lake = storage.lake
     missing = _missing_dates(lake, table, window)
     if missing:
         raise MissingUpstream(f"no lake partition of {table} for {missing}: stage {table} first")
     parts = []
-    for day in window:
+    for day in source_of(table).staged_window(window):
+        if day < window.start and not lake.partition_path(table, day).exists():
+            continue
         quarantine = lake.quarantine_path(table, day)
         parts.append(WindowPart(partition_key_of(day), lake.partition_path(table, day),
                                 quarantine if quarantine.exists() else None))
     return parts
+
+
+def uncovered_dates(lake: Lake, table: str, through: dt.date) -> tuple[DateWindow, ...]:
+    """Runs of dates between ``table``'s first lake partition and ``through`` that no fetch landed.
+
+    For a table IBKR serves only a few days back (``Reach.RECENT``), such a gap will not come back
+    from the Web API once it is older than the reach: a check names it so it gets closed another way.
+    """
+    landed = {dt.date.fromisoformat(k) for k in lake.partitions(table)}
+    if not landed:
+        return ()
+    gaps: list[DateWindow] = []
+    day, start = min(landed), None
+    while day <= through:
+        if day not in landed and start is None:
+            start = day
+        if day in landed and start is not None:
+            gaps.append(DateWindow(start, day - dt.timedelta(days=1)))
+            start = None
+        day += dt.timedelta(days=1)
+    if start is not None:
+        gaps.append(DateWindow(start, through))
+    return tuple(gaps)
 
 
 def load_table(
@@ -266,6 +332,7 @@ def load_table(
     if required:
         loaded = pl.read_parquet([p.path for p in parts], columns=required)
         missing = {c: int(loaded[c].null_count()) for c in required}
+    uncovered = uncovered_dates(storage.lake, table, window.end) if spec.reach is Reach.RECENT else ()
     seconds = time.monotonic() - started
     progress.info("%-16s %s  loaded into DuckDB (%d rows, %.1f s)", table, window, sum(r.rows for r in results), seconds)
     return LoadSummary(
@@ -279,4 +346,5 @@ def load_table(
         lock_wait_seconds=round(warehouse.lock_wait_seconds - waited_before, 3),
         seconds=round(seconds, 3),
         missing_values=missing,
+        uncovered=uncovered,
     )

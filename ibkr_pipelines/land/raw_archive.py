@@ -71,6 +71,11 @@ def safe_body(body: Any) -> Any:
     return body
 
 
+def request_key(method: str, path: str, params: Mapping[str, Any] | None, body: Any = None) -> str:
+    """One text per request as the archive indexes it (credential-like parameters and body keys dropped)."""
+    return json.dumps([method.upper(), path.split("?")[0], safe_params(params), safe_body(body)], sort_keys=True, default=str)
+
+
 class RawArchive:
     """Content-addressed, compressed store of raw response bodies under ``<data_dir>/raw``."""
 
