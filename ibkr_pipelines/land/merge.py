@@ -71,7 +71,9 @@ def replace_window(
         raise LoadError(f"{spec.name} {key}: {wrong} rows carry another {spec.partition_column} than the partition")
     where, params = f"{date_column} = CAST(? AS DATE)", [key]
     if covered is not None:
-        column = quote(covered.column)
+        # The file's metadata holds the slice as text (PartitionSlice); compare the column as text too,
+        # so a slice of conids (BIGINT) works like a slice of accounts.
+        column = f"CAST({quote(covered.column)} AS VARCHAR)"
         outside = _count(
             con, f"SELECT count(*) FROM _incoming WHERE {column} IS NULL OR NOT list_contains(?, {column})",
             [list(covered.values)],
@@ -99,7 +101,7 @@ def _refuse_shrink(
         if problem:
             raise ShrinkRefused(problem)
         return
-    column = quote(covered.column)
+    column = f"CAST({quote(covered.column)} AS VARCHAR)"
     counts = con.execute(
         f"""
         SELECT landed.value, landed.n, coalesce(incoming.n, 0)
