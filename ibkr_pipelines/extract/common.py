@@ -218,3 +218,41 @@ def as_list(body: Any, *keys: str) -> list[Any]:
             if isinstance(inner, list):
                 return inner
     return []
+
+
+# Every spelling of a side IBKR uses across trades and orders: B/S in the reference, BOT in a
+# recorded trade, BUY/SELL on orders; SLD, BOUGHT, SOLD by analogy.
+_SIDES = {
+    "B": "B", "BOT": "B", "BUY": "B", "BOUGHT": "B",
+    "S": "S", "SLD": "S", "SELL": "S", "SOLD": "S",
+}
+
+
+def as_side(value: Any) -> str | None:
+    """``"B"`` or ``"S"`` from any of IBKR's spellings (B/BOT/BUY/BOUGHT, S/SLD/SELL/SOLD); null otherwise."""
+    if not isinstance(value, str):
+        return None
+    return _SIDES.get(value.strip().upper())
+
+
+def as_yyyymmdd(value: Any) -> dt.date | None:
+    """A date from IBKR's compact ``"YYYYMMDD"`` (text or number, e.g. ``rawDate``, ``dates[]``); null otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def utc_from_text(value: Any, pattern: str) -> dt.datetime | None:
+    """A UTC datetime from text in ``pattern`` (``strptime``), read as UTC wall-clock time; null when it does not parse."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return dt.datetime.strptime(value.strip(), pattern).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None

@@ -13,13 +13,24 @@ from ibkr_pipelines.schemas.account_summary import ACCOUNT_SUMMARY
 from ibkr_pipelines.schemas.accounts import ACCOUNTS
 from ibkr_pipelines.schemas.allocation import ALLOCATION
 from ibkr_pipelines.schemas.contracts import CONTRACTS
+from ibkr_pipelines.schemas.executions import EXECUTIONS
 from ibkr_pipelines.schemas.ledger import LEDGER
+from ibkr_pipelines.schemas.nav_daily import NAV_DAILY
+from ibkr_pipelines.schemas.orders import ORDERS
+from ibkr_pipelines.schemas.pa_transactions import PA_TRANSACTIONS
 from ibkr_pipelines.schemas.positions import POSITIONS
 from ibkr_pipelines.schemas.quarantine import DATASETS_TABLE, LOAD_LOG, QUARANTINE
+from ibkr_pipelines.schemas.returns_daily import RETURNS_DAILY
 from ibkr_pipelines.schemas.spec import TableSpec
 
 # The data tables, in landing order.
-TABLES: dict[str, TableSpec] = {s.name: s for s in (ACCOUNTS, ACCOUNT_SUMMARY, LEDGER, POSITIONS, ALLOCATION, CONTRACTS)}
+TABLES: dict[str, TableSpec] = {
+    s.name: s
+    for s in (
+        ACCOUNTS, ACCOUNT_SUMMARY, LEDGER, POSITIONS, ALLOCATION, CONTRACTS,
+        EXECUTIONS, ORDERS, NAV_DAILY, RETURNS_DAILY, PA_TRANSACTIONS,
+    )
+}
 # Tables the warehouse keeps for itself.
 BOOKKEEPING: dict[str, TableSpec] = {s.name: s for s in (QUARANTINE, LOAD_LOG, DATASETS_TABLE)}
 

@@ -38,10 +38,12 @@ class FakeClient:
     ``Answers(...)``, or a callable ``params -> body``. Every call is recorded in ``calls``.
     """
 
-    def __init__(self, routes: Mapping[str, Any]) -> None:
+    def __init__(self, routes: Mapping[str, Any], post_routes: Mapping[str, Any] | None = None) -> None:
         self.routes = dict(routes)
+        self.post_routes = dict(post_routes or {})  # POST path -> body (Answers, or a callable json -> body)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.posts: list[str] = []
+        self.posted: list[tuple[str, Any]] = []  # (path, JSON body) of every answered POST
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         self.calls.append((path, dict(params or {})))
@@ -55,7 +57,15 @@ class FakeClient:
         return copy.deepcopy(answer)
 
     def post(self, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
-        # The only POST an extractor makes: dropping the positions cache (IBKR answers {"message":"success"}).
+        if path in self.post_routes:  # a POST read (/pa/*): answered like a GET route, from its JSON body
+            self.posted.append((path, copy.deepcopy(json)))
+            answer = self.post_routes[path]
+            if isinstance(answer, Answers):
+                answer = answer.next()
+            elif callable(answer):
+                answer = answer(copy.deepcopy(json))
+            return copy.deepcopy(answer)
+        # Otherwise the only POST an extractor makes: dropping the positions cache (IBKR answers {"message":"success"}).
         if not path.endswith("/positions/invalidate"):
             raise AssertionError(f"extractors must not POST ({path})")
         self.posts.append(path)
