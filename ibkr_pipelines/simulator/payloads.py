@@ -158,6 +158,7 @@ class Views:
         self.world = world
         self.options = options or ViewOptions()
         self._cache: dict[tuple[str, datetime.date], Valuation] = {}
+        self._nav: dict[tuple[str, datetime.date], float] = {}
         self._lock = threading.Lock()
         self.bytes_cache: dict[tuple[Any, ...], bytes] = {}  # serialized hot answers (world is immutable)
         self.optionable = {c.und_conid for c in world.contracts.values() if c.asset_class == "OPT"}
@@ -172,13 +173,16 @@ class Views:
                 self._cache[key] = v
         return v
 
-    def _build(self, account_id: str, d: datetime.date) -> Valuation:
+    def money_rows(self, account_id: str, d: datetime.date) -> list[dict[str, Any]]:
+        """The money fields of each position row at the close of d, in the rows' order (name, description, conid).
+
+        The one valuation of a position: the enriched rows, the ledger and ``nav_base`` are all built
+        from these, so the NAV of /pa and the ledger's BASE net liquidation value cannot drift apart.
+        """
         w = self.world
-        acct = w.account_by_id[account_id]
-        base = acct.currency
-        book = w.book_as_of(account_id, d)
-        rows: list[dict[str, Any]] = []
-        for conid, lot in book.items():
+        base = w.account_by_id[account_id].currency
+        out: list[dict[str, Any]] = []
+        for conid, lot in w.book_as_of(account_id, d).items():
             c = w.contracts[conid]
             vm = c.value_multiplier
             px = w.price(conid, d)
@@ -188,10 +192,46 @@ class Views:
             mkt_value = _r2(lot.quantity * px * vm)
             upnl = _r2(mkt_value - lot.cost)
             rpnl = _r2(lot.realized_day) if lot.realized_date == d else 0.0
+            out.append({
+                "conid": conid, "position": lot.quantity, "mktPrice": px, "mktValue": mkt_value,
+                "currency": c.currency, "avgCost": avg_cost, "avgPrice": avg_price, "realizedPnl": rpnl,
+                "unrealizedPnl": upnl, "assetClass": c.asset_class,
+                "baseMktValue": _r2(mkt_value * fx), "baseMktPrice": round(px * fx, 8),
+                "baseAvgCost": round(avg_cost * fx, 8), "baseAvgPrice": round(avg_price * fx, 8),
+                "baseRealizedPnl": _r2(rpnl * fx), "baseUnrealizedPnl": _r2(upnl * fx),
+            })
+        out.sort(key=lambda m: (w.contracts[m["conid"]].name, w.contracts[m["conid"]].description, m["conid"]))
+        return out
+
+    def ledger(self, account_id: str, d: datetime.date) -> dict[str, dict[str, Any]]:
+        """The /portfolio/{id}/ledger body at the close of d (the cached valuation's when there is one)."""
+        v = self._cache.get((account_id, d))
+        if v is not None:
+            return v.ledger
+        return self._ledger(self.world.account_by_id[account_id], d, self.money_rows(account_id, d))
+
+    def nav_base(self, account_id: str, d: datetime.date) -> float:
+        """Net liquidation value in the base currency at the close of d: the ledger's BASE netliquidationvalue."""
+        key = (account_id, d)
+        nav = self._nav.get(key)
+        if nav is None:
+            nav = self.ledger(account_id, d)["BASE"]["netliquidationvalue"]
+            with self._lock:
+                self._nav[key] = nav
+        return nav
+
+    def _build(self, account_id: str, d: datetime.date) -> Valuation:
+        w = self.world
+        acct = w.account_by_id[account_id]
+        rows: list[dict[str, Any]] = []
+        for m in self.money_rows(account_id, d):
+            conid = m["conid"]
+            c = w.contracts[conid]
             row: dict[str, Any] = {
-                "acctId": account_id, "conid": conid, "contractDesc": c.description, "position": lot.quantity,
-                "mktPrice": px, "mktValue": mkt_value, "currency": c.currency, "avgCost": avg_cost,
-                "avgPrice": avg_price, "realizedPnl": rpnl, "unrealizedPnl": upnl, "exchs": None,
+                "acctId": account_id, "conid": conid, "contractDesc": c.description, "position": m["position"],
+                "mktPrice": m["mktPrice"], "mktValue": m["mktValue"], "currency": c.currency,
+                "avgCost": m["avgCost"], "avgPrice": m["avgPrice"], "realizedPnl": m["realizedPnl"],
+                "unrealizedPnl": m["unrealizedPnl"], "exchs": None,
                 "expiry": c.expiry_str if c.asset_class in ("OPT", "FUT") else None, "putOrCall": c.right,
                 # The enriched form: strike a string, multiplier 0.0 for stocks (recording
                 # Portfolio/GET-portfolio-position-by-conid.json); position_rows.sparse_row undoes both.
@@ -201,13 +241,9 @@ class Views:
             }
             row.update(secdef_fields(c, conid in self.optionable))
             row["pageSize"] = PAGE_SIZE
-            row.update({
-                "baseMktValue": _r2(mkt_value * fx), "baseMktPrice": round(px * fx, 8),
-                "baseAvgCost": round(avg_cost * fx, 8), "baseAvgPrice": round(avg_price * fx, 8),
-                "baseRealizedPnl": _r2(rpnl * fx), "baseUnrealizedPnl": _r2(upnl * fx),
-            })
+            row.update({k: m[k] for k in ("baseMktValue", "baseMktPrice", "baseAvgCost", "baseAvgPrice",
+                                          "baseRealizedPnl", "baseUnrealizedPnl")})
             rows.append(row)
-        rows.sort(key=lambda r: (r["name"], r["contractDesc"], r["conid"]))
         ledger = self._ledger(acct, d, rows)
         listing = self._listing(acct, d, rows)
         by_conid: dict[int, list[dict[str, Any]]] = {}

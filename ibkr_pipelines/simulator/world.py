@@ -208,6 +208,26 @@ class World:
         """Executions of one account, oldest first."""
         return self._execs_by_account.get(account_id, [])
 
+    def cash_events_for(self, account_id: str) -> list[CashEvent]:
+        """Cash events of one account, in date order."""
+        return self._cash_by_account.get(account_id, [])
+
+    def realized_fills(self, account_id: str, conid: int) -> list[tuple[Execution, float, str]]:
+        """Each execution of one contract in one account, oldest first, with the P&L it realized and
+        the side ("L" long, "S" short) of the position it traded against; the same apply_fill replay
+        as book_as_of, so a day's sum is that day's realized P&L even when the fill closes the lot."""
+        c = self.contracts[conid]
+        lot = Lot()
+        out = []
+        for e in self._execs_by_account.get(account_id, []):
+            if e.conid != conid:
+                continue
+            side = "S" if lot.quantity < 0 or (lot.quantity == 0 and e.side == "S") else "L"
+            realized = 0.0 if c.asset_class == "CASH" else apply_fill(lot, c, e.signed_quantity, e.price,
+                                                                        e.commission)
+            out.append((e, realized, side))
+        return out
+
     def book_as_of(self, account_id: str, d: datetime.date) -> dict[int, Lot]:
         """Open lots (quantity, cost basis, that day's realized P&L) per conid at the close of d."""
         key = (account_id, d)
