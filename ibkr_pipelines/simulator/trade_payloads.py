@@ -66,7 +66,7 @@ def order_row(world: World, o: Order) -> dict[str, Any]:
     tif = "GTC" if o.tif == "GTC" else "Day"  # recording: "Market, Day" with timeInForce CLOSE
     # Recording: "Bought 1 SPY Market, Day". Guess: "Buy"/"Sell" while nothing is filled.
     verb = ("Bought" if o.side == "BUY" else "Sold") if filled else ("Buy" if o.side == "BUY" else "Sell")
-    row: dict[str, Any] = {
+    return {
         "acct": o.account, "conidex": str(c.conid), "conid": c.conid, "account": o.account, "orderId": o.order_id,
         "cashCcy": c.currency,
         # Recording: "1" for a filled order of 1. Guess: "filled/total" while not filled.
@@ -76,15 +76,12 @@ def order_row(world: World, o: Order) -> dict[str, Any]:
         "remainingQuantity": float(o.total - o.filled), "filledQuantity": float(o.filled),
         "totalSize": float(o.total), "companyName": c.name, "status": o.status,
         "order_ccp_status": o.status,  # recording: "Filled" for both; guess: the same for every status
-    }
-    if o.avg_price is not None:
-        row["avgPrice"] = repr(o.avg_price)  # a string (recording); guess: absent while nothing filled
-    row.update({
+        # A string (recording); guess: "" while nothing is filled, as ``price`` is "" when there is none.
+        "avgPrice": "" if o.avg_price is None else repr(o.avg_price),
         "origOrderType": o.order_type.upper(), "supportsTaxOpt": "1",
         "lastExecutionTime": o.last_time.strftime("%y%m%d%H%M%S"), "orderType": o.order_type,
         "bgColor": _BG, "fgColor": _FG, "isEventTrading": "0",
         "price": "" if o.limit_price is None else repr(o.limit_price),  # recording: "" for a market order
         "timeInForce": o.tif, "lastExecutionTime_r": int(o.last_time.timestamp() * 1000),
         "side": o.side, "order_ref": order_ref(o.order_id),  # order_ref: reference §2.6 field list
-    })
-    return row
+    }

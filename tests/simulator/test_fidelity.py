@@ -62,6 +62,14 @@ SERVED: dict[str, dict[str, Any]] = {
 }
 
 
+def recorded_body(name: str) -> Any:
+    """The response body of one recording (relative path), or skip the test when it is absent."""
+    path = RECORDED / name
+    if not path.exists():
+        pytest.skip(f"recording {name} is absent")
+    return json.loads(path.read_text())["Response"]["Body"]
+
+
 def _kind(v: Any) -> str:
     if isinstance(v, bool):
         return "bool"
