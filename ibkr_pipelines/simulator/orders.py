@@ -77,19 +77,20 @@ def session_orders(world: World, account_ids: list[str], today: datetime.date, o
     for e in trades_window(world, account_ids, today, 1):
         fills.setdefault((e.account, e.order_id), []).append(e)
     out = [_filled(world, group) for group in fills.values()]
-    i = bisect.bisect_right(world.days, today) - 1
+    i = bisect.bisect_right(world.days, today) - 1  # the business-day number of today (or the Friday before)
     if i < 1:
         return out
+    wanted = set(account_ids)
     for n, acct in enumerate(world.accounts):
-        if acct.id not in account_ids:
+        if acct.id not in wanted:
             continue
         if world.days[i] == today:
-            out += _made(world, acct, n, i, 0, today, i, "Cancelled")
+            out += _made(world, acct, n, i, 0, "Cancelled")
         for slot in range(1, open_per_account + 1):
             cycle = 5 + 3 * slot
-            placed = i - (i + 5 * slot + n) % cycle
+            placed = i - (i + 5 * slot + n) % cycle  # cycles of each slot start on staggered days
             if placed >= 1:
-                out += _made(world, acct, n, placed, slot, today, i, None)
+                out += _made(world, acct, n, placed, slot, None)
     return out
 
 
@@ -106,9 +107,9 @@ def _filled(world: World, group: list[Execution]) -> Order:
                  "DAY" if limit else "CLOSE", "Filled", max(e.trade_time for e in group))
 
 
-def _made(world: World, acct: Account, n: int, placed: int, slot: int, today: datetime.date, i: int,
-          status: str | None) -> list[Order]:
-    """The order of one (account, placement day, slot), or nothing when the account held nothing then."""
+def _made(world: World, acct: Account, n: int, placed: int, slot: int, status: str | None) -> list[Order]:
+    """The order placed on business day ``placed`` in one slot of the ``n``-th account: cancelled the same
+    day (``status`` "Cancelled") or open (None); nothing when the account held nothing the day before."""
     day = world.days[placed]
     rng = random.Random(f"{world.seed}-orders-{acct.live_id}-{placed}-{slot}")
     held = sorted((k, q) for k, q in world.positions_as_of(acct.id, world.days[placed - 1]).items()
