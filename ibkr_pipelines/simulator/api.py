@@ -1,7 +1,7 @@
 """The /v1/api core: request and reply types, the route table, and the session-tier and call-order checks.
 
 The handlers themselves live in one module per endpoint family (routes_session, routes_accounts,
-routes_positions, routes_market); ``routes`` imports them all. Error texts marked "unverified" are our
+routes_positions, routes_market, routes_trades, routes_pa); ``routes`` imports them all. Error texts marked "unverified" are our
 choice where IBKR's exact wording is not documented.
 """
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime
 import threading
+from zoneinfo import ZoneInfo
 
 UTC = datetime.timezone.utc
+# IBKR's day closes in New York (reference §2.6 counts trade days, §2.7 writes PA dates in EST/EDT).
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 class SimClock:
@@ -32,7 +35,24 @@ class SimClock:
 
 def close_epoch_s(d: datetime.date) -> int:
     """Epoch seconds of 21:00 UTC on ``d`` (roughly the US close), a stable per-date timestamp."""
-    return int(datetime.datetime(d.year, d.month, d.day, 21, 0, tzinfo=UTC).timestamp())
+    return int(close_datetime(d).timestamp())
+
+
+def close_datetime(d: datetime.date) -> datetime.datetime:
+    """The simulated close of ``d`` (21:00 UTC): the sim's "now" when its clock reads ``d``."""
+    return datetime.datetime(d.year, d.month, d.day, 21, 0, tzinfo=UTC)
+
+
+def new_york_date(t: datetime.datetime) -> datetime.date:
+    """The New York calendar date of an aware instant."""
+    return t.astimezone(NEW_YORK).date()
+
+
+def last_business_day(d: datetime.date) -> datetime.date:
+    """``d`` itself on a business day, else the Friday before."""
+    while d.weekday() >= 5:
+        d -= datetime.timedelta(days=1)
+    return d
 
 
 def is_business_day(d: datetime.date) -> bool:

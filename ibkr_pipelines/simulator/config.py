@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, ibkr_limits, with_overrides
+from ibkr_pipelines.simulator.orders import OPEN_MAX
 from ibkr_pipelines.simulator.roster import Roster
 from ibkr_pipelines.trading_calendar import trading_date
 
@@ -86,6 +87,9 @@ class SimulatorConfig:
 
     # -- the accounts the FA master login sees (roster.py) --
     extra_subaccounts: int = 0  # that many more thin FA client accounts (a 150-client FA: 150)
+    # Open GTC limit orders per account on /iserver/account/orders (orders.py); a 150-client FA with
+    # 6 or more passes IBKR's 1000-order cap.
+    open_orders_per_account: int = 2
     paper: bool = False  # paper ids (DF… master, DU… accounts) and isPaper:true
 
     # -- payload forms where IBKR's sources disagree --
@@ -95,6 +99,9 @@ class SimulatorConfig:
     stale_position_cache: bool = True  # positions answer from a per-session cache until invalidated
     virtual_fx_positions: bool = False  # guess: the EUR client lists CASH rows for its other currencies
     model_portfolios: bool = False  # guess: one client holds positions split between "" and a model
+    # /pa/transactions order: newest first (OpenAPI: "Sorted by date descending"), or oldest first as
+    # the recording Portfolio/POST-pa-transactions.json lists its two transactions.
+    pa_transactions_oldest_first: bool = False
 
     def __post_init__(self) -> None:
         if self.summary_timestamp_unit not in ("s", "ms"):
@@ -103,6 +110,8 @@ class SimulatorConfig:
             raise ValueError(f"sparse_positions must be 'cold', 'persistent' or 'never', got {self.sparse_positions!r}")
         if self.extra_subaccounts < 0:
             raise ValueError(f"extra_subaccounts must be >= 0, got {self.extra_subaccounts}")
+        if not 0 <= self.open_orders_per_account <= OPEN_MAX:
+            raise ValueError(f"open_orders_per_account must be 0..{OPEN_MAX}, got {self.open_orders_per_account}")
 
     def roster(self) -> Roster:
         """The accounts the login sees, from the account switches."""

@@ -158,6 +158,7 @@ class Views:
         self.world = world
         self.options = options or ViewOptions()
         self._cache: dict[tuple[str, datetime.date], Valuation] = {}
+        self._nav: dict[tuple[str, datetime.date], float] = {}
         self._lock = threading.Lock()
         self.bytes_cache: dict[tuple[Any, ...], bytes] = {}  # serialized hot answers (world is immutable)
         self.optionable = {c.und_conid for c in world.contracts.values() if c.asset_class == "OPT"}
@@ -172,26 +173,63 @@ class Views:
                 self._cache[key] = v
         return v
 
+    def money_rows(self, account_id: str, d: datetime.date) -> list[dict[str, Any]]:
+        """The money of each position at the close of d (value, P&L, in its currency and the base), in the rows' order.
+
+        The one valuation of a position: the enriched rows, the ledger and ``nav_base`` are all built
+        from these, so the NAV of /pa and the ledger's BASE net liquidation value cannot drift apart.
+        """
+        w = self.world
+        base = w.account_by_id[account_id].currency
+        out: list[dict[str, Any]] = []
+        for conid, lot in w.book_as_of(account_id, d).items():
+            c = w.contracts[conid]
+            fx = w.fx_rate(c.currency, base, d)
+            mkt_value = _r2(lot.quantity * w.price(conid, d) * c.value_multiplier)
+            upnl = _r2(mkt_value - lot.cost)
+            rpnl = _r2(lot.realized_day) if lot.realized_date == d else 0.0
+            out.append({
+                "conid": conid, "currency": c.currency, "assetClass": c.asset_class, "mktValue": mkt_value,
+                "unrealizedPnl": upnl, "realizedPnl": rpnl, "baseMktValue": _r2(mkt_value * fx),
+                "baseUnrealizedPnl": _r2(upnl * fx), "baseRealizedPnl": _r2(rpnl * fx),
+            })
+        out.sort(key=lambda m: (w.contracts[m["conid"]].name, w.contracts[m["conid"]].description, m["conid"]))
+        return out
+
+    def nav_base(self, account_id: str, d: datetime.date) -> float:
+        """Net liquidation value in the base currency at the close of d: the ledger's BASE netliquidationvalue."""
+        key = (account_id, d)
+        nav = self._nav.get(key)
+        if nav is None:
+            v = self._cache.get(key)
+            if v is not None:
+                nav = v.ledger["BASE"]["netliquidationvalue"]
+            else:  # the ledger's own sums and formula, without building the whole ledger
+                _, base_tot, _ = self._ledger_sums(self.world.account_by_id[account_id], d,
+                                                   self.money_rows(account_id, d))
+                nav = _nlv(base_tot)
+            with self._lock:
+                self._nav[key] = nav
+        return nav
+
     def _build(self, account_id: str, d: datetime.date) -> Valuation:
         w = self.world
         acct = w.account_by_id[account_id]
-        base = acct.currency
-        book = w.book_as_of(account_id, d)
         rows: list[dict[str, Any]] = []
-        for conid, lot in book.items():
+        book = w.book_as_of(account_id, d)
+        for m in self.money_rows(account_id, d):
+            conid = m["conid"]
             c = w.contracts[conid]
-            vm = c.value_multiplier
+            lot = book[conid]
             px = w.price(conid, d)
-            fx = w.fx_rate(c.currency, base, d)
+            fx = w.fx_rate(c.currency, acct.currency, d)
             avg_cost = round(lot.cost / lot.quantity, 8)
-            avg_price = round(avg_cost / vm, 8)
-            mkt_value = _r2(lot.quantity * px * vm)
-            upnl = _r2(mkt_value - lot.cost)
-            rpnl = _r2(lot.realized_day) if lot.realized_date == d else 0.0
+            avg_price = round(avg_cost / c.value_multiplier, 8)
             row: dict[str, Any] = {
                 "acctId": account_id, "conid": conid, "contractDesc": c.description, "position": lot.quantity,
-                "mktPrice": px, "mktValue": mkt_value, "currency": c.currency, "avgCost": avg_cost,
-                "avgPrice": avg_price, "realizedPnl": rpnl, "unrealizedPnl": upnl, "exchs": None,
+                "mktPrice": px, "mktValue": m["mktValue"], "currency": c.currency,
+                "avgCost": avg_cost, "avgPrice": avg_price, "realizedPnl": m["realizedPnl"],
+                "unrealizedPnl": m["unrealizedPnl"], "exchs": None,
                 "expiry": c.expiry_str if c.asset_class in ("OPT", "FUT") else None, "putOrCall": c.right,
                 # The enriched form: strike a string, multiplier 0.0 for stocks (recording
                 # Portfolio/GET-portfolio-position-by-conid.json); position_rows.sparse_row undoes both.
@@ -202,12 +240,11 @@ class Views:
             row.update(secdef_fields(c, conid in self.optionable))
             row["pageSize"] = PAGE_SIZE
             row.update({
-                "baseMktValue": _r2(mkt_value * fx), "baseMktPrice": round(px * fx, 8),
+                "baseMktValue": m["baseMktValue"], "baseMktPrice": round(px * fx, 8),
                 "baseAvgCost": round(avg_cost * fx, 8), "baseAvgPrice": round(avg_price * fx, 8),
-                "baseRealizedPnl": _r2(rpnl * fx), "baseUnrealizedPnl": _r2(upnl * fx),
+                "baseRealizedPnl": m["baseRealizedPnl"], "baseUnrealizedPnl": m["baseUnrealizedPnl"],
             })
             rows.append(row)
-        rows.sort(key=lambda r: (r["name"], r["contractDesc"], r["conid"]))
         ledger = self._ledger(acct, d, rows)
         listing = self._listing(acct, d, rows)
         by_conid: dict[int, list[dict[str, Any]]] = {}
@@ -232,11 +269,12 @@ class Views:
             out += virtual_fx_rows(acct, cash, fx, pairs, enrich)
         return sorted(out, key=listing_order)
 
-    def _ledger(self, acct: Account, d: datetime.date, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def _ledger_sums(self, acct: Account, d: datetime.date, rows: list[dict[str, Any]]
+                     ) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, float]]:
+        """The ledger's money per currency and in the base (cash, values, P&L), and each currency's rate to the base."""
         w = self.world
         cash = w.cash_as_of(acct.id, d)
         ccys = set(cash) | {r["currency"] for r in rows}
-        ts = close_epoch_s(d)
         per: dict[str, dict[str, float]] = {}
         base_tot = {k: 0.0 for k in ("stk", "opt", "bond", "futpnl", "futmv", "upnl", "rpnl", "cash")}
         for r in rows:
@@ -252,13 +290,18 @@ class Views:
             if cls == "FUT":
                 acc["futpnl"] += r["unrealizedPnl"]
                 base_tot["futpnl"] += r["baseUnrealizedPnl"]
-        out: dict[str, dict[str, Any]] = {}
+        rates: dict[str, float] = {}
         for ccy in sorted(ccys):
             acc = per.setdefault(ccy, {k: 0.0 for k in base_tot})
             acc["cash"] = cash.get(ccy, 0.0)
-            rate = w.fx_rate(ccy, acct.currency, d)
-            base_tot["cash"] += acc["cash"] * rate
-            out[ccy] = _ledger_entry(acct.id, ccy, acc, rate, ts)
+            rates[ccy] = w.fx_rate(ccy, acct.currency, d)
+            base_tot["cash"] += acc["cash"] * rates[ccy]
+        return per, base_tot, rates
+
+    def _ledger(self, acct: Account, d: datetime.date, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        per, base_tot, rates = self._ledger_sums(acct, d, rows)
+        ts = close_epoch_s(d)
+        out = {ccy: _ledger_entry(acct.id, ccy, per[ccy], rates[ccy], ts) for ccy in sorted(rates)}
         out["BASE"] = _ledger_entry(acct.id, "BASE", base_tot, 1, ts)
         return out
 
@@ -374,9 +417,14 @@ def _summary_item(amount: float, currency: str | None, ts: int, value: str | Non
     return {"amount": amount, "currency": currency, "isNull": False, "timestamp": ts, "value": value, "severity": 0}
 
 
+def _nlv(acc: dict[str, float]) -> float:
+    """Net liquidation value of ledger sums: cash, stock, option and bond values, futures' open P&L."""
+    return _r2(acc["cash"] + acc["stk"] + acc["opt"] + acc["bond"] + acc["futpnl"])
+
+
 def _ledger_entry(acct_id: str, ccy: str, acc: dict[str, float], rate: float, ts: int) -> dict[str, Any]:
     cash = _r2(acc["cash"])
-    nlv = _r2(acc["cash"] + acc["stk"] + acc["opt"] + acc["bond"] + acc["futpnl"])
+    nlv = _nlv(acc)
     e: dict[str, Any] = {k: 0.0 for k in _LEDGER_ZERO_KEYS}
     e.update({
         "futuremarketvalue": _r2(acc["futmv"]), "settledcash": cash, "exchangerate": rate, "sessionid": 1,

@@ -1,4 +1,4 @@
-"""Contract and market-data endpoints, and the (empty) live orders of /iserver/account/orders."""
+"""Contract and market-data endpoints."""
 
 from __future__ import annotations
 
@@ -84,12 +84,3 @@ def _history(api: Api, req: Request, m: re.Match[str]) -> Reply:
             return Reply(exc.status, {"error": exc.message})
         return error(exc.status, exc.message)
 
-
-# ----- orders ------------------------------------------------------------------------------------
-
-@route("GET", r"/iserver/account/orders")
-def _live_orders(api: Api, req: Request, m: re.Match[str]) -> Reply:
-    # "Only orders from the current brokerage session (plus open ones) are included" (reference §2.6):
-    # this read-only world places no orders and holds none open, so the answer is the recorded empty
-    # one (recording Orders/GET-live-orders-empty.json). Needs /iserver/accounts first (api.py).
-    return Reply(200, {"orders": [], "snapshot": False})

@@ -21,7 +21,10 @@ So, modelled here:
 
 Per-login memory (the read-only session's): which accounts a listing named (call-order rule), which
 positions pages were read cold, the positions cache. Per-brokerage-session memory: whether
-/iserver/accounts was called. Times are ``time.monotonic()`` values passed in by the caller.
+/iserver/accounts was called, whether /iserver/account/trades was read (its cold first read) and
+whether /iserver/account/orders had its pre-flight call. A brokerage session ends when it idles out,
+another platform competes, the nightly reset comes or the login goes; the next ssodh/init (or login)
+opens a new one with fresh memory. Times are ``time.monotonic()`` values passed in by the caller.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class GatewaySession:
         self.cold_read: set[tuple[str, int]] = set()
         self.position_dates: dict[str, datetime.date] = {}
         self.iserver_accounts_queried = False
+        self.trades_read = False
+        self.orders_primed = False
         self.ssodh_counts = {"compete_true": 0, "compete_false": 0}
 
     def _new_id(self) -> str:
@@ -60,6 +65,8 @@ class GatewaySession:
     def _drop_brokerage(self) -> None:
         self.brokerage = False
         self.iserver_accounts_queried = False
+        self.trades_read = False
+        self.orders_primed = False
 
     # -- controls --
     def login(self, now: float | None = None) -> None:
@@ -179,3 +186,18 @@ class GatewaySession:
         with self._lock:
             self.position_dates.pop(account_id, None)
             self.cold_read = {k for k in self.cold_read if k[0] != account_id}
+
+    # -- trades and orders memory (per brokerage session) --
+    def first_trades_read(self) -> bool:
+        """True once per brokerage session: its first /iserver/account/trades read (the cold one)."""
+        with self._lock:
+            first = not self.trades_read
+            self.trades_read = True
+            return first
+
+    def orders_preflight(self, force: bool) -> bool:
+        """True when this /iserver/account/orders call is answered empty: the session's first, or a forced one."""
+        with self._lock:
+            first = not self.orders_primed
+            self.orders_primed = True
+            return first or force

@@ -173,7 +173,10 @@ class World:
         for ev in self.cash_events:
             self._cash_by_account[ev.account].append(ev)
         self._book_cache: dict[tuple[str, datetime.date], dict[int, Lot]] = {}
+        self._fx_cache: dict[tuple[str, str, datetime.date], float] = {}
         self._cash_cache: dict[tuple[str, datetime.date], dict[str, float]] = {}
+        self._book_timelines: dict[str, tuple[list[datetime.date], list[dict[int, _Frozen]]]] = {}
+        self._cash_timelines: dict[str, tuple[list[datetime.date], list[dict[str, float]]]] = {}
         self.by_symbol: dict[str, list[Contract]] = {}
         for c in self.contracts.values():
             if c.asset_class == "STK":
@@ -195,8 +198,12 @@ class World:
         """Units of ``base`` for one unit of ``ccy`` at the close of the last business day <= d."""
         if ccy == base:
             return 1.0
-        i = self._index(d)
-        return round(self._usd[ccy][i] / self._usd[base][i], 8)
+        key = (ccy, base, d)
+        rate = self._fx_cache.get(key)
+        if rate is None:
+            i = self._index(d)
+            rate = self._fx_cache[key] = round(self._usd[ccy][i] / self._usd[base][i], 8)
+        return rate
 
     # ----- queries ------------------------------------------------------------------------------
 
@@ -208,27 +215,72 @@ class World:
         """Executions of one account, oldest first."""
         return self._execs_by_account.get(account_id, [])
 
+    def cash_events_for(self, account_id: str) -> list[CashEvent]:
+        """Cash events of one account, in date order."""
+        return self._cash_by_account.get(account_id, [])
+
+    def realized_fills(self, account_id: str, conid: int) -> list[tuple[Execution, float, str]]:
+        """Each execution of one contract in one account, oldest first, with the P&L it realized and
+        the side ("L" long, "S" short) of the position it traded against; the same apply_fill replay
+        as book_as_of, so a day's sum is that day's realized P&L even when the fill closes the lot."""
+        c = self.contracts[conid]
+        lot = Lot()
+        out = []
+        for e in self._execs_by_account.get(account_id, []):
+            if e.conid != conid:
+                continue
+            side = "S" if lot.quantity < 0 or (lot.quantity == 0 and e.side == "S") else "L"
+            realized = 0.0 if c.asset_class == "CASH" else apply_fill(lot, c, e.signed_quantity, e.price,
+                                                                        e.commission)
+            out.append((e, realized, side))
+        return out
+
     def book_as_of(self, account_id: str, d: datetime.date) -> dict[int, Lot]:
         """Open lots (quantity, cost basis, that day's realized P&L) per conid at the close of d."""
         key = (account_id, d)
         cached = self._book_cache.get(key)
         if cached is not None:
             return cached
+        dates, books = self._book_timeline(account_id)
+        i = bisect.bisect_right(dates, d) - 1
+        out: dict[int, Lot] = {}
+        for conid, (quantity, cost, realized) in (books[i].items() if i >= 0 else ()):
+            lot = out[conid] = Lot(quantity, cost)
+            if realized is not None and dates[i] == d:
+                lot.realized_day, lot.realized_date = realized, d
+        self._book_cache[key] = out
+        return out
+
+    def _book_timeline(self, account_id: str) -> tuple[list[datetime.date], list[dict[int, _Frozen]]]:
+        """The account's open lots after each date it traded: one replay of its executions, oldest first.
+
+        Each entry maps conid to (quantity, cost, realized P&L of that date, or None when the lot was
+        not traded that date), so book_as_of answers any date with one look-up instead of a replay.
+        """
+        timeline = self._book_timelines.get(account_id)
+        if timeline is not None:
+            return timeline
+        dates: list[datetime.date] = []
+        books: list[dict[int, _Frozen]] = []
         lots: dict[int, Lot] = {}
+        day_realized: dict[int, float] = {}
         for e in self._execs_by_account.get(account_id, []):
-            if e.trade_date > d:
-                break
             c = self.contracts[e.conid]
             if c.asset_class == "CASH":
                 continue
+            if not dates or dates[-1] != e.trade_date:
+                if dates:
+                    books.append(_freeze(lots, day_realized))
+                dates.append(e.trade_date)
+                day_realized = {}
             lot = lots.setdefault(e.conid, Lot())
             realized = apply_fill(lot, c, e.signed_quantity, e.price, e.commission)
-            if e.trade_date == d:
-                lot.realized_day += realized
-                lot.realized_date = d
-        out = {k: v for k, v in lots.items() if v.quantity != 0}
-        self._book_cache[key] = out
-        return out
+            day_realized[e.conid] = day_realized.get(e.conid, 0.0) + realized
+        if dates:
+            books.append(_freeze(lots, day_realized))
+        timeline = (dates, books)
+        self._book_timelines[account_id] = timeline
+        return timeline
 
     def positions_as_of(self, account_id: str, d: datetime.date) -> dict[int, float]:
         """Signed quantity per conid at the close of d (sum of executions; zero positions absent)."""
@@ -240,15 +292,40 @@ class World:
         cached = self._cash_cache.get(key)
         if cached is not None:
             return cached
-        sums: dict[str, float] = {}
-        for ev in self._cash_by_account.get(account_id, []):
-            if ev.date > d:
-                break
-            sums[ev.currency] = sums.get(ev.currency, 0.0) + ev.amount
-        out = {k: _r2(v) for k, v in sums.items()}
+        dates, sums = self._cash_timeline(account_id)
+        i = bisect.bisect_right(dates, d) - 1
+        out = {k: _r2(v) for k, v in sums[i].items()} if i >= 0 else {}
         self._cash_cache[key] = out
         return out
 
+    def _cash_timeline(self, account_id: str) -> tuple[list[datetime.date], list[dict[str, float]]]:
+        """Running cash sums per currency after each date with cash events (summed in event order)."""
+        timeline = self._cash_timelines.get(account_id)
+        if timeline is not None:
+            return timeline
+        dates: list[datetime.date] = []
+        sums: list[dict[str, float]] = []
+        running: dict[str, float] = {}
+        for ev in self._cash_by_account.get(account_id, []):
+            if not dates or dates[-1] != ev.date:
+                if dates:
+                    sums.append(dict(running))
+                dates.append(ev.date)
+            running[ev.currency] = running.get(ev.currency, 0.0) + ev.amount
+        if dates:
+            sums.append(dict(running))
+        timeline = (dates, sums)
+        self._cash_timelines[account_id] = timeline
+        return timeline
+
+
+# One open lot frozen after a date: quantity, cost, and that date's realized P&L (None: not traded).
+_Frozen = tuple[float, float, "float | None"]
+
+
+def _freeze(lots: dict[int, Lot], day_realized: dict[int, float]) -> dict[int, _Frozen]:
+    """The open lots (non-zero quantity), in first-traded order, with the realized P&L of the date."""
+    return {k: (v.quantity, v.cost, day_realized.get(k)) for k, v in lots.items() if v.quantity != 0}
 
 # Currencies each base currency can fund through a direct FX pair of the catalog.
 _FUNDABLE = {"USD": {"USD", "EUR", "GBP", "JPY", "CHF", "HKD"}, "EUR": {"EUR", "USD", "GBP", "CHF"},

@@ -62,6 +62,14 @@ SERVED: dict[str, dict[str, Any]] = {
 }
 
 
+def recorded_body(name: str) -> Any:
+    """The response body of one recording (relative path), or skip the test when it is absent."""
+    path = RECORDED / name
+    if not path.exists():
+        pytest.skip(f"recording {name} is absent")
+    return json.loads(path.read_text())["Response"]["Body"]
+
+
 def _kind(v: Any) -> str:
     if isinstance(v, bool):
         return "bool"
@@ -122,6 +130,7 @@ def test_every_recording_in_scope_is_checked() -> None:
         pytest.skip(f"recorded IBKR responses folder is absent: {RECORDED}")
     in_scope = {p.relative_to(RECORDED).as_posix() for pat in ("Session/*.json", "Portfolio/*.json",
                                                                "Contracts/*.json") for p in RECORDED.glob(pat)}
+    # The /pa recordings are held in test_pa.py, the trades and live orders ones in test_trades_orders.py.
     in_scope = {n for n in in_scope if "-pa-" not in n and "combo" not in n}
     in_scope.add("Accounts/GET-iserver-accounts.json")
     in_scope.add("Orders/GET-live-orders-empty.json")

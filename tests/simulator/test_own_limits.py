@@ -41,6 +41,10 @@ def test_its_own_setting_changes_them_and_a_bad_one_is_one_line() -> None:
     [
         ("GET", "/portfolio/subaccounts2", "portfolio_subaccounts"),  # guess: shares /subaccounts' 1 per 5 s
         ("POST", "/pa/allperiods", "pa_allperiods"),  # reference §2.7: every /pa endpoint 1 per 15 min
+        ("POST", "/pa/performance", "pa_performance"),
+        ("POST", "/pa/transactions", "pa_transactions"),
+        ("GET", "/iserver/account/trades", "trades"),  # reference §5.2: 1 per 5 s
+        ("GET", "/iserver/account/orders", "orders"),
         ("POST", "/tickle", "tickle"),
         ("GET", "/portfolio/U1/ledger", "global"),
     ],
