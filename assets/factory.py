@@ -177,7 +177,9 @@ def source_asset(source: Source) -> dg.AssetsDefinition:
             yield dg.MaterializeResult(
                 asset_key=lake_key(table),
                 metadata={
-                    **landed_metadata(table, staged.rows, result.window, staged.quarantined),
+                    **landed_metadata(table, staged.rows, window_of(context), staged.quarantined),
+                    # A fetch spanning earlier days (executions: the last 7) lands more dates than the run's.
+                    "dates_landed": str(result.window),
                     "rows_by_date": dg.MetadataValue.json(staged.rows_by_date),
                     "quarantine_reasons": dg.MetadataValue.json(staged.reasons),
                     "lake_path": dg.MetadataValue.path(str(staged.lake_paths[-1])),

@@ -1,4 +1,4 @@
-"""Reference domain: the contracts dimension for every conid the portfolio has seen."""
+"""Reference domain: the contracts dimension for every conid the portfolio holds or trades."""
 
 from assets.factory import source_assets
 from ibkr_pipelines.sources import sources_in_group

@@ -4,13 +4,13 @@ import dagster as dg
 
 from assets.factory import lake_key, warehouse_key
 from assets.partitions import TIMEZONE
-from ibkr_pipelines.sources import SOURCES
+from ibkr_pipelines.sources import nightly_tables
 from ibkr_pipelines.trading_calendar import trading_date
 
 
 def nightly_selection() -> dg.AssetSelection:
     """Both assets of every table fed by a nightly source (daily partitions; other partitionings stay out)."""
-    tables = [t for source in SOURCES.values() if source.nightly for t in source.tables]
+    tables = nightly_tables()
     return dg.AssetSelection.assets(*(key for t in tables for key in (lake_key(t), warehouse_key(t))))
 
 

@@ -41,6 +41,8 @@ class Settings:
     compete: bool = False  # may a run take the brokerage session from TWS or the mobile app?
     sim_seed: int = 7
     sim_limits: str | None = None  # the embedded simulator's own limits (IBKR's when unset)
+    # Conids whose /pa/transactions are landed (one call per conid, one call per 15 minutes).
+    pa_transaction_conids: tuple[int, ...] = ()
 
     @property
     def uses_simulator(self) -> bool:
@@ -88,6 +90,7 @@ class Settings:
             compete=_bool(env, "IBKR_COMPETE", False),
             sim_seed=int(_number(env, "IBKR_SIM_SEED", 7, minimum=0, maximum=2**31)),
             sim_limits=env.get("IBKR_SIM_LIMITS") or None,
+            pa_transaction_conids=_conids(env, "IBKR_PA_TRANSACTION_CONIDS"),
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings
@@ -122,6 +125,17 @@ def _account_ids(env: Mapping[str, str]) -> tuple[str, ...]:
         if not _ACCOUNT_ID.match(account_id):
             raise ConfigError("IBKR_ACCOUNT_IDS", f"{account_id!r} is not an IBKR account id (letters and digits)")
     return ids
+
+
+def _conids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    found = []
+    for item in (x.strip() for x in env.get(name, "").split(",")):
+        if not item:
+            continue
+        if not item.isdigit() or int(item) <= 0:
+            raise ConfigError(name, f"{item!r} is not a conid (a positive whole number, e.g. 265598)")
+        found.append(int(item))
+    return tuple(dict.fromkeys(found))
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

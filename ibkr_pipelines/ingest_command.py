@@ -20,7 +20,7 @@ from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.ingest_summary import print_summary
 from ibkr_pipelines.processes import process_identity
-from ibkr_pipelines.sources import SOURCES, source_of
+from ibkr_pipelines.sources import SOURCES, nightly_tables, source_of
 from ibkr_pipelines.trading_calendar import describe_window, partition_window, trading_date
 from ibkr_pipelines.windows import DateWindow
 
@@ -68,14 +68,17 @@ def resolve_window(
 
 
 def selected_tables(select: str | None) -> list[str]:
-    """The tables named in ``--select`` plus the upstream ones they read, in landing order; all nightly ones when empty."""
-    nightly = [t for s in SOURCES.values() if s.nightly for t in s.tables]
+    """The tables named in ``--select`` plus the upstream ones they read, in landing order; all nightly ones when empty.
+
+    A targeted table outside the night (pa_transactions) is landed only when named here.
+    """
     if not select:
-        return nightly
+        return nightly_tables()
+    every = [t for s in SOURCES.values() for t in s.tables]
     names = [n.strip() for n in select.split(",") if n.strip()]
-    unknown = [n for n in names if n not in nightly]
+    unknown = [n for n in names if n not in every]
     if unknown:
-        raise ConfigError("--select", f"unknown table(s) {unknown}; choose from {', '.join(nightly)}")
+        raise ConfigError("--select", f"unknown table(s) {unknown}; choose from {', '.join(every)}")
     wanted: set[str] = set()
 
     def want(table: str) -> None:
@@ -86,7 +89,7 @@ def selected_tables(select: str | None) -> list[str]:
 
     for name in names:
         want(name)
-    return [t for t in nightly if t in wanted]
+    return [t for t in every if t in wanted]
 
 
 def _progress_to_terminal() -> None:
@@ -120,7 +123,7 @@ def run_ingest(
 
     import dagster as dg
 
-    from assets.definitions import nightly_ingestion_job
+    from assets.definitions import every_asset_job, nightly_ingestion_job
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from assets.factory import DUCKDB_POOL, lake_key, warehouse_key
@@ -153,7 +156,7 @@ def run_ingest(
             simulator = start_embedded_simulator(settings, as_of)
             stack.callback(simulator.stop)
             stack.enter_context(sharing_simulator(simulator))
-        job = nightly_ingestion_job()
+        job = nightly_ingestion_job() if set(tables) <= set(nightly_tables()) else every_asset_job()
         instance = stack.enter_context(dg.DagsterInstance.get())
 
         def execute() -> Any:

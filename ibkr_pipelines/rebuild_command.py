@@ -9,14 +9,14 @@ import sys
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.rebuild import rebuild
-from ibkr_pipelines.sources import SOURCES
+from ibkr_pipelines.sources import nightly_tables
 from ibkr_pipelines.staging import Storage
 from ibkr_pipelines.windows import DateWindow
 
 
 def run_rebuild(tables: list[str] | None, start: dt.date | None, end: dt.date | None) -> int:
     """Rebuild ``tables`` (all when None) over ``start``..``end`` (every archived window when None); 0 on success."""
-    known = [t for s in SOURCES.values() if s.nightly for t in s.tables]
+    known = nightly_tables()
     unknown = [t for t in tables or [] if t not in known]
     if unknown:
         raise ConfigError("--table", f"unknown table(s) {unknown}; choose from {', '.join(known)}")

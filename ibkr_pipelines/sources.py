@@ -14,7 +14,7 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 import polars as pl
 
@@ -25,9 +25,15 @@ from ibkr_pipelines.extract.accounts import fetch_account_records, fetch_account
 from ibkr_pipelines.extract.allocation import fetch_allocation
 from ibkr_pipelines.extract.common import empty_frame
 from ibkr_pipelines.extract.contracts import fetch_contracts
+from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.extract.ledger import fetch_ledger
-from ibkr_pipelines.extract.positions import PositionsFetch, fetch_positions
+from ibkr_pipelines.extract.orders import fetch_orders
+from ibkr_pipelines.extract.pa_transactions import fetch_pa_transactions
+from ibkr_pipelines.extract.performance import fetch_nav_and_returns
+from ibkr_pipelines.extract.positions import fetch_positions
 from ibkr_pipelines.extract.summary import fetch_account_summary
+from ibkr_pipelines.extract.trades import fetch_executions
+from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
 
 # Requests per account are independent: a few in flight keep the pacer's budget busy while
@@ -119,16 +125,31 @@ def login_accounts(client: ApiClient, account_filter: tuple[str, ...]) -> tuple[
     return tuple(str(account_id_of(r)) for r in select_accounts(records, account_filter or None))
 
 
+class AccountFetch(Protocol):
+    """What a one-account fetch that may re-read cold pages returns (positions, trades)."""
+
+    frame: pl.DataFrame
+    cold_read_retries: int
+
+
+def each_account(client: ApiClient, inputs: FetchInputs, table: str,
+                 fetch_one: Callable[[str], "AccountFetch | pl.DataFrame"]) -> FetchOutput:
+    """Run a one-account fetch for every account of the login (a few at once) and stack the rows of ``table``."""
+    accounts = login_accounts(client, inputs.account_filter)
+    with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix=f"ibkr-{table}") as pool:
+        fetched = list(pool.map(fetch_one, accounts))
+    frames = [f if isinstance(f, pl.DataFrame) else f.frame for f in fetched]
+    retries = sum(0 if isinstance(f, pl.DataFrame) else f.cold_read_retries for f in fetched)
+    return FetchOutput({table: stack(table, frames)}, cold_read_retries=retries, covered=accounts)
+
+
 def per_account(
     table: str, fetch_one: Callable[[ApiClient, str, datetime.date], pl.DataFrame]
 ) -> Callable[[ApiClient, FetchInputs], FetchOutput]:
-    """Run a one-account fetch for every account of the login (a few at once) and stack the rows of ``table``."""
+    """A source fetch running a one-account, one-date fetch for every account of the login."""
 
     def fetch(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
-        accounts = login_accounts(client, inputs.account_filter)
-        with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-account") as pool:
-            frames = list(pool.map(lambda acct: fetch_one(client, acct, inputs.as_of), accounts))
-        return FetchOutput({table: stack(table, frames)}, covered=accounts)
+        return each_account(client, inputs, table, lambda acct: fetch_one(client, acct, inputs.as_of))
 
     return fetch
 
@@ -139,28 +160,50 @@ def _accounts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
 
 
 def _positions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
-    def one(acct: str) -> PositionsFetch:
-        return fetch_positions(client, acct, snapshot_date=inputs.as_of)
-
-    accounts = login_accounts(client, inputs.account_filter)
-    with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-positions") as pool:
-        fetched = list(pool.map(one, accounts))
-    return FetchOutput(
-        {"positions": stack("positions", [f.frame for f in fetched])},
-        cold_read_retries=sum(f.cold_read_retries for f in fetched),
-        covered=accounts,
-    )
+    return each_account(client, inputs, "positions",
+                        lambda acct: fetch_positions(client, acct, snapshot_date=inputs.as_of))
 
 
 def _contracts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
-    positions = inputs.upstream["positions"]
-    conids = positions.get_column("conid").drop_nulls().unique().sort().to_list() if positions.height else []
-    return FetchOutput({"contracts": fetch_contracts(client, conids, inputs.as_of)})
+    """Every conid held or traded (executions of the fetch's span included), so the dimension stays complete."""
+    conids: set[int] = set()
+    for table in ("positions", "executions"):
+        frame = inputs.upstream.get(table)
+        if frame is not None and frame.height:
+            conids.update(frame.get_column("conid").drop_nulls().to_list())
+    return FetchOutput({"contracts": fetch_contracts(client, sorted(conids), inputs.as_of)})
+
+
+def _executions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    return each_account(client, inputs, "executions", lambda acct: fetch_executions(client, acct, inputs.window))
+
+
+def _orders(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    accounts = login_accounts(client, inputs.account_filter)
+    return FetchOutput({"orders": fetch_orders(client, inputs.as_of, accounts).frame}, covered=accounts)
+
+
+def _performance(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    accounts = login_accounts(client, inputs.account_filter)
+    return FetchOutput(fetch_nav_and_returns(client, accounts, inputs.window), covered=accounts)
+
+
+def _pa_transactions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    conids = inputs.settings.pa_transaction_conids
+    if not conids:
+        raise ConfigError("IBKR_PA_TRANSACTION_CONIDS",
+                          "name the conids whose /pa/transactions to land (IBKR answers one conid per call, "
+                          "one call per 15 minutes), e.g. 265598,756733")
+    accounts = login_accounts(client, inputs.account_filter)
+    # IBKR counts `days` back from its own today, which on a real account may be later than the window.
+    today = max(inputs.window.end, trading_date())
+    frame = fetch_pa_transactions(client, accounts, conids, inputs.window, today)
+    return FetchOutput({"pa_transactions": frame}, covered=tuple(str(c) for c in conids))
 
 
 def _source(name: str, group: str, description: str, fetch: Callable[[ApiClient, FetchInputs], FetchOutput],
             upstream: tuple[str, ...] = ()) -> Source:
-    """A source feeding the one table of its name."""
+    """A per-date, nightly source feeding the one table of its name."""
     return Source(name, (name,), group, description, fetch, upstream)
 
 
@@ -176,8 +219,22 @@ SOURCES: dict[str, Source] = {
                 _positions),
         _source("allocation", "portfolio", "Long/short exposure by asset class, sector and group per account.",
                 per_account("allocation", lambda c, a, d: fetch_allocation(c, a, snapshot_date=d))),
-        _source("contracts", "reference", "Security definitions of every conid held (merged on conid).",
-                _contracts, ("positions",)),
+        # /iserver/account/trades answers the last 7 days (reference §2.6): each night lands all seven.
+        Source("executions", ("executions",), "trading",
+               "Executions of the last 7 days per account (/iserver/account/trades), upserted on execution_id.",
+               _executions, per_date=False, span_days=7),
+        _source("orders", "trading", "The brokerage session's orders (/iserver/account/orders), a daily snapshot.",
+                _orders),
+        _source("contracts", "reference", "Security definitions of every conid held or traded (merged on conid).",
+                _contracts, ("positions", "executions")),
+        # One /pa/allperiods call answers every account (1 call per 15 minutes, reference §2.7).
+        Source("performance", ("nav_daily", "returns_daily"), "performance",
+               "Daily NAV and time-weighted returns per account from one /pa/allperiods call.",
+               _performance, per_date=False, span_days=7),
+        # One conid per call and one call per 15 minutes: a targeted dataset, not part of the night.
+        Source("pa_transactions", ("pa_transactions",), "performance",
+               "Portfolio Analyst transactions of the conids in IBKR_PA_TRANSACTION_CONIDS (one call each).",
+               _pa_transactions, per_date=False, nightly=False),
     )
 }
 
@@ -196,6 +253,11 @@ def unregister_source(name: str) -> None:
 def sources_in_group(group: str) -> list[Source]:
     """The sources of one domain group, in landing order."""
     return [s for s in SOURCES.values() if s.group == group]
+
+
+def nightly_tables() -> list[str]:
+    """The tables the nightly job lands (every table of a nightly source), in landing order."""
+    return [t for s in SOURCES.values() if s.nightly for t in s.tables]
 
 
 def source_of(table: str) -> Source:

@@ -27,7 +27,7 @@ from ibkr_pipelines.land.warehouse import Warehouse, WindowPart
 from ibkr_pipelines.reuse import ReusingClient
 from ibkr_pipelines.schemas import Reach, spec_for
 from ibkr_pipelines.config import Settings
-from ibkr_pipelines.sources import FetchInputs, FetchOutput, Source, source_of
+from ibkr_pipelines.sources import FetchInputs, FetchOutput, Source, nightly_tables, source_of
 from ibkr_pipelines.windows import DateWindow
 
 progress = logging.getLogger("ibkr_pipelines.progress")
@@ -168,7 +168,13 @@ def _split_by_date(table: str, frame: pl.DataFrame, window: DateWindow) -> dict[
     outside = frame.filter(~dates.is_between(window.start, window.end)).height
     if outside:
         raise IbkrPipelinesError(f"{table}: {outside} fetched rows fall outside the window {window}")
-    return {d: frame.filter(dates == d) for d in window}
+    # A row whose date did not parse belongs to no date: it goes with the window's last date, where
+    # validation quarantines it (with its reason) rather than a filter losing it.
+    split = {d: frame.filter(dates == d) for d in window}
+    undated = frame.filter(dates.is_null())
+    if undated.height:
+        split[window.end] = pl.concat([split[window.end], undated], how="vertical")
+    return split
 
 
 def _write_table(
@@ -319,7 +325,7 @@ def load_table(
     parts = window_parts(storage, table, window)
     warehouse = storage.warehouse
     waited_before = warehouse.lock_wait_seconds
-    warehouse.ensure_schema()
+    warehouse.ensure_schema(nightly_tables())
     results = warehouse.load_window(table, parts, run_id, allow_shrink=allow_shrink)
     key = ", ".join(f'"{k}"' for k in spec.natural_key)
     with warehouse.connect(read_only=True) as con:

@@ -20,7 +20,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import duckdb
 import polars as pl
@@ -163,8 +163,13 @@ class Warehouse:
         """The analyst views (sql/views), in name order (later views may read earlier ones)."""
         return sorted((self.sql_dir / "views").glob("*.sql"))
 
-    def ensure_schema(self) -> None:
-        """Create the tables from their specs (adding columns a spec gained), list them, (re)create the views."""
+    def ensure_schema(self, nightly: Iterable[str] | None = None) -> None:
+        """Create the tables from their specs (adding columns a spec gained), list them, (re)create the views.
+
+        ``nightly`` names the tables every night lands (load_status expects them for each date); a
+        targeted table (e.g. pa_transactions) is listed but not expected. None: every table.
+        """
+        every_night = set(TABLES if nightly is None else nightly)
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -172,7 +177,8 @@ class Warehouse:
                     self._create(con, spec)
                 con.execute('DELETE FROM "_datasets"')
                 con.executemany(
-                    'INSERT INTO "_datasets" VALUES (?, ?)', [[s.name, s.description] for s in TABLES.values()]
+                    'INSERT INTO "_datasets" (table_name, description, nightly) VALUES (?, ?, ?)',
+                    [[s.name, s.description, s.name in every_night] for s in TABLES.values()],
                 )
                 for path in self.view_files():
                     con.execute(path.read_text(encoding="utf-8"))

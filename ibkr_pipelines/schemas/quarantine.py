@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ibkr_pipelines.schemas.spec import BIGINT, TEXT, TIMESTAMP, LoadStrategy, TableSpec, col
+from ibkr_pipelines.schemas.spec import BIGINT, BOOLEAN, TEXT, TIMESTAMP, LoadStrategy, TableSpec, col
 
 QUARANTINE = TableSpec(
     name="quarantine",
@@ -50,6 +50,7 @@ DATASETS_TABLE = TableSpec(
     columns=(
         col("table_name", TEXT, "A data table.", nullable=False),
         col("description", TEXT, "What it holds."),
+        col("nightly", BOOLEAN, "Landed every night, so load_status expects a load of it for every date."),
     ),
     natural_key=("table_name",),
     load=LoadStrategy.REPLACE_WINDOW,

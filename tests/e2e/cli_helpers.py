@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from tests.fast_limits import FAST_LIMITS
+from ibkr_pipelines.sources import nightly_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("ibkr-pipelines")
-DATA_TABLES = ("accounts", "account_summary", "ledger", "positions", "allocation", "contracts")
+DATA_TABLES = tuple(nightly_tables())
 # Fast pacing for probes that are not about pacing: the client's limits and, separately, the embedded simulator's.
-FAST = "global=50/1"
+FAST = FAST_LIMITS
 
 
 def free_port() -> int:

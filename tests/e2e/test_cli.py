@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from ibkr_pipelines.sources import nightly_tables
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("accounts", "account_summary", "ledger", "positions", "allocation", "contracts")
+TABLES = tuple(nightly_tables())
 
 
 def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -13,11 +13,13 @@ import pytest
 
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import sharing_simulator, start_embedded_simulator
+from tests.fast_limits import FAST_LIMITS
+from ibkr_pipelines.sources import nightly_tables
 
 FRIDAY = datetime.date(2026, 11, 20)
 MONDAY = datetime.date(2026, 11, 23)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-DATA_TABLES = ("accounts", "account_summary", "ledger", "positions", "allocation", "contracts")
+DATA_TABLES = tuple(nightly_tables())
 
 
 @dataclass
@@ -52,8 +54,8 @@ def open_pipeline(root: Path, env: dict[str, str] | None = None, **simulator_opt
         mp.delenv("IBKR_BASE_URL", raising=False)
         mp.setenv("IBKR_DATA_DIR", str(root / "data"))
         mp.setenv("IBKR_PACING_DIR", str(root / "pacing"))
-        mp.setenv("IBKR_LIMITS", "global=50/1")
-        mp.setenv("IBKR_SIM_LIMITS", "global=50/1")  # the simulator's own setting: it ignores IBKR_LIMITS
+        mp.setenv("IBKR_LIMITS", FAST_LIMITS)
+        mp.setenv("IBKR_SIM_LIMITS", FAST_LIMITS)  # the simulator's own setting: it ignores IBKR_LIMITS
         simulator = start_embedded_simulator(Settings.from_env(), FRIDAY, **simulator_options)
         try:
             yield Pipeline(root=root, simulator=simulator)

@@ -15,9 +15,11 @@ import yaml
 
 from assets.definitions import defs
 from assets.factory import DUCKDB_POOL
+from ibkr_pipelines.sources import SOURCES, nightly_tables
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"accounts", "account_summary", "ledger", "positions", "allocation", "contracts"}
+TABLES = {t for s in SOURCES.values() for t in s.tables}
+NIGHTLY = set(nightly_tables())
 
 
 def test_every_table_has_a_lake_and_a_warehouse_asset_in_its_domain_group() -> None:
@@ -42,7 +44,8 @@ def test_every_asset_backfills_a_range_in_one_run() -> None:
 def test_the_nightly_job_names_its_assets() -> None:
     job = defs.resolve_job_def("nightly_ingestion")
     selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
-    assert selected == {f"lake/{t}_parquet" for t in TABLES} | {f"warehouse/{t}" for t in TABLES}
+    assert selected == {f"lake/{t}_parquet" for t in NIGHTLY} | {f"warehouse/{t}" for t in NIGHTLY}
+    assert "pa_transactions" in TABLES - NIGHTLY  # a targeted dataset: one conid per call, 15 minutes apart
 
 
 def test_resources_show_their_settings_as_config_fields() -> None:

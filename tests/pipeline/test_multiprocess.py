@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from assets.definitions import nightly_ingestion_job
+from tests.fast_limits import FAST_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,8 +27,8 @@ def test_a_multiprocess_run_lands_every_table(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("IBKR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("IBKR_PACING_DIR", str(tmp_path / "pacing"))
-    monkeypatch.setenv("IBKR_LIMITS", "global=50/1")
-    monkeypatch.setenv("IBKR_SIM_LIMITS", "global=50/1")
+    monkeypatch.setenv("IBKR_LIMITS", FAST_LIMITS)
+    monkeypatch.setenv("IBKR_SIM_LIMITS", FAST_LIMITS)
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
             dg.reconstructable(nightly_ingestion_job), instance=instance, tags={"dagster/partition": "2026-11-20"}

@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from tests.pipeline.conftest import DATA_TABLES, FRIDAY, MONDAY, Pipeline, open_pipeline
+from ibkr_pipelines.schemas import Reach, spec_for
+from ibkr_pipelines.sources import source_of
 
 
 def test_every_table_lands_rows(landed: Pipeline) -> None:
@@ -58,18 +60,23 @@ def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipe
         assert isinstance(metadata["dagster/column_schema"].value, dg.TableSchema)
         assert metadata["partition"].value == FRIDAY.isoformat()
         assert event.event_specific_data.materialization.partition == FRIDAY.isoformat()
-        if key.startswith("lake/"):
+        table = key.split("/")[1].removesuffix("_parquet")
+        if key.startswith("lake/") and source_of(table).tables[0] == table:  # a source's traffic: on its first table
             assert metadata["ibkr_requests"].value > 0
             assert metadata["ibkr_429s"].value == 0
-        else:
+        if key.startswith("warehouse/"):
             assert metadata["warehouse_lock_wait_seconds"].value == 0.0, "nothing else held the DuckDB file"
+        elif source_of(table).span_days > 1:
+            assert metadata["dates_landed"].value == f"{FRIDAY - datetime.timedelta(days=6)}..{FRIDAY}"
 
 
 def test_asset_checks_pass_on_clean_data(landed: Pipeline) -> None:
     results = landed.result.get_asset_check_evaluations()  # type: ignore[attr-defined]
     names = {("/".join(r.asset_key.path), r.check_name) for r in results}
     expected = {(f"warehouse/{t}", c) for t in DATA_TABLES for c in ("natural_key_unique", "no_quarantined_rows")}
-    expected |= {(f"warehouse/{t}", "analyst_columns_complete") for t in ("accounts", "positions", "contracts")}
+    expected |= {(f"warehouse/{t}", "analyst_columns_complete") for t in DATA_TABLES if spec_for(t).analyst_columns}
+    expected |= {(f"warehouse/{t}", "no_uncovered_dates") for t in DATA_TABLES if spec_for(t).reach is Reach.RECENT}
+    assert ("warehouse/executions", "no_uncovered_dates") in expected
     expected.add(("warehouse/ledger", "nav_reconciles"))
     assert names == expected
     assert [r.check_name for r in results if not r.passed] == []

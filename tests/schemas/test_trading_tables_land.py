@@ -15,7 +15,6 @@ from ibkr_pipelines.extract.pa_transactions import parse_pa_transactions
 from ibkr_pipelines.extract.performance import parse_allperiods
 from ibkr_pipelines.extract.trades import parse_trades
 from ibkr_pipelines.land.lake import Lake, PartitionSlice
-from ibkr_pipelines.land.merge import LoadError
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import LoadResult, Warehouse
 from ibkr_pipelines.windows import DateWindow
@@ -96,12 +95,6 @@ def test_pa_transactions_replace_their_date(landing: Landing) -> None:
     assert landing.rows("SELECT conid, seq, quantity FROM pa_transactions") == [(265598, 1, 3.0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=LoadError,
-    reason="land/merge.py compares a slice's values (text) with list_contains(?, column): a BIGINT slice column "
-    "(pa_transactions.conid) fails to bind; to be fixed in land/, generically",
-)
 def test_pa_transactions_replace_only_the_conids_a_run_covered(landing: Landing) -> None:
     window = DateWindow.of(DAY)
     landing.land("pa_transactions", DAY, parse_pa_transactions(_transactions(1), window=window),
