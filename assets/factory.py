@@ -184,7 +184,7 @@ def source_asset(source: Source) -> dg.AssetsDefinition:
                     "quarantine_reasons": dg.MetadataValue.json(staged.reasons),
                     "lake_path": dg.MetadataValue.path(str(staged.lake_paths[-1])),
                     # One fetch feeds every table of the source: its traffic is told once, on the first.
-                    **(traffic if table == source.tables[0] else {}),
+                    **({**traffic, "fetch_seconds": result.seconds} if table == source.tables[0] else {}),
                 },
             )
 

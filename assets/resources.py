@@ -18,7 +18,7 @@ from pydantic import Field, PrivateAttr
 
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import Connection, open_connection
-from ibkr_pipelines.errors import GatewayUnreachable
+from ibkr_pipelines.errors import GatewayUnreachable, IbkrUnavailable
 from ibkr_pipelines.staging import Storage
 
 # Config field -> the environment variable it stands for (and falls back to).
@@ -64,7 +64,7 @@ class IbkrResource(dg.ConfigurableResource):
 
     _stack: ExitStack | None = PrivateAttr(default=None)
     _connection: Connection | None = PrivateAttr(default=None)
-    _unreachable: GatewayUnreachable | None = PrivateAttr(default=None)
+    _unreachable: GatewayUnreachable | IbkrUnavailable | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         """The checked settings: config fields, else ``IBKR_*`` variables, else defaults."""
@@ -73,8 +73,9 @@ class IbkrResource(dg.ConfigurableResource):
     def client(self) -> Connection:
         """The process's open connection (session, keep-alive, listings paid once), whatever dates it serves.
 
-        When nothing answered at the address, the run's later steps in this process get the same
-        one-line error at once instead of each waiting it out again.
+        When nothing answered at the address, or IBKR answered only failures for the outage budget,
+        the run's later steps in this process get the same one-line error at once instead of each
+        waiting it out again.
         """
         if self._unreachable is not None:
             raise self._unreachable
@@ -84,7 +85,7 @@ class IbkrResource(dg.ConfigurableResource):
                 self._connection = stack.enter_context(
                     open_connection(self.settings(), simulator_options=self.simulator_options)
                 )
-            except GatewayUnreachable as exc:
+            except (GatewayUnreachable, IbkrUnavailable) as exc:
                 stack.close()
                 self._unreachable = exc
                 raise

@@ -41,6 +41,7 @@ class Settings:
     compete: bool = False  # may a run take the brokerage session from TWS or the mobile app?
     sim_seed: int = 7
     sim_limits: str | None = None  # the embedded simulator's own limits (IBKR's when unset)
+    sim_extra_subaccounts: int = 0  # the embedded simulator's FA size beyond its demo accounts (try a big FA)
     # Conids whose /pa/transactions are landed (one call per conid, one call per 15 minutes).
     pa_transaction_conids: tuple[int, ...] = ()
 
@@ -90,6 +91,7 @@ class Settings:
             compete=_bool(env, "IBKR_COMPETE", False),
             sim_seed=int(_number(env, "IBKR_SIM_SEED", 7, minimum=0, maximum=2**31)),
             sim_limits=env.get("IBKR_SIM_LIMITS") or None,
+            sim_extra_subaccounts=int(_number(env, "IBKR_SIM_EXTRA_SUBACCOUNTS", 0, minimum=0, maximum=5000)),
             pa_transaction_conids=_conids(env, "IBKR_PA_TRANSACTION_CONIDS"),
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line

@@ -86,6 +86,8 @@ def start_embedded_simulator(settings: Settings, as_of: datetime.date | None, **
     from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 
     options.setdefault("limits_spec", settings.sim_limits)
+    if settings.sim_extra_subaccounts:
+        options.setdefault("extra_subaccounts", settings.sim_extra_subaccounts)
     config = SimulatorConfig(seed=settings.sim_seed, today=as_of, **options)
     try:
         config.effective_limits()

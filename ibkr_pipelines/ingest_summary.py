@@ -115,6 +115,7 @@ def print_summary(
                 str(lake.get("quarantined_rows", "-")),
                 str(lake.get("ibkr_requests", "-")),
                 str(lake.get("ibkr_429s", "-")),
+                f"{lake['fetch_seconds']:.1f}" if "fetch_seconds" in lake else "-",
             )
         )
     print()
@@ -125,7 +126,8 @@ def print_summary(
         title = f"Landed {landed} of {len(tables)} datasets for {window} in {settings.db_path} ({elapsed:.1f} s):"
     else:
         title = f"Nothing landed for {window} ({elapsed:.1f} s); the warehouse is as it was:"
-    _print_table(("table", "rows landed", "quarantined", "IBKR requests", "429s"), rows, title=title)
+    # A source feeding several tables (nav_daily and returns_daily) tells its requests and time on the first.
+    _print_table(("table", "rows landed", "quarantined", "IBKR requests", "429s", "fetch s"), rows, title=title)
     endpoints = _endpoint_traffic(done)
     if endpoints:
         _print_table(

@@ -86,6 +86,10 @@ class Source:
     fetch: Callable[[ApiClient, FetchInputs], FetchOutput]
     upstream: tuple[str, ...] = ()
     per_date: bool = True
+    # Tables read from the lake where landed, without waiting for them (no Dagster dependency): a
+    # dataset that may fail on its own (executions, when TWS holds the brokerage session) must not
+    # stop this one.
+    reads: tuple[str, ...] = ()
     nightly: bool = True  # part of the nightly ingestion job (daily partitions)
     # How many days one fetch answers, ending at its window's end (IBKR's trades endpoint: the last 7).
     # Staging lands all of them, so a night also refreshes the days before it and up to
@@ -165,7 +169,7 @@ def _positions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
 
 
 def _contracts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
-    """Every conid held or traded (executions of the fetch's span included), so the dimension stays complete."""
+    """Every conid held or traded (the executions landed over the last 7 days), so the dimension stays complete."""
     conids: set[int] = set()
     for table in ("positions", "executions"):
         frame = inputs.upstream.get(table)
@@ -202,9 +206,9 @@ def _pa_transactions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
 
 
 def _source(name: str, group: str, description: str, fetch: Callable[[ApiClient, FetchInputs], FetchOutput],
-            upstream: tuple[str, ...] = ()) -> Source:
+            upstream: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> Source:
     """A per-date, nightly source feeding the one table of its name."""
-    return Source(name, (name,), group, description, fetch, upstream)
+    return Source(name, (name,), group, description, fetch, upstream, reads=reads)
 
 
 SOURCES: dict[str, Source] = {
@@ -226,7 +230,7 @@ SOURCES: dict[str, Source] = {
         _source("orders", "trading", "The brokerage session's orders (/iserver/account/orders), a daily snapshot.",
                 _orders),
         _source("contracts", "reference", "Security definitions of every conid held or traded (merged on conid).",
-                _contracts, ("positions", "executions")),
+                _contracts, ("positions",), reads=("executions",)),
         # One /pa/allperiods call answers every account (1 call per 15 minutes, reference §2.7).
         Source("performance", ("nav_daily", "returns_daily"), "performance",
                "Daily NAV and time-weighted returns per account from one /pa/allperiods call.",

@@ -141,8 +141,9 @@ def _missing_dates(lake: Lake, table: str, window: DateWindow) -> str:
 def _upstream(source: Source, lake: Lake, window: DateWindow) -> dict[str, pl.DataFrame]:
     """The window's lake partitions of every table the source reads, stacked (one date: that date's).
 
-    An upstream whose fetch spans earlier days (executions: the last 7) is read over that span too,
-    where landed, so what one night refreshed reaches the sources that read it.
+    An upstream whose fetch spans earlier days is read over that span too, where landed, so what
+    one night refreshed reaches the sources that read it. ``Source.reads`` tables are read the same
+    way but only where landed (empty when none): the source does not wait for them.
     """
     frames: dict[str, pl.DataFrame] = {}
     for table in source.upstream:
@@ -152,6 +153,10 @@ def _upstream(source: Source, lake: Lake, window: DateWindow) -> dict[str, pl.Da
         days = [d for d in source_of(table).staged_window(window)
                 if d >= window.start or lake.partition_path(table, d).exists()]
         frames[table] = pl.concat([lake.read_partition(table, d) for d in days], how="vertical_relaxed")
+    for table in source.reads:
+        found = [lake.read_partition(table, d) for d in source_of(table).staged_window(window)
+                 if lake.partition_path(table, d).exists()]
+        frames[table] = pl.concat(found, how="vertical_relaxed") if found else pl.DataFrame(schema=spec_for(table).polars_schema())
     return frames
 
 

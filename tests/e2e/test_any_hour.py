@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ibkr_pipelines.sources import nightly_tables
 from tests.e2e.cli_helpers import Workdir
 
 UTC = dt.timezone.utc
@@ -53,4 +54,4 @@ def test_ingest_lands_new_yorks_date(
     assert work.query("SELECT DISTINCT snapshot_date FROM accounts") == [(expected,)]
     if full:
         counts = dict(work.query("SELECT table_name, count(*) FROM _load_log GROUP BY 1"))
-        assert set(counts) == {"accounts", "account_summary", "ledger", "positions", "allocation", "contracts"}
+        assert set(counts) == set(nightly_tables())

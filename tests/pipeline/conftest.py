@@ -33,12 +33,13 @@ class Pipeline:
     def db(self) -> Path:
         return self.root / "data" / "ibkr.duckdb"
 
-    def run(self, day: datetime.date) -> dg.ExecuteInProcessResult:
+    def run(self, day: datetime.date, *, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
         from assets.definitions import defs
 
         with sharing_simulator(self.simulator):
             return defs.resolve_job_def("nightly_ingestion").execute_in_process(
-                instance=dg.DagsterInstance.ephemeral(), partition_key=day.isoformat(), run_config=QUIET
+                instance=dg.DagsterInstance.ephemeral(), partition_key=day.isoformat(), run_config=QUIET,
+                raise_on_error=raise_on_error,
             )
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:

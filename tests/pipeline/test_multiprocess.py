@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from assets.definitions import nightly_ingestion_job
+from ibkr_pipelines.sources import nightly_tables
 from tests.fast_limits import FAST_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,9 +35,9 @@ def test_a_multiprocess_run_lands_every_table(tmp_path: Path, monkeypatch: pytes
             dg.reconstructable(nightly_ingestion_job), instance=instance, tags={"dagster/partition": "2026-11-20"}
         )
         assert result.success
-        assert len(result.get_asset_materialization_events()) == 12
+        assert len(result.get_asset_materialization_events()) == 2 * len(nightly_tables())
     with duckdb.connect(str(tmp_path / "data" / "ibkr.duckdb"), read_only=True) as con:
-        for table in ("accounts", "account_summary", "ledger", "positions", "allocation", "contracts"):
+        for table in nightly_tables():
             assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
         differences = con.execute("select max(abs(difference)) from nav_by_account").fetchone()[0]
     assert differences < 0.01
