@@ -19,7 +19,8 @@ from typing import Any, Callable, ContextManager, Mapping
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.land.raw_archive import RawArchive, request_key
 
-log = logging.getLogger(__name__)
+# The progress logger: ingest shows it, so an operator sees why a re-run asked IBKR nothing.
+log = logging.getLogger("ibkr_pipelines.progress")
 
 # Endpoints whose pacing window is at least this long are worth an archive look-up before asking.
 SCARCE_WINDOW_SECONDS = 60.0
