@@ -76,6 +76,22 @@ def _daily_return(cps: float | None, previous: float | None, first: bool) -> flo
     return (1.0 + cps) / (1.0 + previous) - 1.0
 
 
+def _check_reach(account_id: str, entry: Mapping[str, Any], name: str, period: Mapping[str, Any],
+                 window: DateWindow) -> None:
+    """Refuse a window that starts before the daily series, unless the account's data starts later anyway."""
+    start = period.get("startNAV") if isinstance(period.get("startNAV"), Mapping) else {}
+    series_start = as_yyyymmdd(start.get("date")) or as_yyyymmdd(_at(period.get("dates"), 0))
+    account_start = as_yyyymmdd(entry.get("start"))
+    if series_start is None or series_start <= window.start:
+        return
+    if account_start is not None and account_start >= series_start:
+        return  # the account has no data before its series: nothing is missing
+    raise IbkrPipelinesError(
+        f"/pa/allperiods' longest daily NAV series for {account_id} ({name}) starts on {series_start}, after "
+        f"{window.start}: land a shorter window (from {series_start}), or those dates from Flex statements"
+    )
+
+
 def _account_rows(
     account_id: str, entry: Mapping[str, Any], top_extra: Mapping[str, Any], window: DateWindow
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -85,6 +101,7 @@ def _account_rows(
         log.warning("/pa/allperiods has no daily period for account %s: no NAV or returns for it", account_id)
         return [], []
     name, period = picked
+    _check_reach(account_id, entry, name, period, window)
     period_names = {n for n, _ in _periods(entry)}
     account_extra = {k: v for k, v in entry.items() if k not in period_names and k not in _ACCOUNT_FIELDS}
     period_extra = {k: v for k, v in period.items() if k not in _PERIOD_FIELDS}

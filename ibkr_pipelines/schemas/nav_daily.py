@@ -8,10 +8,11 @@ from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, LoadStrategy, Reach, 
 ALLPERIODS_SOURCE = "POST /pa/allperiods (every account in one call): the daily period with the most dates"
 PERIOD = col("period", TEXT, "The /pa/allperiods period whose daily series the row comes from, e.g. 1M.")
 
-# How far back: /pa/allperiods answers periods of 1D up to years, and the 1M period is daily (the
-# recorded answer's 1D and 7D are freq "D"); whether longer periods (YTD, 1Y) stay daily is
-# unverified, so a real account is only asked for the last 30 days.
-ALLPERIODS_REACH_DAYS = 30
+# How far back: /pa/allperiods answers periods of 1D up to a year (12M); the recorded 1D and 7D are
+# freq "D", and whether the longer periods stay daily is unverified. A real account is asked for up
+# to a year, and the extractor refuses, in one line, a window its longest daily series does not
+# reach (extract/performance.py), so a monthly 12M would fail loudly rather than land holes.
+ALLPERIODS_REACH_DAYS = 365
 
 NAV_DAILY = TableSpec(
     name="nav_daily",

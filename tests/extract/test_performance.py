@@ -15,11 +15,13 @@ from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.schemas import polars_schema
 from ibkr_pipelines.windows import DateWindow
 
+# The recorded answer's 7D series: startNAV 2026-03-26, dates through 2026-03-30 (the answer's end: 04-02).
+RECORDED_WEEK = DateWindow(dt.date(2026, 3, 27), dt.date(2026, 4, 2))
 MARCH = DateWindow(dt.date(2026, 3, 1), dt.date(2026, 4, 2))
 
 
 def test_recorded_answer_reads_the_longest_daily_period(recorded) -> None:
-    frames = parse_allperiods(recorded("Portfolio/POST-pa-allperiods.json"), window=MARCH)
+    frames = parse_allperiods(recorded("Portfolio/POST-pa-allperiods.json"), window=RECORDED_WEEK)
     nav, returns = frames["nav_daily"], frames["returns_daily"]
     assert dict(nav.schema) == polars_schema("nav_daily") and dict(returns.schema) == polars_schema("returns_daily")
     # 7D has two dates, 1D one: the 7D series is read.
@@ -40,6 +42,13 @@ def test_recorded_answer_reads_the_longest_daily_period(recorded) -> None:
     for table, frame in frames.items():
         valid, quarantine = split_valid(table, frame)
         assert (valid.height, quarantine.height) == (2, 0)
+
+
+def test_a_window_before_the_longest_daily_series_is_refused_in_one_line(recorded) -> None:
+    # The recorded account's data starts 2026-02-02, but its longest daily series (7D) on 2026-03-26:
+    # March cannot come from this answer, and landing it would leave holes that look like data.
+    with pytest.raises(IbkrPipelinesError, match=r"starts on 2026-03-26, after 2026-03-01: land a shorter window"):
+        parse_allperiods(recorded("Portfolio/POST-pa-allperiods.json"), window=MARCH)
 
 
 def _period(dates: list[str], navs: list[Any], cps: list[Any], freq: str = "D", start: str = "20260227") -> dict[str, Any]:
