@@ -256,3 +256,19 @@ def utc_from_text(value: Any, pattern: str) -> dt.datetime | None:
         return dt.datetime.strptime(value.strip(), pattern).replace(tzinfo=dt.timezone.utc)
     except ValueError:
         return None
+
+
+def instant_of(record: Mapping[str, Any], ms_key: str, text_key: str, pattern: str, extra: dict[str, Any]) -> dt.datetime | None:
+    """An instant from ``ms_key`` (epoch ms), else ``text_key`` read as UTC in ``pattern``.
+
+    IBKR sends both (trades: ``trade_time_r`` and ``trade_time``; orders: ``lastExecutionTime_r``
+    and ``lastExecutionTime``). A value that does not convert, or text naming another instant than
+    the epoch, is kept in ``extra`` as sent.
+    """
+    raw_ms, text = record.get(ms_key), record.get(text_key)
+    from_ms, from_text = from_epoch_ms(raw_ms), utc_from_text(text, pattern)
+    if from_ms is None and raw_ms not in (None, ""):
+        extra[ms_key] = raw_ms
+    if text not in (None, "") and (from_text is None or (from_ms is not None and from_ms != from_text)):
+        extra[text_key] = text
+    return from_ms or from_text

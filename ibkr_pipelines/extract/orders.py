@@ -24,11 +24,10 @@ from ibkr_pipelines.extract.common import (
     as_str,
     col,
     extra_json,
-    from_epoch_ms,
+    instant_of,
     map_record,
     rows_to_frame,
     to_json,
-    utc_from_text,
 )
 
 log = logging.getLogger(__name__)
@@ -71,17 +70,6 @@ class OrdersFetch:
     capped: bool
 
 
-def _last_execution(record: Mapping[str, Any], extra: dict[str, Any]) -> dt.datetime | None:
-    """``lastExecutionTime_r`` (epoch ms), else ``lastExecutionTime`` ("YYMMDDhhmmss", assumed UTC)."""
-    raw_ms, text = record.get("lastExecutionTime_r"), record.get("lastExecutionTime")
-    from_ms, from_text = from_epoch_ms(raw_ms), utc_from_text(text, LAST_EXECUTION_FORMAT)
-    if from_ms is None and raw_ms not in (None, ""):
-        extra["lastExecutionTime_r"] = raw_ms
-    if text not in (None, "") and (from_text is None or (from_ms is not None and from_ms != from_text)):
-        extra["lastExecutionTime"] = text  # unreadable, or not the same instant as the epoch: kept as sent
-    return from_ms or from_text
-
-
 def _order_row(record: Any, day: dt.date) -> dict[str, Any]:
     """One order object -> one `orders` row; what does not convert is left null (and kept in raw_extra)."""
     if not isinstance(record, Mapping):
@@ -99,7 +87,7 @@ def _order_row(record: Any, day: dt.date) -> dict[str, Any]:
         snapshot_date=day,
         order_id=order_id,
         account_id=acct or account,
-        last_execution_time=_last_execution(record, extra),
+        last_execution_time=instant_of(record, "lastExecutionTime_r", "lastExecutionTime", LAST_EXECUTION_FORMAT, extra),
         raw_extra=extra_json(extra),
     )
     return row

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -28,11 +27,10 @@ from ibkr_pipelines.extract.common import (
     as_str,
     col,
     extra_json,
-    from_epoch_ms,
+    instant_of,
     map_record,
     rows_to_frame,
     to_json,
-    utc_from_text,
 )
 from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
@@ -73,17 +71,6 @@ class ExecutionsFetch:
     cold_read_retries: int
 
 
-def _trade_time(record: Mapping[str, Any], extra: dict[str, Any]) -> dt.datetime | None:
-    """The fill's instant from ``trade_time_r`` (epoch ms), else the ``trade_time`` text read as UTC."""
-    raw_ms, text = record.get("trade_time_r"), record.get("trade_time")
-    from_ms, from_text = from_epoch_ms(raw_ms), utc_from_text(text, TRADE_TIME_FORMAT)
-    if from_ms is None and raw_ms not in (None, ""):
-        extra["trade_time_r"] = raw_ms
-    if text not in (None, "") and (from_text is None or (from_ms is not None and from_ms != from_text)):
-        extra["trade_time"] = text  # unreadable, or disagreeing with trade_time_r: kept as sent
-    return from_ms or from_text
-
-
 def _execution_row(record: Any, fallback_account: str | None) -> dict[str, Any]:
     """One execution object -> one `executions` row; what does not convert is left null (and kept in raw_extra)."""
     if not isinstance(record, Mapping):
@@ -97,7 +84,7 @@ def _execution_row(record: Any, fallback_account: str | None) -> dict[str, Any]:
     account, code = as_str(record.get("account")), as_str(record.get("accountCode"))
     if account and code and account != code:
         extra["accountCode"] = code
-    instant = _trade_time(record, extra)
+    instant = instant_of(record, "trade_time_r", "trade_time", TRADE_TIME_FORMAT, extra)
     row.update(
         trade_date=trading_date(instant) if instant is not None else None,
         account_id=account or code or fallback_account,
