@@ -132,3 +132,22 @@ def test_nav_equals_the_worlds_and_the_ledgers(nights: Nights) -> None:
     # Daily returns chain into IBKR's cumulative ones within a period.
     returns = nights.query("select count(*), count(daily_return) from returns_daily")
     assert returns[0][0] == len(navs) and returns[0][1] == len(navs)
+
+
+def test_orders_are_the_sessions_orders_as_ibkr_names_them(nights: Nights) -> None:
+    from ibkr_pipelines.simulator.orders import session_orders
+
+    night = START + DAY
+    nights.run(night, "orders")
+    simulator = nights.connection.simulator
+    accounts = [a.id for a in nights.world.accounts]
+    expected = {(o.order_id, o.account, o.status, "B" if o.side == "BUY" else "S")
+                for o in session_orders(nights.world, accounts, night, simulator.config.open_orders_per_account)}
+    landed = set(nights.query("select order_id, account_id, status, side from orders"))
+    assert landed == expected
+    assert {"Filled", "Cancelled"} <= {status for _, _, status, _ in landed}
+    assert {"Submitted", "PreSubmitted"} & {status for _, _, status, _ in landed}
+    # Re-running the night (a new pre-flight in the same session) changes nothing.
+    before = nights.query("select * from orders order by all")
+    nights.run(night, "orders")
+    assert nights.query("select * from orders order by all") == before
