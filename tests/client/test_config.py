@@ -89,3 +89,18 @@ def test_credentials_in_the_base_url_are_refused_without_being_echoed(url: str) 
     message = str(caught.value)
     assert message.startswith("IBKR_BASE_URL: must not carry a user name or password")
     assert "s3cr3t" not in message and "alice" not in message
+
+
+def test_pa_transaction_conids_are_read_and_a_bad_one_names_the_setting() -> None:
+    assert Settings.from_env({"IBKR_PA_TRANSACTION_CONIDS": " 265598, 756733,265598 "}).pa_transaction_conids == (265598, 756733)
+    assert Settings.from_env({}).pa_transaction_conids == ()
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IBKR_PA_TRANSACTION_CONIDS": "265598,AAPL"})
+    assert str(caught.value).startswith("IBKR_PA_TRANSACTION_CONIDS: 'AAPL' is not a conid")
+
+
+def test_the_simulators_fa_size_is_checked() -> None:
+    assert Settings.from_env({"IBKR_SIM_EXTRA_SUBACCOUNTS": "150"}).sim_extra_subaccounts == 150
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IBKR_SIM_EXTRA_SUBACCOUNTS": "-1"})
+    assert str(caught.value).startswith("IBKR_SIM_EXTRA_SUBACCOUNTS")
