@@ -29,7 +29,7 @@ system-deps:
 
 ## Run the full nightly ingestion against the embedded IBKR simulator into data/ibkr.duckdb.
 demo: install
-	$(BIN)/ibkr-pipelines ingest
+	IBKR_WATCHLIST=$${IBKR_WATCHLIST-AAPL,SPY,ASML} $(BIN)/ibkr-pipelines ingest
 
 ## The whole test suite (slow tests included, as in CI): two workers, then the timing-sensitive tests alone.
 test: install system-deps

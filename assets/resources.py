@@ -33,6 +33,7 @@ IBKR_FIELDS = {
     "verify_tls": "IBKR_VERIFY_TLS",
     "ca_bundle": "IBKR_CA_BUNDLE",
     "pa_transaction_conids": "IBKR_PA_TRANSACTION_CONIDS",
+    "watchlist": "IBKR_WATCHLIST",
 }
 WAREHOUSE_FIELDS = {"data_dir": "IBKR_DATA_DIR", "lock_seconds": "IBKR_WAREHOUSE_LOCK_SECONDS"}
 
@@ -60,6 +61,7 @@ class IbkrResource(dg.ConfigurableResource):
     verify_tls: bool | None = Field(None, description="IBKR_VERIFY_TLS: verify the gateway's certificate.")
     ca_bundle: str | None = Field(None, description="IBKR_CA_BUNDLE: a CA file for the gateway's self-signed certificate.")
     pa_transaction_conids: str | None = Field(None, description="IBKR_PA_TRANSACTION_CONIDS: comma-separated conids whose /pa/transactions are landed (one call each, 15 minutes apart).")
+    watchlist: str | None = Field(None, description="IBKR_WATCHLIST: comma-separated symbols to watch (SYMBOL or SYMBOL@EXCHANGE), resolved to conids.")
     simulator_options: dict[str, Any] = Field({}, description="Options of the embedded simulator (tests and demos).")
 
     _stack: ExitStack | None = PrivateAttr(default=None)

@@ -44,6 +44,8 @@ class Settings:
     sim_extra_subaccounts: int = 0  # the embedded simulator's FA size beyond its demo accounts (try a big FA)
     # Conids whose /pa/transactions are landed (one call per conid, one call per 15 minutes).
     pa_transaction_conids: tuple[int, ...] = ()
+    # Symbols to watch beside what the accounts hold: SYMBOL or SYMBOL@EXCHANGE (resolved to conids).
+    watchlist: tuple[str, ...] = ()
 
     @property
     def uses_simulator(self) -> bool:
@@ -93,6 +95,7 @@ class Settings:
             sim_limits=env.get("IBKR_SIM_LIMITS") or None,
             sim_extra_subaccounts=int(_number(env, "IBKR_SIM_EXTRA_SUBACCOUNTS", 0, minimum=0, maximum=5000)),
             pa_transaction_conids=_conids(env, "IBKR_PA_TRANSACTION_CONIDS"),
+            watchlist=_watchlist(env, "IBKR_WATCHLIST"),
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings
@@ -127,6 +130,20 @@ def _account_ids(env: Mapping[str, str]) -> tuple[str, ...]:
         if not _ACCOUNT_ID.match(account_id):
             raise ConfigError("IBKR_ACCOUNT_IDS", f"{account_id!r} is not an IBKR account id (letters and digits)")
     return ids
+
+
+_WATCH_ENTRY = re.compile(r"^[A-Z0-9][A-Z0-9.\- ]{0,23}(@[A-Z0-9.]{1,16})?$")
+
+
+def _watchlist(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    found = []
+    for item in (x.strip().upper() for x in env.get(name, "").split(",")):
+        if not item:
+            continue
+        if not _WATCH_ENTRY.match(item):
+            raise ConfigError(name, f"{item!r} is not SYMBOL or SYMBOL@EXCHANGE (e.g. AAPL, SAP@IBIS)")
+        found.append(item)
+    return tuple(dict.fromkeys(found))
 
 
 def _conids(env: Mapping[str, str], name: str) -> tuple[int, ...]:

@@ -33,6 +33,7 @@ from ibkr_pipelines.extract.performance import fetch_nav_and_returns
 from ibkr_pipelines.extract.positions import fetch_positions
 from ibkr_pipelines.extract.summary import fetch_account_summary
 from ibkr_pipelines.extract.trades import fetch_executions
+from ibkr_pipelines.extract.watchlist import fetch_watchlist
 from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
 
@@ -178,6 +179,12 @@ def _contracts(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     return FetchOutput({"contracts": fetch_contracts(client, sorted(conids), inputs.as_of)})
 
 
+def _watchlist(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    entries = inputs.settings.watchlist
+    frame = fetch_watchlist(client, entries, seen_date=inputs.as_of) if entries else empty_frame("watchlist")
+    return FetchOutput({"watchlist": frame})
+
+
 def _executions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     return each_account(client, inputs, "executions", lambda acct: fetch_executions(client, acct, inputs.window))
 
@@ -231,6 +238,8 @@ SOURCES: dict[str, Source] = {
                 _orders),
         _source("contracts", "reference", "Security definitions of every conid held or traded (merged on conid).",
                 _contracts, ("positions",), reads=("executions",)),
+        _source("watchlist", "reference", "Symbols of IBKR_WATCHLIST resolved to conids (merged on the entry).",
+                _watchlist),
         # One /pa/allperiods call answers every account (1 call per 15 minutes, reference §2.7).
         Source("performance", ("nav_daily", "returns_daily"), "performance",
                "Daily NAV and time-weighted returns per account from one /pa/allperiods call.",

@@ -6,4 +6,6 @@ global rate, and the per-endpoint scopes that would make each simulated night wa
 orders: 1 per 5 s; every /pa endpoint: 1 per 15 minutes).
 """
 
+# Symbols of the simulated world the tests watch (IBKR_WATCHLIST), so the watchlist lands rows.
+WATCHLIST = "AAPL,SPY,ASML"
 FAST_LIMITS = "global=50/1,trades=20/1,orders=20/1,pa_allperiods=20/1,pa_performance=20/1,pa_transactions=20/1"

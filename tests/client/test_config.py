@@ -104,3 +104,10 @@ def test_the_simulators_fa_size_is_checked() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"IBKR_SIM_EXTRA_SUBACCOUNTS": "-1"})
     assert str(caught.value).startswith("IBKR_SIM_EXTRA_SUBACCOUNTS")
+
+
+def test_watchlist_entries_are_read_upper_case_and_a_bad_one_names_the_setting() -> None:
+    assert Settings.from_env({"IBKR_WATCHLIST": "aapl, SAP@IBIS,AAPL"}).watchlist == ("AAPL", "SAP@IBIS")
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IBKR_WATCHLIST": "AAPL,SAP@@IBIS"})
+    assert str(caught.value).startswith("IBKR_WATCHLIST: 'SAP@@IBIS' is not SYMBOL or SYMBOL@EXCHANGE")

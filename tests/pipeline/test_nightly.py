@@ -138,3 +138,9 @@ def test_the_account_filter_lands_only_those_accounts(tmp_path: Path) -> None:
         for table in ("accounts", "ledger", "positions"):
             found = {a for (a,) in pipeline.query(f"select distinct account_id from {table}")}
             assert found == {"U7000012", "U7000099"}, table
+
+
+def test_the_watchlist_resolves_to_the_worlds_conids(landed: Pipeline) -> None:
+    world = landed.simulator.world
+    expected = {(s, world.by_symbol[s][0].conid) for s in ("AAPL", "SPY", "ASML")}
+    assert set(landed.query("select entry, conid from watchlist")) == expected
