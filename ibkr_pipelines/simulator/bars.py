@@ -4,7 +4,7 @@ For each contract and trading date the day is drawn first, cheaply: the regular 
 previous session's last price and closes at ``world.price`` (the world's close), with a high, a low and
 a volume; markets with extended hours add a pre-market part (from the previous post-market close to the
 open) and a post-market part (from the close to this day's post-market close). Minute bars of a part
-are a seeded Brownian bridge from the part's open to its close, stretched monotonically so that their
+are a seeded random walk bridged from the part's open to its close, stretched monotonically so that their
 highest high and lowest low are exactly the part's, rounded to the contract's tick, with integer
 volumes that sum to the part's. So a day's bar is, exactly, the aggregate of its minute bars, and every
 number depends only on (seed, conid, date, part): overlapping requests agree.
@@ -22,15 +22,13 @@ Volumes are integers in the contract's unit (shares, contracts); history.py scal
 
 from __future__ import annotations
 
-import collections
 import datetime
 import math
 import random
-import threading
 from dataclasses import dataclass
-from typing import Callable, Hashable
 
 from ibkr_pipelines.simulator.catalog import Contract
+from ibkr_pipelines.simulator.lru import Lru
 from ibkr_pipelines.simulator.market_hours import Market, Session
 from ibkr_pipelines.simulator.world import World
 
@@ -38,7 +36,7 @@ TRADES, MIDPOINT, BID_ASK, BID, ASK = "trades", "midpoint", "bid_ask", "bid", "a
 # One bar: (start epoch ms, open, high, low, close, volume in the contract's unit).
 Bar = tuple[int, float, float, float, float, int]
 
-# Daily volatility where the catalog has none (options, FX pairs): guesses of a plausible size.
+# guess: daily volatility where the catalog has none (options, FX pairs), of a plausible size.
 _VOL_FALLBACK = {"OPT": 0.04, "CASH": 0.004}
 # guess: typical spreads, as a fraction of the price (never below one tick).
 _SPREAD = {"STK": 2e-4, "OPT": 0.01, "FUT": 5e-5, "CASH": 2e-5, "BOND": 5e-4}
@@ -77,28 +75,6 @@ class Day:
     last: float  # post-market close (the regular close when the market has no post-market)
 
 
-class Lru:
-    """A small thread-safe LRU map with a size bound."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: collections.OrderedDict[Hashable, object] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], object]) -> object:
-        """The cached value of ``key``, made (outside the lock) and kept when absent."""
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        value = make()
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
-
-
 def _seed(*parts: int) -> int:
     h = 0x9E3779B97F4A7C15
     for p in parts:
@@ -115,8 +91,9 @@ class BarMaker:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self._days = Lru(200_000)
-        self._minutes = Lru(384)
+        # Bounds: a day is ~0.6 kB, a part's minutes up to ~0.3 MB (23 h of FX): at most ~35 + ~80 MB.
+        self._days = Lru(60_000)
+        self._minutes = Lru(256)
 
     # -- per contract constants --
     def vol(self, c: Contract) -> float:
@@ -272,7 +249,7 @@ class BarMaker:
             return (t, p.o, p.h, p.l, p.c, p.v)
         if source == MIDPOINT:
             return self._midpoints(c, day, [(t, p.o, p.h, p.l, p.c, 0)])[0]
-        # guess-free but slow: time averages need the minutes (a few ms per day the first time)
+        # Time averages need the minutes: a few ms per day the first time (then history.py caches the day).
         return aggregate(self.minutes(c, day, session, part, source), source, decimals(c))
 
 

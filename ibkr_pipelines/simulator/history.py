@@ -11,8 +11,8 @@ The window (reference §2.8 and the OpenAPI copy's parameter texts):
   start t satisfies begin <= t < startTime. ``direction`` 1: the period begins at ``startTime``:
   startTime <= t < end.
 - ``period`` in ``min``/``h``/``S`` is wall-clock time; ``w``, ``m``, ``y`` are calendar weeks, months,
-  years; ``d`` counts trading sessions of the contract's market (guess: as TWS's "N D" durations do, so
-  ``1d`` on a Monday is Friday's session, and ``3d`` of 1-minute bars holds 1170 regular-hours bars).
+  years; ``d`` counts trading sessions of the contract's market, the one in progress at ``startTime``
+  included (guess: as TWS's "N D" durations do, so ``1d`` before a Monday's open is Friday's session).
 - "now" is the end of the simulated date's last session: the simulator answers as of the close of
   its date, with every session of that date complete; a later ``startTime`` reads as now.
 - At most 1000 points (reference §2.8 "at most 1000 data points per response"). Guess: a window with
@@ -37,7 +37,7 @@ import time
 import zlib
 from typing import Any, Mapping
 
-from ibkr_pipelines.simulator.bars import MIDPOINT, TRADES, Bar, BarMaker, Day, Lru, aggregate, decimals
+from ibkr_pipelines.simulator.bars import MIDPOINT, TRADES, Bar, BarMaker, Day, aggregate, decimals
 from ibkr_pipelines.simulator.catalog import Contract
 from ibkr_pipelines.simulator.clock import UTC
 from ibkr_pipelines.simulator.history_params import (
@@ -48,6 +48,7 @@ from ibkr_pipelines.simulator.history_params import (
     HistoryQuery,
     parse_query,
 )
+from ibkr_pipelines.simulator.lru import Lru
 from ibkr_pipelines.simulator.market_hours import Market, Session, market_for, session, trading_dates
 from ibkr_pipelines.simulator.world import World
 
@@ -65,7 +66,7 @@ class HistoryBuilder:
         self.world = world
         self.bars = BarMaker(world)
         self._sessions = Lru(64)
-        self._session_bars = Lru(1024)
+        self._session_bars = Lru(512)  # bars wider than a minute (minute bars live in bars.py's cache)
         self._daily = Lru(100_000)
 
     # -- what exists --
@@ -91,7 +92,7 @@ class HistoryBuilder:
         q = parse_query(query, hmds)
         c = self.world.contracts.get(q.conid)
         if c is None:
-            raise HistoryError(400, f"Bad Request: conid is not valid: {q.conid}")
+            raise HistoryError(400, f"Bad Request: conid is not valid: {q.conid}")  # guess: status and text
         if not q.source or (q.source == TRADES and c.asset_class == "CASH"):
             # TWS API "Historical Bar whatToShow": TRADES is not offered for Forex; guess: IBKR answers "No data.".
             raise HistoryError(400, NO_DATA)
@@ -109,18 +110,18 @@ class HistoryBuilder:
 
     def _window(self, q: HistoryQuery, sessions: list[Session]) -> tuple[int, int]:
         """[begin, end) in epoch ms."""
-        rth = q.outside_rth
-        now = sessions[-1].end(rth)
+        eth = q.outside_rth
+        now = sessions[-1].end(eth)
         ref = min(int(q.start.timestamp()), now) if q.start is not None else now
         p = q.period
         if p.unit == "d":
             if q.direction == -1:
-                i = bisect.bisect_left([s.start(rth) for s in sessions], ref)  # sessions starting before ref
-                return (sessions[max(0, i - p.n)].start(rth) * 1000, ref * 1000) if i else (0, 0)
-            j = bisect.bisect_right([s.end(rth) for s in sessions], ref)  # first session ending after ref
+                i = bisect.bisect_left([s.start(eth) for s in sessions], ref)  # sessions starting before ref
+                return (sessions[max(0, i - p.n)].start(eth) * 1000, ref * 1000) if i else (0, 0)
+            j = bisect.bisect_right([s.end(eth) for s in sessions], ref)  # first session ending after ref
             if j >= len(sessions):
                 return 0, 0
-            return ref * 1000, sessions[min(len(sessions), j + p.n) - 1].end(rth) * 1000
+            return ref * 1000, sessions[min(len(sessions), j + p.n) - 1].end(eth) * 1000
         if q.direction == -1:
             return _shift(ref, p.n, p.unit, -1) * 1000, ref * 1000
         return ref * 1000, min(_shift(ref, p.n, p.unit, 1), now) * 1000
@@ -128,12 +129,12 @@ class HistoryBuilder:
     def _select(self, c: Contract, market: Market, sessions: list[Session], q: HistoryQuery, begin: int,
                 end: int) -> list[Bar]:
         """The bars whose start lies in [begin, end), at most MAX_POINTS of them from the reference side."""
-        rth = q.outside_rth
-        inside = [s for s in sessions if s.end(rth) * 1000 > begin and s.start(rth) * 1000 < end]
+        eth = q.outside_rth
+        inside = [s for s in sessions if s.end(eth) * 1000 > begin and s.start(eth) * 1000 < end]
         if q.bar_seconds >= WEEK:
             return self._long_bars(c, market, sessions, q, begin, end)
         if q.bar_seconds == DAY:
-            return [b for b in (self.daily_bar(c, market, s, q.source, rth) for s in inside)
+            return [b for b in (self.daily_bar(c, market, s, q.source, eth) for s in inside)
                     if begin <= b[0] < end]
         picked: list[list[Bar]] = []
         count = 0
@@ -171,6 +172,8 @@ class HistoryBuilder:
 
     def session_bars(self, c: Contract, market: Market, s: Session, q: HistoryQuery) -> list[Bar]:
         """A session's intraday bars of one size, aligned to the exchange's clock (cached)."""
+        if q.bar_seconds == 60:
+            return self._make_session_bars(c, market, s, q)
         key = (c.conid, s.date, q.bar_seconds, q.source, q.outside_rth)
         return self._session_bars.get(key, lambda: self._make_session_bars(c, market, s, q))  # type: ignore[return-value]
 

@@ -56,6 +56,8 @@ def _trsrv_stocks(api: Api, req: Request, m: re.Match[str]) -> Reply:
 
 @route("GET,POST", r"/iserver/secdef/search")
 def _secdef_search(api: Api, req: Request, m: re.Match[str]) -> Reply:
+    # Recordings Contracts/GET-secdef-search.json and the conduit POST fixture: one entry per listing, conid as
+    # a string, ``sections`` with STK first and the OPT months (MMMYY) and exchanges; POST takes a JSON body.
     params = dict(req.query)
     if isinstance(req.body, dict):
         params.update({k: str(v) for k, v in req.body.items()})
@@ -63,6 +65,10 @@ def _secdef_search(api: Api, req: Request, m: re.Match[str]) -> Reply:
     if not sym:
         return error(400, "Bad Request: symbol required")  # text unverified
     by_name = params.get("name", "").lower() == "true"
+    if params.get("secType", "STK").upper() != "STK":
+        # OpenAPI: secType STK (default), IND or BOND. guess: the world has no indices, and bond issuer
+        # search (``issuers``/``bondid`` entries) is not modelled, so those answer [].
+        return Reply(200, [])
     hits = [c for c in api.world.contracts.values() if c.asset_class == "STK"
             and (c.symbol == sym or (by_name and sym in c.name.upper()))]
     out = []
