@@ -1,285 +1,282 @@
-"""GET /iserver/marketdata/history: OHLCV bars derived deterministically from the world's daily closes.
+"""GET /iserver/marketdata/history and /hmds/history: bars of the world's seeded price paths.
 
-A deliberately small model (the endpoint is a pacing target for now): a daily bar opens near the
-previous close and closes at ``world.price(conid, d)``; weekly and monthly bars aggregate daily bars;
-intraday bars follow a seeded Brownian bridge from the day's open to its close across the session
-(13:30-20:00 UTC regular hours, 08:00-24:00 UTC with ``outsideRth``). Every number depends only on
-(seed, conid, date, bar size, session), so two simulators of one seed answer alike.
+Bars come from bars.py (a day's bar is exactly the aggregate of its minute bars; the regular session
+closes at ``world.price``), sessions and holidays from market_hours.py. Every bar is a function of
+(seed, conid, bar size, source, outsideRth, bar start) only, and is always whole: a request selects
+bars by their start time, never cuts one, so overlapping requests agree bar for bar.
 
-Choices marked "unverified" are ours where IBKR's behaviour is not documented: the status of the
-``No data.`` answer (400 here, so a client does not retry it as transient) and the 400 texts.
+The window (reference §2.8 and the OpenAPI copy's parameter texts):
+
+- ``direction`` -1 (default): the period ends at ``startTime`` (or now) and counts back: bars whose
+  start t satisfies begin <= t < startTime. ``direction`` 1: the period begins at ``startTime``:
+  startTime <= t < end.
+- ``period`` in ``min``/``h``/``S`` is wall-clock time; ``w``, ``m``, ``y`` are calendar weeks, months,
+  years; ``d`` counts trading sessions of the contract's market, the one in progress at ``startTime``
+  included (guess: as TWS's "N D" durations do, so ``1d`` before a Monday's open is Friday's session).
+- "now" is the end of the simulated date's last session: the simulator answers as of the close of
+  its date, with every session of that date complete; a later ``startTime`` reads as now.
+- At most 1000 points (reference §2.8 "at most 1000 data points per response"). Guess: a window with
+  more is truncated, not refused, keeping the 1000 bars nearest ``startTime`` (the newest for -1, the
+  oldest for 1), so the next request's ``startTime`` is the first (or after the last) bar's start.
+  The "step size" table (conduit docs/ibkr-web-api-spec.md) is not enforced: guess, any bar fits any period.
+- No bar in the window: ``{"error":"No data."}`` (reference §2.8, §6). Its status is not documented;
+  ibind (ibkr_utils.cleanup_market_history_responses) finds it in the text of an HTTP error, so it is
+  not a 200: guess, 400.
+
+Availability (conduit docs/ibkr-web-api-spec.md "Unavailable Historical Data", a copy of IBKR's page):
+expired options and matured bonds have no data at all; an expired future has bars up to its expiry,
+for two years after it. Every contract lists on the world's first day (guess). Holidays and weekends
+have no bars; the world still prices them (world.price and the valuation views), history skips them.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
-import math
-import random
-import re
 import time
 import zlib
-from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ibkr_pipelines.simulator.bars import MIDPOINT, TRADES, Bar, BarMaker, Day, aggregate, decimals
 from ibkr_pipelines.simulator.catalog import Contract
 from ibkr_pipelines.simulator.clock import UTC
+from ibkr_pipelines.simulator.history_params import (
+    DAY,
+    NO_DATA,
+    WEEK,
+    HistoryError,
+    HistoryQuery,
+    parse_query,
+)
+from ibkr_pipelines.simulator.lru import Lru
+from ibkr_pipelines.simulator.market_hours import Market, Session, market_for, session, trading_dates
 from ibkr_pipelines.simulator.world import World
 
-MAX_POINTS = 1000
-RTH_OPEN_MIN, RTH_MINUTES = 13 * 60 + 30, 390  # 13:30 UTC, 6.5 h (the recording's session)
-ETH_OPEN_MIN, ETH_MINUTES = 8 * 60, 960  # 08:00-24:00 UTC
-# Bars of 30 s or less are not served for windows older than six months (reference §2.8).
-SMALL_BAR_SECONDS, SMALL_BAR_MAX_AGE_DAYS = 30, 182
-
-_SPEC = re.compile(r"^\s*(\d+)\s*(min|mins|S|h|d|w|m|y)\s*$")
-_BAR_UNITS = {"S": 1, "min": 60, "mins": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400}
-_PERIOD_UNITS = {"S": 1, "min": 60, "mins": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400,
-                 "y": 365 * 86400}
-# Documented period ranges per unit: {1-30}min, {1-8}h, {1-1000}d, {1-792}w, {1-182}m, {1-15}y.
-_PERIOD_MAX = {"S": 86400, "min": 30, "mins": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
-
-
-class HistoryError(Exception):
-    """A request the endpoint refuses: HTTP status and IBKR-style error text."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One OHLCV bar; ``t`` is epoch milliseconds at the bar's start."""
-
-    o: float
-    h: float
-    l: float  # noqa: E741 - IBKR's key
-    c: float
-    v: float
-    t: int
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``data`` element IBKR sends."""
-        return {"o": self.o, "c": self.c, "h": self.h, "l": self.l, "v": self.v, "t": self.t}
-
-
-def parse_bar(text: str) -> tuple[str, int]:
-    """A bar size such as ``5min`` or ``1d`` as (canonical text, seconds); 400 when unreadable."""
-    m = _SPEC.match(text or "")
-    if not m or int(m[1]) < 1:
-        raise HistoryError(400, f"Bad Request: invalid bar: {text}")  # text unverified
-    unit = "min" if m[2] == "mins" else m[2]
-    return f"{int(m[1])}{unit}", int(m[1]) * _BAR_UNITS[unit]
-
-
-def parse_period(text: str) -> tuple[str, int]:
-    """A period such as ``1w`` or ``30min`` as (canonical text, seconds), within IBKR's ranges."""
-    m = _SPEC.match(text or "")
-    unit = ("min" if m[2] == "mins" else m[2]) if m else ""
-    if not m or not 1 <= int(m[1]) <= _PERIOD_MAX[unit]:
-        raise HistoryError(400, f"Bad Request: invalid period: {text}")  # text unverified
-    return f"{int(m[1])}{unit}", int(m[1]) * _PERIOD_UNITS[unit]
-
-
-def parse_start_time(text: str) -> datetime.datetime:
-    """``startTime`` in UTC, ``YYYYMMDD-HH:mm:ss`` (also ``YYYYMMDD``)."""
-    for fmt in ("%Y%m%d-%H:%M:%S", "%Y%m%d"):
-        try:
-            return datetime.datetime.strptime(text.strip(), fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise HistoryError(400, f"Bad Request: invalid startTime: {text}")  # text unverified
-
-
-def _decimals(c: Contract) -> int:
-    if c.asset_class == "CASH":
-        return 3 if c.currency == "JPY" else 5
-    if c.asset_class == "BOND":
-        return 3
-    if c.currency == "JPY" and c.asset_class != "OPT":
-        return 0
-    return 2
-
-
-def _seed(*parts: object) -> int:
-    return zlib.crc32("|".join(map(str, parts)).encode())
-
-
-def _epoch_ms(d: datetime.date, minute_of_day: int) -> int:
-    midnight = datetime.datetime(d.year, d.month, d.day, tzinfo=UTC)
-    return int(midnight.timestamp() * 1000) + minute_of_day * 60_000
+MAX_POINTS = 1000  # reference §2.8
+# guess: an expired future's bars stay available this long after its expiry (IBKR: "older than two years").
+EXPIRED_FUTURE_DAYS = 730
+# Reference §2.8: ``mktDataDelay`` is 900 for delayed data.
+DELAYED_SECONDS = 900
 
 
 class HistoryBuilder:
-    """Builds history answers from one world; stateless apart from the world."""
+    """Answers history requests from one world; its caches are bounded (bars.py, this class)."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self._pos = {d: i for i, d in enumerate(world.days)}
+        self.bars = BarMaker(world)
+        self._sessions = Lru(64)
+        self._session_bars = Lru(512)  # bars wider than a minute (minute bars live in bars.py's cache)
+        self._daily = Lru(100_000)
 
-    # -- daily bars --
-    def daily_bar(self, c: Contract, d: datetime.date, outside_rth: bool = False) -> Bar:
-        """The bar of business day ``d``: open near the previous close, close = ``world.price``."""
-        w = self.world
-        dec = _decimals(c)
-        close = w.price(c.conid, d)
-        i = self._pos[d]
-        prev = w.price(c.conid, w.days[i - 1]) if i > 0 else close
-        rng = random.Random(_seed(w.seed, "hist-day", c.conid, d.isoformat()))
-        vol = max(c.daily_vol, 0.004)
-        tick = 10.0 ** -dec
-        o = max(tick, round(prev * (1 + rng.gauss(0.0, vol / 4)), dec))
-        h = round(max(o, close) * (1 + abs(rng.gauss(0.0, vol / 2))), dec)
-        lo = max(tick, round(min(o, close) * (1 - abs(rng.gauss(0.0, vol / 2))), dec))
-        v = round(rng.uniform(2_000, 60_000), 2)
-        start = ETH_OPEN_MIN if outside_rth else RTH_OPEN_MIN
-        return Bar(o, h, lo, close, v, _epoch_ms(d, start))
+    # -- what exists --
+    def available(self, c: Contract, today: datetime.date) -> tuple[datetime.date, datetime.date] | None:
+        """First and last date with bars as of ``today``, or None when IBKR keeps none for the contract."""
+        last = today
+        if c.expiry is not None and c.expiry < today:
+            if c.asset_class == "FUT" and (today - c.expiry).days <= EXPIRED_FUTURE_DAYS:
+                last = c.expiry
+            else:
+                return None  # expired options, matured bonds, futures expired more than two years ago
+        return (self.world.start, last) if last >= self.world.start else None
 
-    # -- intraday bars --
-    def intraday_bars(self, c: Contract, d: datetime.date, bar_seconds: int, outside_rth: bool) -> list[Bar]:
-        """Bars of one session: a seeded Brownian bridge from the day's open to its close."""
-        day = self.daily_bar(c, d, outside_rth)
-        open_min, minutes = (ETH_OPEN_MIN, ETH_MINUTES) if outside_rth else (RTH_OPEN_MIN, RTH_MINUTES)
-        n = max(1, math.ceil(minutes * 60 / bar_seconds))
-        dec = _decimals(c)
-        tick = 10.0 ** -dec
-        rng = random.Random(_seed(self.world.seed, "hist-intraday", c.conid, d.isoformat(), bar_seconds,
-                                  outside_rth))
-        sigma = max(c.daily_vol, 0.004) * day.c / math.sqrt(n)
-        walk = [0.0]
-        for _ in range(n):
-            walk.append(walk[-1] + rng.gauss(0.0, sigma))
-        path = [day.o + (day.c - day.o) * k / n + walk[k] - walk[n] * k / n for k in range(n + 1)]
-        path = [max(tick, round(p, dec)) for p in path]
-        start_ms = _epoch_ms(d, open_min)
-        bars = []
-        for k in range(n):
-            o, cl = path[k], path[k + 1]
-            wiggle = abs(rng.gauss(0.0, sigma / 3))
-            h = round(max(o, cl) + wiggle, dec)
-            lo = max(tick, round(min(o, cl) - wiggle, dec))
-            v = round(day.v / n * rng.uniform(0.3, 1.7), 3)
-            bars.append(Bar(o, h, lo, cl, v, start_ms + k * bar_seconds * 1000))
-        return bars
+    def sessions(self, market: Market, first: datetime.date, last: datetime.date) -> list[Session]:
+        """The sessions of every trading date of a market in [first, last]."""
+        return self._sessions.get((market, first, last),  # type: ignore[return-value]
+                                  lambda: [session(market, d) for d in trading_dates(market, first, last)])
 
     # -- the answer --
-    def answer(self, query: Mapping[str, str], today: datetime.date) -> dict[str, Any]:
-        """The body for one request, or HistoryError (unknown conid, bad params, no data)."""
+    def answer(self, query: Mapping[str, str], today: datetime.date, hmds: bool = False) -> dict[str, Any]:
+        """The body for one request, or HistoryError (bad parameters, unknown conid, no data)."""
         began = time.perf_counter()
-        w = self.world
-        raw_conid = str(query.get("conid", "")).strip()
-        if not raw_conid:
-            raise HistoryError(400, "Bad Request: conid is required")  # text unverified
-        try:
-            conid = int(raw_conid)
-        except ValueError:
-            raise HistoryError(400, f"Bad Request: conid is not valid: {raw_conid}") from None
-        c = w.contracts.get(conid)
+        q = parse_query(query, hmds)
+        c = self.world.contracts.get(q.conid)
         if c is None:
-            raise HistoryError(400, f"Bad Request: conid is not valid: {raw_conid}")  # text unverified
-        if "bar" not in query:
-            raise HistoryError(400, "Bad Request: bar is required")  # text unverified
-        bar_text, bar_seconds = parse_bar(query["bar"])
-        period_text, period_seconds = parse_period(query.get("period") or "1d")
-        outside_rth = str(query.get("outsideRth", "false")).strip().lower() == "true"
-        # The newest bar ends at the close of the simulated date (no bars from the clock's future).
-        clock_end = datetime.datetime(today.year, today.month, today.day, tzinfo=UTC) + datetime.timedelta(days=1)
-        end = min(parse_start_time(query["startTime"]), clock_end) if query.get("startTime") else clock_end
-        begin = end - datetime.timedelta(seconds=period_seconds)
-        end_ms, begin_ms = int(end.timestamp() * 1000), int(begin.timestamp() * 1000)
-        if bar_seconds <= SMALL_BAR_SECONDS and (today - end.date()).days > SMALL_BAR_MAX_AGE_DAYS:
-            raise HistoryError(400, "No data.")
-        days = [d for d in w.days if d <= end.date()]
-        if bar_seconds >= 86400:
-            bars = self._long_bars(c, days, bar_text, begin_ms, end_ms, outside_rth)
-        else:
-            bars = self._short_bars(c, days, bar_seconds, begin_ms, end_ms, outside_rth)
+            raise HistoryError(400, f"Bad Request: conid is not valid: {q.conid}")  # guess: status and text
+        if not q.source or (q.source == TRADES and c.asset_class == "CASH"):
+            # TWS API "Historical Bar whatToShow": TRADES is not offered for Forex; guess: IBKR answers "No data.".
+            raise HistoryError(400, NO_DATA)
+        market = market_for(c)
+        span = self.available(c, today)
+        sessions = self.sessions(market, *span) if span else []
+        if not sessions:
+            raise HistoryError(400, NO_DATA)
+        begin, end = self._window(q, sessions)
+        bars = self._select(c, market, sessions, q, begin, end) if begin < end else []
         if not bars:
-            raise HistoryError(400, "No data.")  # status unverified; the body text is IBKR's
-        bars = bars[-MAX_POINTS:]
-        return self._body(c, bars, bar_text, bar_seconds, period_text, outside_rth, began)
+            raise HistoryError(400, NO_DATA)
+        bars = bars[-MAX_POINTS:] if q.direction == -1 else bars[:MAX_POINTS]
+        return self._body(c, market, sessions, q, bars, today, began)
 
-    def _long_bars(self, c: Contract, days: list[datetime.date], bar_text: str, begin_ms: int, end_ms: int,
-                   outside_rth: bool) -> list[Bar]:
-        picked: list[Bar] = []
-        for d in reversed(days):
-            b = self.daily_bar(c, d, outside_rth)
-            if b.t >= end_ms:
-                continue
-            if b.t < begin_ms:
-                if not picked:
-                    picked.append(b)  # the last business day, when the period falls on a weekend
+    def _window(self, q: HistoryQuery, sessions: list[Session]) -> tuple[int, int]:
+        """[begin, end) in epoch ms."""
+        eth = q.outside_rth
+        now = sessions[-1].end(eth)
+        ref = min(int(q.start.timestamp()), now) if q.start is not None else now
+        p = q.period
+        if p.unit == "d":
+            if q.direction == -1:
+                i = bisect.bisect_left([s.start(eth) for s in sessions], ref)  # sessions starting before ref
+                return (sessions[max(0, i - p.n)].start(eth) * 1000, ref * 1000) if i else (0, 0)
+            j = bisect.bisect_right([s.end(eth) for s in sessions], ref)  # first session ending after ref
+            if j >= len(sessions):
+                return 0, 0
+            return ref * 1000, sessions[min(len(sessions), j + p.n) - 1].end(eth) * 1000
+        if q.direction == -1:
+            return _shift(ref, p.n, p.unit, -1) * 1000, ref * 1000
+        return ref * 1000, min(_shift(ref, p.n, p.unit, 1), now) * 1000
+
+    def _select(self, c: Contract, market: Market, sessions: list[Session], q: HistoryQuery, begin: int,
+                end: int) -> list[Bar]:
+        """The bars whose start lies in [begin, end), at most MAX_POINTS of them from the reference side."""
+        eth = q.outside_rth
+        inside = [s for s in sessions if s.end(eth) * 1000 > begin and s.start(eth) * 1000 < end]
+        if q.bar_seconds >= WEEK:
+            return self._long_bars(c, market, sessions, q, begin, end)
+        if q.bar_seconds == DAY:
+            return [b for b in (self.daily_bar(c, market, s, q.source, eth) for s in inside)
+                    if begin <= b[0] < end]
+        picked: list[list[Bar]] = []
+        count = 0
+        for s in (reversed(inside) if q.direction == -1 else inside):
+            chunk = [b for b in self.session_bars(c, market, s, q) if begin <= b[0] < end]
+            picked.append(chunk)
+            count += len(chunk)
+            if count >= MAX_POINTS:
                 break
-            picked.append(b)
-        picked.reverse()
-        return picked if bar_text == "1d" else _aggregate(picked, bar_text)
+        if q.direction == -1:
+            picked.reverse()
+        return [b for chunk in picked for b in chunk]
 
-    def _short_bars(self, c: Contract, days: list[datetime.date], bar_seconds: int, begin_ms: int, end_ms: int,
-                    outside_rth: bool) -> list[Bar]:
+    # -- bars --
+    def _day(self, c: Contract, market: Market, s: Session) -> Day:
+        prev = s.date - datetime.timedelta(days=1)
+        while prev >= self.world.start and not market.is_trading_date(prev):
+            prev -= datetime.timedelta(days=1)
+        return self.bars.day(c, market, s.date, prev if prev >= self.world.start else None)
+
+    def daily_bar(self, c: Contract, market: Market, s: Session, source: str,
+                  outside_rth: bool) -> Bar:
+        """A session's bar: the aggregate of its parts (for quote sources, of its minutes); cached."""
+        key = (c.conid, s.date, source, outside_rth)
+        return self._daily.get(key, lambda: self._make_daily_bar(c, market, s, source, outside_rth))  # type: ignore[return-value]
+
+    def _make_daily_bar(self, c: Contract, market: Market, s: Session, source: str, outside_rth: bool) -> Bar:
+        day = self._day(c, market, s)
+        parts = s.parts(outside_rth)
+        if source == TRADES or (source == MIDPOINT and c.asset_class == "CASH"):
+            pieces = [self.bars.part_bar(c, day, s, part, source) for part in parts]
+        else:
+            pieces = [b for part in parts for b in self.bars.minutes(c, day, s, part, source)]
+        return aggregate(pieces, source, decimals(c))
+
+    def session_bars(self, c: Contract, market: Market, s: Session, q: HistoryQuery) -> list[Bar]:
+        """A session's intraday bars of one size, aligned to the exchange's clock (cached)."""
+        if q.bar_seconds == 60:
+            return self._make_session_bars(c, market, s, q)
+        key = (c.conid, s.date, q.bar_seconds, q.source, q.outside_rth)
+        return self._session_bars.get(key, lambda: self._make_session_bars(c, market, s, q))  # type: ignore[return-value]
+
+    def _make_session_bars(self, c: Contract, market: Market, s: Session, q: HistoryQuery) -> list[Bar]:
+        day = self._day(c, market, s)
+        minutes = [b for part in s.parts(q.outside_rth) for b in self.bars.minutes(c, day, s, part, q.source)]
+        if q.bar_seconds == 60:
+            return minutes
+        # guess: bars start on the exchange's clock (a 1h bar at 10:00 local; the first one at the open).
+        local = datetime.datetime.fromtimestamp(s.start(q.outside_rth), market.zone)
+        offset = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
+        width = q.bar_seconds
         out: list[Bar] = []
-        for d in reversed(days):
-            if _epoch_ms(d, 24 * 60) <= begin_ms or len(out) >= MAX_POINTS:
-                break
-            session = [b for b in self.intraday_bars(c, d, bar_seconds, outside_rth) if begin_ms <= b.t < end_ms]
-            out = session + out
+        group: list[Bar] = []
+        current = None
+        for b in minutes:
+            bucket = (b[0] // 1000 + offset) // width
+            if bucket != current and group:
+                out.append(aggregate(group, q.source, decimals(c)))
+                group = []
+            current = bucket
+            group.append(b)
+        if group:
+            out.append(aggregate(group, q.source, decimals(c)))
         return out
 
-    def _body(self, c: Contract, bars: list[Bar], bar_text: str, bar_seconds: int, period_text: str,
-              outside_rth: bool, began: float) -> dict[str, Any]:
-        dec = _decimals(c)
-        factor = 10 ** dec
-        first_ms = bars[0].t
-        hi = max(bars, key=lambda b: b.h)
-        lo = min(bars, key=lambda b: b.l)
+    def _long_bars(self, c: Contract, market: Market, sessions: list[Session], q: HistoryQuery, begin: int,
+                   end: int) -> list[Bar]:
+        """Weekly (ISO week) or monthly bars of whole sessions; a bar starts with its first session."""
+        groups: dict[tuple[int, int], list[Session]] = {}
+        for s in sessions:
+            key = s.date.isocalendar()[:2] if q.bar_seconds == WEEK else (s.date.year, s.date.month)
+            groups.setdefault(key, []).append(s)
+        out = []
+        for members in groups.values():
+            if begin <= members[0].start(q.outside_rth) * 1000 < end:
+                daily = [self.daily_bar(c, market, s, q.source, q.outside_rth) for s in members]
+                out.append(aggregate(daily, q.source, decimals(c)))
+        return out
+
+    # -- the body --
+    def _body(self, c: Contract, market: Market, sessions: list[Session], q: HistoryQuery, bars: list[Bar],
+              today: datetime.date, began: float) -> dict[str, Any]:
+        dec = decimals(c)
+        factor = 10 ** dec  # guess for non-2-decimal contracts: priceFactor = 10^decimals shown
+        volume_unit = 100.0 if c.asset_class == "STK" else 1.0
+        first = bars[0][0]
+        hi = max(bars, key=lambda b: b[2])
+        lo = min(bars, key=lambda b: b[3])
 
         def extreme(b: Bar, price: float) -> str:
-            """IBKR's ``price*priceFactor/volume/minutesFromStart`` form of the high or the low."""
-            return f"{round(price * factor)}/{b.v:.10g}/{(b.t - first_ms) // 60_000}"
+            # Reference §2.8: ``price*priceFactor/volume/minutesFromStart``; the volume is that bar's ``v``
+            # (OpenAPI iserverHistoryLastSuccessExample: "21394/266616.18/1440" is the 1440-minute bar's v).
+            return f"{round(price * factor)}/{b[5] / volume_unit:.10g}/{(b[0] - first) // 60_000}"
 
-        start = datetime.datetime.fromtimestamp(first_ms / 1000, tz=UTC)
-        w = self.world
+        start = datetime.datetime.fromtimestamp(first / 1000, tz=UTC)
+        rth_minutes = sessions[-1].minutes(False)
         return {
-            "serverId": str(_seed(w.seed, "hmds", c.conid) % 9_000_000 + 1_000_000),
+            "serverId": str(zlib.crc32(f"{self.world.seed}|hmds|{c.conid}".encode()) % 9_000_000 + 1_000_000),
             "symbol": c.symbol,
             "text": c.name,
+            # Prices in ``data`` are plain prices; only ``high``/``low`` carry price*priceFactor: recording
+            # MarketData/GET-history.json (priceFactor 100, o 646.42, high "65820/...") and the OpenAPI
+            # examples (priceFactor 100, h 213.94, high "21394/...").
             "priceFactor": factor,
             "startTime": start.strftime("%Y%m%d-%H:%M:%S"),
-            "high": extreme(hi, hi.h),
-            "low": extreme(lo, lo.l),
-            "timePeriod": period_text,
-            "barLength": bar_seconds,
-            "mdAvailability": "S",
-            "mktDataDelay": 0,
-            "outsideRth": outside_rth,
-            "tradingDayDuration": ETH_MINUTES if outside_rth else RTH_MINUTES,
-            "volumeFactor": 1,
+            "high": extreme(hi, hi[2]),
+            "low": extreme(lo, lo[3]),
+            "timePeriod": q.period.text,
+            "barLength": q.bar_seconds,  # guess for 1w/1m bars: 7 and 30 days in seconds
+            # OpenAPI description: S = streaming, R = realtime, D = delayed, Z = frozen, Y = frozen delayed.
+            # guess: the simulated login subscribes to US and European data only (market_hours.Market.subscribed).
+            "mdAvailability": "S" if market.subscribed else "D",
+            "mktDataDelay": 0 if market.subscribed else DELAYED_SECONDS,
+            "outsideRth": q.outside_rth,
+            # Recording: 390 (US regular hours); conduit docs/ibkr-web-api-spec.md example: 1440 with outsideRth.
+            "tradingDayDuration": 1440 if q.outside_rth else rth_minutes,
+            # OpenAPI text: "volume factor will always be 100 (reported volume = actual volume/100)"; yet the
+            # recording says 40 and an IBKR example 1: ``v`` is shares/100 for stocks whatever this says.
+            # guess: contracts (options, futures) and bonds are reported as they are, factor 1.
+            "volumeFactor": int(volume_unit),
             "priceDisplayRule": 1,
             "priceDisplayValue": str(dec),
             "negativeCapable": False,
             "messageVersion": 2,
-            "chartPanStartTime": f"{w.days[0]:%Y%m%d}-00:00:00",
-            "direction": -1,
-            "data": [b.as_json() for b in bars],
-            "points": len(bars) - 1,
+            # guess: the OpenAPI example's chartPanStartTime is the day after its last bar's request date.
+            "chartPanStartTime": f"{today + datetime.timedelta(days=1):%Y%m%d}-00:00:00",
+            "direction": q.direction,
+            "data": [{"o": b[1], "c": b[4], "h": b[2], "l": b[3], "v": b[5] / volume_unit, "t": b[0]} for b in bars],
+            "points": len(bars) - 1,  # reference §2.8: the bar count minus 1 in the examples
             "travelTime": max(1, round((time.perf_counter() - began) * 1000)),
         }
 
 
-def _aggregate(daily: list[Bar], bar_text: str) -> list[Bar]:
-    """N-day, weekly (``Nw``) or monthly (``Nm``) bars from daily bars (business days, ISO weeks, months)."""
-    n = int(bar_text[:-1])
-    unit = bar_text[-1]
-    groups: dict[tuple[int, int], list[Bar]] = {}
-    for i, b in enumerate(daily):
-        d = datetime.datetime.fromtimestamp(b.t / 1000, tz=UTC).date()
-        if unit == "d":
-            key = (0, (len(daily) - 1 - i) // n * -1)  # groups of n ending with the newest day
-        elif unit == "w":
-            year, week, _ = d.isocalendar()
-            key = (year, (week - 1) // n)
-        else:
-            key = (d.year, (d.month - 1) // n)
-        groups.setdefault(key, []).append(b)
-    return [Bar(g[0].o, max(b.h for b in g), min(b.l for b in g), g[-1].c, round(sum(b.v for b in g), 3), g[0].t)
-            for _, g in sorted(groups.items())]
+def _shift(epoch_s: int, n: int, unit: str, sign: int) -> int:
+    """``epoch_s`` moved by n units: S, min, h exactly; w, m, y as calendar weeks, months, years."""
+    seconds = {"S": 1, "min": 60, "h": 3600, "w": WEEK}.get(unit)
+    if seconds:
+        return epoch_s + sign * n * seconds
+    t = datetime.datetime.fromtimestamp(epoch_s, UTC)
+    months = n * (12 if unit == "y" else 1) * sign
+    y, m = divmod(t.month - 1 + months, 12)
+    y, m = t.year + y, m + 1
+    last_day = (datetime.date(y + m // 12, m % 12 + 1, 1) - datetime.timedelta(days=1)).day
+    return int(t.replace(year=y, month=m, day=min(t.day, last_day)).timestamp())
+

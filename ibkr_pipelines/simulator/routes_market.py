@@ -7,7 +7,7 @@ from typing import Any
 
 from ibkr_pipelines.simulator import payloads
 from ibkr_pipelines.simulator.api import Api, Reply, Request, error, int_param, route
-from ibkr_pipelines.simulator.history import HistoryError
+from ibkr_pipelines.simulator.history_params import NO_DATA, HistoryError
 from ibkr_pipelines.simulator.limits import SECDEF_MAX_CONIDS
 
 
@@ -38,18 +38,26 @@ def _contract_info(api: Api, req: Request, m: re.Match[str]) -> Reply:
 
 @route("GET", r"/trsrv/stocks")
 def _trsrv_stocks(api: Api, req: Request, m: re.Match[str]) -> Reply:
+    # Recording Contracts/GET-trsrv-stocks.json and the OpenAPI example: per symbol, one entry per company
+    # name, each with its listings (conid as an int here, unlike secdef/search). guess: a symbol the
+    # world does not know maps to [] (IBKR's answer for it is not recorded).
     out: dict[str, list[dict[str, Any]]] = {}
     for sym in (s.strip().upper() for s in req.query.get("symbols", "").split(",")):
         if not sym:
             continue
-        out[sym] = [{"name": c.name, "chineseName": c.name.title(), "assetClass": "STK",
-                     "contracts": [{"conid": c.conid, "exchange": c.listing_exchange, "isUS": c.is_us}]}
-                    for c in api.world.by_symbol.get(sym, [])]
+        by_name: dict[str, list[Any]] = {}
+        for c in sorted(api.world.by_symbol.get(sym, []), key=lambda c: (not c.is_us, c.conid)):
+            by_name.setdefault(c.name, []).append(c)
+        out[sym] = [{"name": name, "chineseName": name.title(), "assetClass": "STK",
+                     "contracts": [{"conid": c.conid, "exchange": c.listing_exchange, "isUS": c.is_us} for c in cs]}
+                    for name, cs in by_name.items()]
     return Reply(200, out)
 
 
 @route("GET,POST", r"/iserver/secdef/search")
 def _secdef_search(api: Api, req: Request, m: re.Match[str]) -> Reply:
+    # Recordings Contracts/GET-secdef-search.json and the conduit POST fixture: one entry per listing, conid as
+    # a string, ``sections`` with STK first and the OPT months (MMMYY) and exchanges; POST takes a JSON body.
     params = dict(req.query)
     if isinstance(req.body, dict):
         params.update({k: str(v) for k, v in req.body.items()})
@@ -57,6 +65,10 @@ def _secdef_search(api: Api, req: Request, m: re.Match[str]) -> Reply:
     if not sym:
         return error(400, "Bad Request: symbol required")  # text unverified
     by_name = params.get("name", "").lower() == "true"
+    if params.get("secType", "STK").upper() != "STK":
+        # OpenAPI: secType STK (default), IND or BOND. guess: the world has no indices, and bond issuer
+        # search (``issuers``/``bondid`` entries) is not modelled, so those answer [].
+        return Reply(200, [])
     hits = [c for c in api.world.contracts.values() if c.asset_class == "STK"
             and (c.symbol == sym or (by_name and sym in c.name.upper()))]
     out = []
@@ -75,12 +87,33 @@ def _secdef_search(api: Api, req: Request, m: re.Match[str]) -> Reply:
 
 # ----- market data -------------------------------------------------------------------------------
 
-@route("GET", r"/iserver/marketdata/history")
-def _history(api: Api, req: Request, m: re.Match[str]) -> Reply:
+def _history_reply(api: Api, req: Request, hmds: bool) -> Reply:
     try:
-        return Reply(200, api.history.answer(req.query, api.today))
+        return Reply(200, api.history.answer(req.query, api.today, hmds=hmds))
     except HistoryError as exc:
-        if exc.message == "No data.":
-            return Reply(exc.status, {"error": exc.message})
+        if exc.message == NO_DATA:
+            return Reply(exc.status, {"error": exc.message})  # reference §2.8: the body is {"error":"No data."}
         return error(exc.status, exc.message)
 
+
+@route("GET", r"/iserver/marketdata/history")
+def _history(api: Api, req: Request, m: re.Match[str]) -> Reply:
+    return _history_reply(api, req, hmds=False)
+
+
+@route("GET", r"/hmds/history")
+def _hmds_history(api: Api, req: Request, m: re.Match[str]) -> Reply:
+    # Reference §6 and ibind marketdata_mixin: the first /hmds call answers 404 while the farm starts,
+    # then data. guess: once per login, and from the same bars as /iserver/marketdata/history with
+    # the same body (the reference gives no /hmds body); it needs the login, not the brokerage session.
+    if api.session.start_hmds():
+        return error(404, "Not Found")  # guess: the body text
+    return _history_reply(api, req, hmds=True)
+
+
+@route("POST,GET", r"/hmds/auth/init")
+def _hmds_init(api: Api, req: Request, m: re.Match[str]) -> Reply:
+    # Reference §2.8: call /hmds/auth/init first to avoid the first-call 404 (said of /hmds/scanner;
+    # guess: it starts the farm for /hmds/history too). guess: the body.
+    api.session.start_hmds()
+    return Reply(200, {"authenticated": True})

@@ -20,7 +20,8 @@ So, modelled here:
   unverified: guess, nothing changes.
 
 Per-login memory (the read-only session's): which accounts a listing named (call-order rule), which
-positions pages were read cold, the positions cache. Per-brokerage-session memory: whether
+positions pages were read cold, the positions cache, whether the /hmds farm was started (its first call
+answers 404, reference §6; guess: once per login). Per-brokerage-session memory: whether
 /iserver/accounts was called, whether /iserver/account/trades was read (its cold first read) and
 whether /iserver/account/orders had its pre-flight call. A brokerage session ends when it idles out,
 another platform competes, the nightly reset comes or the login goes; the next ssodh/init (or login)
@@ -58,6 +59,7 @@ class GatewaySession:
         self.trades_read = False
         self.orders_primed = False
         self.ssodh_counts = {"compete_true": 0, "compete_false": 0}
+        self.hmds_started = False
 
     def _new_id(self) -> str:
         return f"{0x5e55_1000 + next(self._ids) * 7919:032x}"
@@ -77,6 +79,7 @@ class GatewaySession:
             self.listed = set()
             self.cold_read = set()
             self.position_dates = {}
+            self.hmds_started = False
             self._drop_brokerage()
             self.brokerage = self.brokerage_at_start and not self.competing
             self.last_request = time.monotonic() if now is None else now
@@ -150,6 +153,13 @@ class GatewaySession:
         with self._lock:
             return {"logged_in": self.logged_in, "brokerage": self.brokerage, "competing": self.competing,
                     "ssodh_init": dict(self.ssodh_counts)}
+
+    def start_hmds(self) -> bool:
+        """True once per login: the historical-data farm was not started yet (and now is)."""
+        with self._lock:
+            first = not self.hmds_started
+            self.hmds_started = True
+            return first
 
     # -- call order and positions memory --
     def note_listed(self, account_ids: list[str]) -> None:

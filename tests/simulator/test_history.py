@@ -8,7 +8,7 @@ from typing import Any, Callable
 import requests
 
 from ibkr_pipelines.simulator import Simulator
-from ibkr_pipelines.simulator.clock import UTC
+from ibkr_pipelines.simulator.clock import NEW_YORK, UTC
 
 from .conftest import TODAY, open_brokerage
 
@@ -61,7 +61,8 @@ def test_intraday_bars_are_deterministic_and_inside_the_session(
     assert answers[0]["data"] == answers[1]["data"]
     assert len(body["data"]) == 390 // 5 and body["barLength"] == 300
     first = datetime.datetime.fromtimestamp(body["data"][0]["t"] / 1000, tz=UTC)
-    assert first == datetime.datetime(TODAY.year, TODAY.month, TODAY.day, 13, 30, tzinfo=UTC)
+    # 09:30 New York (the recording's 13:30 UTC in April is daylight time; TODAY is in standard time)
+    assert first == datetime.datetime(TODAY.year, TODAY.month, TODAY.day, 9, 30, tzinfo=NEW_YORK)
     assert body["startTime"] == first.strftime("%Y%m%d-%H:%M:%S")
     assert all(b["t"] - a["t"] == 300_000 for a, b in zip(body["data"], body["data"][1:]))
     assert body["data"][-1]["c"] == sim.world.price(_spy(sim), TODAY)  # the bridge ends at the close
