@@ -14,9 +14,15 @@ def nightly_selection() -> dg.AssetSelection:
     return dg.AssetSelection.assets(*(key for t in tables for key in (lake_key(t), warehouse_key(t))))
 
 
+# Extraction steps wait on IBKR's per-endpoint limits (trades and orders: 1 per 5 s, /portfolio/accounts
+# likewise, /pa: 1 per 15 min), not on the CPU: several at once let those waits overlap. DuckDB
+# writers stay one at a time (the duckdb_writer pool).
+STEPS_AT_ONCE = 6
+
 nightly_ingestion = dg.define_asset_job(
     name="nightly_ingestion",
     selection=nightly_selection(),
+    executor_def=dg.multiprocess_executor.configured({"max_concurrent": STEPS_AT_ONCE}),
     description="Every nightly IBKR dataset for one trading date: extract in parallel, then load DuckDB one writer at a time.",
 )
 
