@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from ibkr_pipelines.sources import nightly_tables
+from tests.fast_limits import WATCHLIST
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = tuple(nightly_tables())
@@ -33,7 +34,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def ingested(workdir: Path) -> subprocess.CompletedProcess[str]:
     """One `ibkr-pipelines ingest` with IBKR's real gateway limits, as `make demo` runs it."""
-    return _cli(["ingest", "--date", "2026-11-20"], workdir, IBKR_PACING_DIR=str(workdir / "pacing"))
+    return _cli(["ingest", "--date", "2026-11-20"], workdir, IBKR_PACING_DIR=str(workdir / "pacing"),
+                IBKR_WATCHLIST=WATCHLIST)
 
 
 @pytest.mark.slow

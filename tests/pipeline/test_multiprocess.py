@@ -13,7 +13,7 @@ import pytest
 
 from assets.definitions import nightly_ingestion_job
 from ibkr_pipelines.sources import nightly_tables
-from tests.fast_limits import FAST_LIMITS
+from tests.fast_limits import FAST_LIMITS, WATCHLIST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +29,7 @@ def test_a_multiprocess_run_lands_every_table(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("IBKR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("IBKR_PACING_DIR", str(tmp_path / "pacing"))
     monkeypatch.setenv("IBKR_LIMITS", FAST_LIMITS)
+    monkeypatch.setenv("IBKR_WATCHLIST", WATCHLIST)
     monkeypatch.setenv("IBKR_SIM_LIMITS", FAST_LIMITS)
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
