@@ -18,6 +18,7 @@ from collections import defaultdict, deque
 from typing import Any, Callable, Iterator, Mapping
 
 from ibkr_pipelines.client.stats import RunStats
+from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive, request_key
@@ -143,9 +144,18 @@ def rebuild_order(tables: list[str] | None) -> list[Source]:
 
 
 def rebuild(
-    storage: Storage, tables: list[str] | None = None, window: DateWindow | None = None, *, run_id: str = "rebuild"
+    storage: Storage,
+    tables: list[str] | None = None,
+    window: DateWindow | None = None,
+    *,
+    run_id: str = "rebuild",
+    settings: Settings | None = None,
 ) -> list[LoadSummary]:
-    """Replay the archive into the lake and the warehouse for ``tables`` (with their upstream) over ``window``."""
+    """Replay the archive into the lake and the warehouse for ``tables`` (with their upstream) over ``window``.
+
+    ``settings`` says what targeted sources ask for (the watchlist's symbols): the same as on the
+    night, so the replayed requests are the archived ones.
+    """
     summaries: list[LoadSummary] = []
     for source in rebuild_order(tables):
         if window is not None and source.per_date:
@@ -161,7 +171,7 @@ def rebuild(
                 raise NotArchived(f"the raw archive holds no answers of {source.name}")
         client = ArchiveClient(storage.raw, source)
         for span in spans:
-            stage_source(source, client, storage, span, run_id=run_id, dates=client)
+            stage_source(source, client, storage, span, run_id=run_id, dates=client, settings=settings)
             for table in source.tables:
                 summaries.append(load_table(table, storage, span, run_id, allow_shrink=True))
         progress.info("%-16s rebuilt from the raw archive (%d window(s))", source.name, len(spans))

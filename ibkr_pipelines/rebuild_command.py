@@ -24,7 +24,8 @@ def run_rebuild(tables: list[str] | None, start: dt.date | None, end: dt.date | 
     settings = Settings.from_env()
     progress = logging.getLogger("ibkr_pipelines.progress")
     progress.setLevel(logging.INFO)
-    summaries = rebuild(Storage.at(settings.data_dir, lock_timeout=settings.warehouse_lock_seconds), tables, window)
+    summaries = rebuild(Storage.at(settings.data_dir, lock_timeout=settings.warehouse_lock_seconds), tables, window,
+                        settings=settings)
     landed: dict[str, int] = {}
     for summary in summaries:
         landed[summary.table] = landed.get(summary.table, 0) + summary.rows
