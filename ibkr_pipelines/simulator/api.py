@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gc
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -102,6 +103,11 @@ class WorldState:
               options: ViewOptions | None = None) -> "WorldState":
         """The world of ``seed`` from its start through ``through``, with fresh views and history."""
         world = World(seed, through, roster)
+        # The world is hundreds of thousands of long-lived objects: a full cyclic collection walking
+        # them stalled an answer by 55-90 ms (measured with gc.callbacks), which a client's jitter
+        # meter rightly reads as delay on the way. Freezing them keeps them out of the collector's
+        # sweeps; objects made later are collected as usual, and reference counting still frees any.
+        gc.freeze()
         return cls(world, Views(world, options), HistoryBuilder(world))
 
 

@@ -31,6 +31,7 @@ class _ScopeState:
     max_in_window: int = 0
     in_flight: int = 0
     max_concurrency: int = 0
+    busy_seconds: float = 0.0  # summed arrival-to-answer time: how full a concurrency limit was kept
 
 
 @dataclass
@@ -137,6 +138,7 @@ class Pacer:
             for name in ticket.scopes:
                 st = self._scopes[name]
                 st.in_flight -= 1
+                st.busy_seconds += max(0.0, t - ticket.arrival)
                 if throttled:
                     st.throttled += 1
             if throttled:
@@ -159,7 +161,8 @@ class Pacer:
                 "endpoints": {k: {"requests": v["requests"], "throttled": v["throttled"],
                                   "statuses": dict(v["statuses"])} for k, v in self.endpoints.items()},
                 "scopes": {n: {"requests": s.requests, "throttled": s.throttled, "max_in_window": s.max_in_window,
-                               "max_concurrency": s.max_concurrency, "in_flight": s.in_flight}
+                               "max_concurrency": s.max_concurrency, "in_flight": s.in_flight,
+                               "busy_seconds": round(s.busy_seconds, 4)}
                            for n, s in self._scopes.items() if s.requests},
                 "penalties": [dict(p) for p in self.penalties],
                 "log": [list(x) for x in self.log],

@@ -175,7 +175,7 @@ class World:
         self._book_cache: dict[tuple[str, datetime.date], dict[int, Lot]] = {}
         self._fx_cache: dict[tuple[str, str, datetime.date], float] = {}
         self._cash_cache: dict[tuple[str, datetime.date], dict[str, float]] = {}
-        self._book_timelines: dict[str, tuple[list[datetime.date], list[dict[int, _Frozen]]]] = {}
+        self._book_timelines: dict[str, dict[int, tuple[list[datetime.date], list[_LotState]]]] = {}
         self._cash_timelines: dict[str, tuple[list[datetime.date], list[dict[str, float]]]] = {}
         self.by_symbol: dict[str, list[Contract]] = {}
         for c in self.contracts.values():
@@ -241,44 +241,43 @@ class World:
         cached = self._book_cache.get(key)
         if cached is not None:
             return cached
-        dates, books = self._book_timeline(account_id)
-        i = bisect.bisect_right(dates, d) - 1
         out: dict[int, Lot] = {}
-        for conid, (quantity, cost, realized) in (books[i].items() if i >= 0 else ()):
+        for conid, (dates, states) in self._book_timeline(account_id).items():
+            i = bisect.bisect_right(dates, d) - 1
+            if i < 0 or states[i][0] == 0:
+                continue
+            quantity, cost, realized = states[i]
             lot = out[conid] = Lot(quantity, cost)
-            if realized is not None and dates[i] == d:
+            if dates[i] == d:
                 lot.realized_day, lot.realized_date = realized, d
         self._book_cache[key] = out
         return out
 
-    def _book_timeline(self, account_id: str) -> tuple[list[datetime.date], list[dict[int, _Frozen]]]:
-        """The account's open lots after each date it traded: one replay of its executions, oldest first.
+    def _book_timeline(self, account_id: str) -> dict[int, tuple[list[datetime.date], list[_LotState]]]:
+        """Per conid, in first-traded order, its lot after each date it traded: one replay, oldest first.
 
-        Each entry maps conid to (quantity, cost, realized P&L of that date, or None when the lot was
-        not traded that date), so book_as_of answers any date with one look-up instead of a replay.
+        Each conid keeps only the dates it traded (quantity, cost, that date's realized P&L), so the
+        replay costs one step per execution and book_as_of answers any date with one bisect per conid
+        (a snapshot of every open lot per trading date cost O(dates x lots): 0.25 s for a busy account).
         """
         timeline = self._book_timelines.get(account_id)
         if timeline is not None:
             return timeline
-        dates: list[datetime.date] = []
-        books: list[dict[int, _Frozen]] = []
+        timeline = {}
         lots: dict[int, Lot] = {}
-        day_realized: dict[int, float] = {}
         for e in self._execs_by_account.get(account_id, []):
             c = self.contracts[e.conid]
             if c.asset_class == "CASH":
                 continue
-            if not dates or dates[-1] != e.trade_date:
-                if dates:
-                    books.append(_freeze(lots, day_realized))
-                dates.append(e.trade_date)
-                day_realized = {}
             lot = lots.setdefault(e.conid, Lot())
             realized = apply_fill(lot, c, e.signed_quantity, e.price, e.commission)
-            day_realized[e.conid] = day_realized.get(e.conid, 0.0) + realized
-        if dates:
-            books.append(_freeze(lots, day_realized))
-        timeline = (dates, books)
+            dates, states = timeline.setdefault(e.conid, ([], []))
+            if dates and dates[-1] == e.trade_date:
+                realized += states[-1][2]
+                dates.pop()
+                states.pop()
+            dates.append(e.trade_date)
+            states.append((lot.quantity, lot.cost, realized))
         self._book_timelines[account_id] = timeline
         return timeline
 
@@ -319,13 +318,8 @@ class World:
         return timeline
 
 
-# One open lot frozen after a date: quantity, cost, and that date's realized P&L (None: not traded).
-_Frozen = tuple[float, float, "float | None"]
-
-
-def _freeze(lots: dict[int, Lot], day_realized: dict[int, float]) -> dict[int, _Frozen]:
-    """The open lots (non-zero quantity), in first-traded order, with the realized P&L of the date."""
-    return {k: (v.quantity, v.cost, day_realized.get(k)) for k, v in lots.items() if v.quantity != 0}
+# One conid's lot after a date it traded: quantity, cost, and the P&L that date realized.
+_LotState = tuple[float, float, float]
 
 # Currencies each base currency can fund through a direct FX pair of the catalog.
 _FUNDABLE = {"USD": {"USD", "EUR", "GBP", "JPY", "CHF", "HKD"}, "EUR": {"EUR", "USD", "GBP", "CHF"},

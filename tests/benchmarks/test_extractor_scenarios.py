@@ -56,10 +56,12 @@ def test_history_is_bound_by_five_in_flight() -> None:
     assert r["errors"] == 0, r.get("error_samples")
     assert r["throttled"] == 0
     assert r["max_concurrency"] <= 5
+    # The bar is on how full the five slots were kept (the simulator's own service time, tens of ms
+    # per history answer, lowers the request rate whatever the client does; see run_history).
     # 0.85 instead of the full run's 0.90: the first five leases start staggered by the global
     # smoothing (4 x 20 ms) and the last batch finishes up to one latency (0.2 s) after the others
-    # stopped; that is ~5-7 % of a 3 s run but under 1 % of the 30 s run (which measures ~0.96).
-    assert r["utilization"] >= 0.85, r
+    # stopped; that is ~5-7 % of a 3 s run but under 1 % of the 30 s run.
+    assert r["slot_occupancy"] >= 0.85, r
 
 
 def test_faults_are_survived_with_every_record() -> None:
