@@ -25,7 +25,7 @@ import duckdb
 import pytest
 
 from ibkr_pipelines.schemas import spec_for
-from tests.ui.conftest import DagsterDev
+from tests.ui.harness import DagsterDev
 
 
 @dataclass(frozen=True)
