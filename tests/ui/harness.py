@@ -55,13 +55,13 @@ LEFTOVER_GRACE_SECONDS = 30
 
 def processes_with_env(marker: str) -> list[tuple[int, str]]:
     """Live processes (pid, command line) whose environment holds ``marker`` (``NAME=value``)."""
-    needle = marker.encode() + b"\0"
+    needle = b"\0" + marker.encode() + b"\0"
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle not in (entry / "environ").read_bytes() + b"\0":
+            if needle not in b"\0" + (entry / "environ").read_bytes():
                 continue
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:  # gone meanwhile, or not ours to read
