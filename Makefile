@@ -16,16 +16,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Debian packages the tests use: libfaketime runs the CLI at any hour in any time zone. Installed
-## when missing and we may (root with apt-get); otherwise those tests say why they are skipped.
+## Debian packages the tests use: libfaketime runs the CLI at any hour in any time zone; chromium is
+## the browser tests/ui/ drive through Playwright (Playwright's own browser download is never used).
+## Each is installed when missing and we may (root with apt-get); otherwise those tests say why they are skipped.
+## command:packages (comma-separated); chromium without Debian's recommends (they pull in systemd, avahi, CUPS).
+SYSTEM_PACKAGES := faketime:faketime chromium:chromium,fonts-liberation
+
 system-deps:
-	@command -v faketime >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $$(echo $${pair#*:} | tr , ' ')"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's faketime package for the any-hour tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime) >/dev/null; \
+	    echo "installing Debian's$$missing for the any-hour (faketime) and UI (chromium) tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
+	      || echo "note: apt-get could not install$$missing; the tests that need them will be skipped"; \
 	  else \
-	    echo "note: faketime is not installed (apt-get install faketime); the any-hour tests will be skipped"; \
-	  fi; }
+	    echo "note: not installed:$$missing (apt-get install$$missing); the tests that need them will be skipped"; \
+	  fi; \
+	fi
 
 ## Run the full nightly ingestion against the embedded IBKR simulator into data/ibkr.duckdb.
 demo: install
