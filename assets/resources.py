@@ -67,6 +67,7 @@ class IbkrResource(dg.ConfigurableResource):
     _stack: ExitStack | None = PrivateAttr(default=None)
     _connection: Connection | None = PrivateAttr(default=None)
     _unreachable: GatewayUnreachable | IbkrUnavailable | None = PrivateAttr(default=None)
+    _run_id: str | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         """The checked settings: config fields, else ``IBKR_*`` variables, else defaults."""
@@ -85,7 +86,7 @@ class IbkrResource(dg.ConfigurableResource):
             stack = ExitStack()
             try:
                 self._connection = stack.enter_context(
-                    open_connection(self.settings(), simulator_options=self.simulator_options)
+                    open_connection(self.settings(), simulator_options=self.simulator_options, verdict_group=self._run_id)
                 )
             except (GatewayUnreachable, IbkrUnavailable) as exc:
                 stack.close()
@@ -93,6 +94,10 @@ class IbkrResource(dg.ConfigurableResource):
                 raise
             self._stack = stack
         return self._connection
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Remember the run, so its step processes share one "nothing answers" verdict (the pacing store's)."""
+        self._run_id = context.run_id
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Close the connection (and stop an embedded simulator) at the end of the run process."""

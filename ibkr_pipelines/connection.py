@@ -122,8 +122,12 @@ def open_connection(
     as_of: datetime.date | None = None,
     stats: RunStats | None = None,
     simulator_options: dict[str, Any] | None = None,
+    verdict_group: str | None = None,
 ) -> Iterator[Connection]:
-    """Yield a started client (session open, keep-alive running); close everything on exit."""
+    """Yield a started client (session open, keep-alive running); close everything on exit.
+
+    ``verdict_group`` (a run id) lets the run's other processes share a "nothing answers" verdict.
+    """
     simulator, owned = None, False
     if settings.uses_simulator:
         simulator = _shared_simulator
@@ -133,7 +137,7 @@ def open_connection(
     else:
         base_url, ca_bundle = str(settings.base_url), None
     try:
-        client = build_client(settings, base_url, ca_bundle=ca_bundle, stats=stats)
+        client = build_client(settings, base_url, ca_bundle=ca_bundle, stats=stats, verdict_group=verdict_group)
         connection = Connection(client=client, simulator=simulator)
         if as_of is not None:
             connection.at_date(as_of)

@@ -81,6 +81,7 @@ def build_client(
     ca_bundle: Path | None = None,
     stats: RunStats | None = None,
     retry: RetryPolicy | None = None,
+    verdict_group: str | None = None,
 ) -> IbkrClient:
     """A ready-to-use client for ``base_url`` with the settings' limits, TLS policy and shared pacing."""
     pacer = Pacer(settings.limits(), FilePacingStore(pacing_file(settings, base_url)))
@@ -94,4 +95,5 @@ def build_client(
         retry=policy,
         stats=stats,
         tickle_seconds=settings.tickle_seconds,
+        verdict_group=verdict_group,
     )

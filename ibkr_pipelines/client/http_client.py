@@ -79,6 +79,7 @@ class IbkrClient:
         stats: RunStats | None = None,
         tickle_seconds: float = 60.0,
         seed: int | None = None,
+        verdict_group: str | None = None,
     ) -> None:
         self.transport = Transport(
             pacer=pacer,
@@ -88,6 +89,7 @@ class IbkrClient:
             retry=retry,
             stats=stats,
             seed=seed,
+            verdict_group=verdict_group,
         )
         self.base_url = base_url.rstrip("/")
         self.auth = auth

@@ -112,6 +112,33 @@ class Pacer:
         self._released = threading.Condition()
         self._announced: set[tuple[str, int]] = set()
 
+    def unreachable(self, service: str, group: str, within: float) -> str | None:
+        """The line of a "nothing answers" verdict on ``service`` given in ``group`` in the last ``within`` s.
+
+        A group is the requests that should share a verdict (one run's step processes); another run
+        tries again, so a user who restarted the gateway is not told it is down.
+        """
+
+        def look(state: PacingState, now: float) -> str | None:
+            verdict = state.unreachable.get(service)
+            fresh = verdict is not None and verdict[2] == group and now - float(verdict[0]) < within
+            return str(verdict[1]) if fresh and verdict is not None else None
+
+        return self.store.peek(look)
+
+    def note_unreachable(self, service: str, group: str, line: str) -> None:
+        """Tell every sharer in ``group`` that ``service`` answers nothing (``line`` says so)."""
+
+        def note(state: PacingState, now: float) -> None:
+            state.unreachable[service] = [now, line, group]
+
+        self.store.transact(note)
+
+    def clear_unreachable(self, service: str) -> None:
+        """``service`` answered: forget any verdict on it (a read first, so a healthy run writes nothing)."""
+        if self.store.peek(lambda state, _now: service in state.unreachable):
+            self.store.transact(lambda state, _now: state.unreachable.pop(service, None))
+
     @contextmanager
     def slot(self, scopes: list[Scope], *, gate: bool = True) -> Iterator[Slot]:
         """Wait until a request in these scopes may go out; hold concurrency leases while inside.

@@ -52,6 +52,9 @@ class PacingState:
 
     scopes: dict[str, ScopeState] = field(default_factory=dict)
     penalties: list[dict[str, Any]] = field(default_factory=list)
+    # per service: [when, line, group] of the last "nothing answers" verdict, so the sharers in the
+    # same group (a run's step processes) say that line at once instead of each waiting it out
+    unreachable: dict[str, list[Any]] = field(default_factory=dict)
 
     def scope(self, name: str) -> ScopeState:
         """State of a scope, created empty on first use."""
@@ -59,7 +62,8 @@ class PacingState:
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form for storage."""
-        return {"scopes": {k: v.to_json() for k, v in self.scopes.items()}, "penalties": self.penalties[-50:]}
+        return {"scopes": {k: v.to_json() for k, v in self.scopes.items()}, "penalties": self.penalties[-50:],
+                "unreachable": self.unreachable}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> "PacingState":
@@ -67,6 +71,8 @@ class PacingState:
         return cls(
             scopes={k: ScopeState.from_json(v) for k, v in raw.get("scopes", {}).items()},
             penalties=list(raw.get("penalties", [])),
+            unreachable={str(k): [float(v[0]), str(v[1]), str(v[2])] for k, v in raw.get("unreachable", {}).items()
+                         if isinstance(v, list) and len(v) == 3},
         )
 
 
@@ -79,6 +85,10 @@ class PacingStore(Protocol):
 
     def transact(self, fn: Callable[[PacingState, float], T]) -> T:
         """Run ``fn(state, now)`` under an exclusive lock and persist the state it leaves."""
+        ...
+
+    def peek(self, fn: Callable[[PacingState, float], T]) -> T:
+        """Run ``fn(state, now)`` on a consistent copy of the state, to read it (changes are not kept)."""
         ...
 
 
@@ -95,6 +105,11 @@ class MemoryPacingStore:
 
     def transact(self, fn: Callable[[PacingState, float], T]) -> T:
         """Run ``fn`` under a thread lock."""
+        with self._lock:
+            return fn(self._state, self.now())
+
+    def peek(self, fn: Callable[[PacingState, float], T]) -> T:
+        """Run ``fn`` under the thread lock (it must only read)."""
         with self._lock:
             return fn(self._state, self.now())
 
@@ -138,6 +153,11 @@ class FilePacingStore:
                 return result
             finally:
                 os.close(fd)  # closing releases the flock
+
+    def peek(self, fn: Callable[[PacingState, float], T]) -> T:
+        """Run ``fn`` on the state as last written, without the lock: the file is only ever replaced
+        whole (atomic rename), so a lockless read sees one complete state."""
+        return fn(self._load(), self.now())
 
     def _load(self) -> PacingState:
         try:

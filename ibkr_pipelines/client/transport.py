@@ -23,6 +23,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Protocol
@@ -258,8 +259,13 @@ class Transport:
         retry: RetryPolicy | None = None,
         stats: RunStats | None = None,
         seed: int | None = None,
+        verdict_group: str | None = None,
     ) -> None:
-        """Open the HTTP session (gated at the socket) shared by every route."""
+        """Open the HTTP session (gated at the socket) shared by every route.
+
+        ``verdict_group`` names the transports that share a "nothing answers" verdict through the
+        pacing store (a run's step processes pass its run id); by default only this transport.
+        """
         self.pacer = pacer
         self.limits = pacer.limits
         self.retry = retry or RetryPolicy()
@@ -276,9 +282,7 @@ class Transport:
         self.hooks: list[ResponseHook] = []
         self._state_lock = threading.RLock()
         self._failing_since: dict[str, float] = {}  # per service: monotonic start of the current run of failures
-        # per service: (when, line) of the last "nothing answers" verdict, so the requests after it
-        # (other datasets of the run) say the same line at once instead of each waiting it out again
-        self._unreachable: dict[str, tuple[float, str]] = {}
+        self.verdict_group = verdict_group or f"transport-{uuid.uuid4().hex}"
 
     def route(self, service: Service, base_url: str, auth: Authenticator | None = None, session: SessionHandler | None = None) -> Route:
         """A route to ``service`` at ``base_url``; its secret parameters are redacted from logs from now on."""
@@ -328,10 +332,11 @@ class Transport:
         endpoint = service.endpoint_key(method, path)
         scopes = service.scopes(self.limits, row, method, path)
         started = time.monotonic()
-        with self._state_lock:
-            verdict = self._unreachable.get(service.name)
-        if verdict is not None and started - verdict[0] < UNREACHABLE_MEMORY_SECONDS:
-            raise GatewayUnreachable(verdict[1], endpoint=endpoint)
+        # A "nothing answers" verdict given by this or any process sharing the pacing store: the
+        # run's other datasets (other step processes too) say the same line at once.
+        said = self.pacer.unreachable(service.name, self.verdict_group, UNREACHABLE_MEMORY_SECONDS)
+        if said is not None:
+            raise GatewayUnreachable(said, endpoint=endpoint)
         attempt = 0
         recovered = primed = False
         penalties = 0
@@ -340,7 +345,7 @@ class Transport:
                 answer = self._attempt(route, row, method, path, endpoint, scopes, params=params, json=json)
                 with self._state_lock:
                     self._failing_since.pop(service.name, None)
-                    self._unreachable.pop(service.name, None)
+                self.pacer.clear_unreachable(service.name)
                 return answer
             except _Retry as failure:
                 attempt += 1
@@ -352,8 +357,7 @@ class Transport:
                             f"nothing answers at {route.root_url} ({failure.reason} for {elapsed:.0f} s): "
                             f"{service.unreachable_hint}"
                         )
-                        with self._state_lock:
-                            self._unreachable[service.name] = (time.monotonic(), line)
+                        self.pacer.note_unreachable(service.name, self.verdict_group, line)
                         raise GatewayUnreachable(line, endpoint=endpoint) from None
                     raise TransientError(
                         f"gave up after {attempt} attempts in {elapsed:.0f} s: {failure.reason}", endpoint=endpoint

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,7 +15,7 @@ from ibkr_pipelines.client.auth import GatewayAuth
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.limits import default_limits
 from ibkr_pipelines.client.pacer import Pacer
-from ibkr_pipelines.client.pacing_store import MemoryPacingStore
+from ibkr_pipelines.client.pacing_store import FilePacingStore, MemoryPacingStore
 from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.errors import GatewayUnreachable, IbkrUnavailable, NotJsonAnswer, TransientError
 from tests.client.test_http_client import make_client
@@ -129,3 +130,36 @@ def test_connection_failures_are_told_apart() -> None:
     assert connection_failure(unresolvable) == "unresolvable"
     assert connection_failure(requests.ConnectTimeout()) == "no_answer"
     assert connection_failure(requests.ReadTimeout()) == "other"
+
+
+def _unreachable_client(port: int, pacing_file: Path, group: str) -> IbkrClient:
+    return IbkrClient(
+        f"http://127.0.0.1:{port}/v1/api",
+        auth=GatewayAuth(poll_seconds=0.01),
+        pacer=Pacer(default_limits("gateway"), FilePacingStore(pacing_file)),
+        retry=RetryPolicy(base_seconds=0.01, cap_seconds=0.05, unreachable_seconds=0.5),
+        seed=1,
+        verdict_group=group,
+    )
+
+
+def test_a_runs_other_processes_share_the_nothing_answers_verdict(tmp_path: Path) -> None:
+    # Step processes of one run each have their own client but one pacing file: the first to find
+    # nothing listening says so, and the others (same run) say the same line without trying.
+    port, pacing_file = _closed_port(), tmp_path / "pacing.json"
+    first = _unreachable_client(port, pacing_file, "run-1")
+    with pytest.raises(GatewayUnreachable) as found:
+        first.start()
+    assert first.transport.stats.totals().requests > 0, "the first client really tried"
+
+    same_run = _unreachable_client(port, pacing_file, "run-1")
+    with pytest.raises(GatewayUnreachable) as told:
+        same_run.start()
+    assert str(told.value) == str(found.value)
+    assert same_run.transport.stats.totals().requests == 0, "told, not tried"
+
+    # Another run (the user restarted the gateway, or not) tries for itself.
+    next_run = _unreachable_client(port, pacing_file, "run-2")
+    with pytest.raises(GatewayUnreachable):
+        next_run.start()
+    assert next_run.transport.stats.totals().requests > 0, "the next run tried for itself"

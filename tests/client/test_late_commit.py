@@ -54,6 +54,9 @@ class SlowGateStore:
 
         return self.inner.transact(committed_late)
 
+    def peek(self, fn: Callable[[PacingState, float], T]) -> T:
+        return self.inner.peek(fn)
+
 
 def test_a_slow_pacing_commit_does_not_send_the_next_listing_early(tmp_path: Path) -> None:
     # /portfolio/accounts at 1 per 1 s on both sides (IBKR: 1 per 5 s) keeps the test short.
