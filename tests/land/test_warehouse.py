@@ -113,7 +113,8 @@ def test_writer_waits_for_another_process_lock_then_proceeds(landing):
     holder = _hold_lock(landing.warehouse.db_path, 1.0)
     try:
         started = time.monotonic()
-        landing.warehouse.ensure_schema()
+        with landing.warehouse.connect() as con:  # a writer (ensure_schema is done once per process)
+            con.execute("SELECT 1")
         assert time.monotonic() - started >= 0.5
         assert landing.warehouse.lock_waits > 0
     finally:
@@ -126,7 +127,8 @@ def test_writer_gives_a_clear_error_when_the_lock_outlasts_the_timeout(tmp_path)
     holder = _hold_lock(warehouse.db_path, 30)
     try:
         with pytest.raises(WarehouseLocked, match=r"stayed locked by python[\d.]* \(PID \d+\) for 0.5 s"):
-            warehouse.ensure_schema()
+            with warehouse.connect():
+                pass
     finally:
         holder.terminate()
         holder.wait(timeout=30)
@@ -139,3 +141,17 @@ def test_quarantine_can_be_given_as_a_frame(landing):
     result = landing.warehouse.load_partition("positions", DAY1, path, "r", quarantine=quarantine)
     assert result.quarantined == 1
     assert landing.rows("SELECT partition_key, run_id FROM quarantine") == [("2026-04-01", "r")]
+
+
+def test_a_second_ensure_schema_in_one_process_remakes_only_what_is_missing(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_schema()
+    with warehouse.connect() as con:
+        con.execute("DROP VIEW nav_by_account")
+    warehouse.ensure_schema()  # the memo sees the view is gone and remakes the schema
+    with warehouse.connect(read_only=True) as con:
+        assert "nav_by_account" in {v for (v,) in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    warehouse.db_path.unlink()  # a new file is made whole
+    warehouse.ensure_schema()
+    with warehouse.connect(read_only=True) as con:
+        assert "positions" in {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
