@@ -111,14 +111,12 @@ def fetch_bars(client: ApiClient, series: BarSeries, window: DateWindow) -> Iter
     while True:
         call = plan_call(series, window, start_time, per_session)
         frame = parse_history(read_history(client, series, start_time=call.start_time, period=call.period), series)
-        starts = frame.get_column("bar_start_utc").drop_nulls()
-        if starts.is_empty():
-            return  # "No data." (or no readable bar): nothing earlier
         kept = _in_window(frame, window, call.start_time)
         if kept.height:
-            yield kept
-        first = starts.min()
-        assert isinstance(first, dt.datetime)
+            yield kept  # unreadable points too: validation quarantines them with a reason
+        first = frame.get_column("bar_start_utc").min()
+        if not isinstance(first, dt.datetime):
+            return  # "No data." (or no readable bar): nothing earlier
         if first >= call.start_time:
             raise IbkrPipelinesError(
                 f"history for conid {series.conid}: an answer ending at {call.start_time:%Y-%m-%d %H:%M} UTC "

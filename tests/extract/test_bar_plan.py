@@ -128,6 +128,13 @@ def test_minute_bars_outside_regular_hours_and_quote_sources(sim: Simulator, cli
     _check(frame, requests, week, per_day=78)
 
 
+def test_weekly_bars_take_one_week_period_request(sim: Simulator, client: Counting) -> None:
+    frame, chunks, requests = _fetch(client, BarSeries(_conid(sim, "AAPL"), "1w", "Trades"), YEAR)
+    assert frame.height == frame.unique("bar_start_utc").height and (chunks, requests) == (1, 1)
+    assert 50 <= frame.height <= 53 and client.history[-1]["period"].endswith("w")
+    assert all(YEAR.start <= d <= YEAR.end for d in frame.get_column("bar_date").to_list())
+
+
 def test_a_window_before_the_listing_answers_no_data_as_zero_bars(sim: Simulator, client: Counting) -> None:
     frame, chunks, requests = _fetch(client, BarSeries(_conid(sim, "SPY"), "1d", "Trades"),
                                      DateWindow(dt.date(2023, 6, 1), dt.date(2023, 6, 30)))
@@ -155,3 +162,26 @@ def test_periods_ask_for_1000_bars_or_what_is_left_of_the_window() -> None:
     assert weekdays_between(dt.date(2026, 11, 16), dt.date(2026, 11, 22)) == 5
     frame = pl.DataFrame({"bar_date": [dt.date(2026, 9, 1)] * 3 + [dt.date(2026, 9, 2)] * 5 + [dt.date(2026, 9, 3)]})
     assert bars_per_session(frame) == 5
+
+
+def _inclusive_history(days: list[dt.date]) -> Any:
+    """A fake history route whose window INCLUDES its startTime (unlike the simulator), keeping the 1000 nearest bars."""
+    opens = [dt.datetime(d.year, d.month, d.day, 14, 30, tzinfo=dt.timezone.utc) for d in days]  # 09:30 EST
+    points = [{"o": 10.0, "h": 11.0, "l": 9.0, "c": 10.5, "v": 1.0, "t": int((o + dt.timedelta(minutes=k)).timestamp() * 1000)}
+              for o in opens for k in range(390)]
+
+    def answer(params: dict[str, Any]) -> Any:
+        end = dt.datetime.strptime(params["startTime"], "%Y%m%d-%H:%M:%S").replace(tzinfo=dt.timezone.utc)
+        kept = [p for p in points if p["t"] <= end.timestamp() * 1000][-1000:]
+        return {"symbol": "X", "volumeFactor": 100, "priceFactor": 100, "data": kept} if kept else {"error": "No data."}
+
+    return answer
+
+
+def test_a_bar_repeated_at_a_seam_is_landed_once(fake_client: Any) -> None:
+    days = [dt.date(2026, 1, 6), dt.date(2026, 1, 7), dt.date(2026, 1, 8)]
+    client = fake_client({HISTORY_PATH: _inclusive_history(days)})
+    chunks = list(fetch_bars(client, BarSeries(7, "1min", "Trades"), DateWindow(days[0], days[-1])))
+    frame = pl.concat(chunks)
+    assert frame.height == frame.unique("bar_start_utc").height == 3 * 390
+    assert len(client.calls) == 2 and frame.get_column("volume").unique().to_list() == [100.0]
