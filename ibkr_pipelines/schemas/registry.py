@@ -12,6 +12,7 @@ import polars as pl
 from ibkr_pipelines.schemas.account_summary import ACCOUNT_SUMMARY
 from ibkr_pipelines.schemas.accounts import ACCOUNTS
 from ibkr_pipelines.schemas.allocation import ALLOCATION
+from ibkr_pipelines.schemas.bars import BARS
 from ibkr_pipelines.schemas.contracts import CONTRACTS
 from ibkr_pipelines.schemas.executions import EXECUTIONS
 from ibkr_pipelines.schemas.ledger import LEDGER
@@ -29,7 +30,7 @@ TABLES: dict[str, TableSpec] = {
     s.name: s
     for s in (
         ACCOUNTS, ACCOUNT_SUMMARY, LEDGER, POSITIONS, ALLOCATION, CONTRACTS,
-        EXECUTIONS, ORDERS, NAV_DAILY, RETURNS_DAILY, PA_TRANSACTIONS, WATCHLIST,
+        EXECUTIONS, ORDERS, NAV_DAILY, RETURNS_DAILY, PA_TRANSACTIONS, WATCHLIST, BARS,
     )
 }
 # Tables the warehouse keeps for itself.
