@@ -97,7 +97,7 @@ class IbkrResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Remember the run, so its step processes share one "nothing answers" verdict (the pacing store's)."""
-        self._run_id = context.run_id
+        self._run_id = context.run.run_id if context.run is not None else None
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Close the connection (and stop an embedded simulator) at the end of the run process."""
