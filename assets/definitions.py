@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.checks import nav_reconciles
+from assets.market_data import market_data_assets
 from assets.performance import performance_assets
 from assets.portfolio import portfolio_assets
 from assets.reference import reference_assets
@@ -12,7 +13,7 @@ from assets.trading import trading_assets
 from assets.sensors import SENSORS
 
 defs = dg.Definitions(
-    assets=[*portfolio_assets, *trading_assets, *reference_assets, *performance_assets],
+    assets=[*portfolio_assets, *trading_assets, *reference_assets, *performance_assets, *market_data_assets],
     asset_checks=[nav_reconciles],
     jobs=[nightly_ingestion],
     schedules=[nightly_schedule],

@@ -148,7 +148,11 @@ def source_asset(source: Source) -> dg.AssetsDefinition:
         dg.AssetSpec(
             key=lake_key(table),
             group_name=source.group,
-            deps=[lake_key(t) for t in source.upstream],
+            deps=[
+                *(lake_key(t) for t in source.upstream),
+                # What is held and watched now: the night lands it first; a past range needs no past of it.
+                *(dg.AssetDep(lake_key(t), partition_mapping=dg.LastPartitionMapping()) for t in source.reads_latest),
+            ],
             description=f"{spec_for(table).description} Extracted from IBKR ({spec_for(table).source}), "
             "validated, written to the Parquet lake.",
             kinds={"parquet", "polars"},

@@ -34,6 +34,9 @@ IBKR_FIELDS = {
     "ca_bundle": "IBKR_CA_BUNDLE",
     "pa_transaction_conids": "IBKR_PA_TRANSACTION_CONIDS",
     "watchlist": "IBKR_WATCHLIST",
+    "bar_sizes": "IBKR_BAR_SIZES",
+    "bar_source": "IBKR_BAR_SOURCE",
+    "bars_outside_rth": "IBKR_BARS_OUTSIDE_RTH",
 }
 WAREHOUSE_FIELDS = {"data_dir": "IBKR_DATA_DIR", "lock_seconds": "IBKR_WAREHOUSE_LOCK_SECONDS"}
 
@@ -62,6 +65,9 @@ class IbkrResource(dg.ConfigurableResource):
     ca_bundle: str | None = Field(None, description="IBKR_CA_BUNDLE: a CA file for the gateway's self-signed certificate.")
     pa_transaction_conids: str | None = Field(None, description="IBKR_PA_TRANSACTION_CONIDS: comma-separated conids whose /pa/transactions are landed (one call each, 15 minutes apart).")
     watchlist: str | None = Field(None, description="IBKR_WATCHLIST: comma-separated symbols to watch (SYMBOL or SYMBOL@EXCHANGE), resolved to conids.")
+    bar_sizes: str | None = Field(None, description="IBKR_BAR_SIZES: comma-separated bar sizes of `bars` (default 1d,1min; any of IBKR's, e.g. 1h,5min).")
+    bar_source: str | None = Field(None, description="IBKR_BAR_SOURCE: Trades (default), Midpoint or Bid_Ask; forex is always Midpoint.")
+    bars_outside_rth: bool | None = Field(None, description="IBKR_BARS_OUTSIDE_RTH: include bars outside regular trading hours.")
     simulator_options: dict[str, Any] = Field({}, description="Options of the embedded simulator (tests and demos).")
 
     _stack: ExitStack | None = PrivateAttr(default=None)

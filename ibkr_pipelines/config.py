@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from ibkr_pipelines.client.limits import DEFAULT_PENALTY_SECONDS, Limits, default_limits
 from ibkr_pipelines.errors import ConfigError
+from ibkr_pipelines.schemas.bars import BAR_SIZES, SOURCES as BAR_SOURCES
 
 AUTH_MODES = ("gateway", "oauth1", "oauth2")
 _TRUE = {"1", "true", "yes", "on"}
@@ -46,6 +47,10 @@ class Settings:
     pa_transaction_conids: tuple[int, ...] = ()
     # Symbols to watch beside what the accounts hold: SYMBOL or SYMBOL@EXCHANGE (resolved to conids).
     watchlist: tuple[str, ...] = ()
+    # Historical bars of every conid held or watched: the bar sizes, IBKR's source, regular hours or not.
+    bar_sizes: tuple[str, ...] = ("1d", "1min")
+    bar_source: str = "Trades"
+    bars_outside_rth: bool = False
 
     @property
     def uses_simulator(self) -> bool:
@@ -96,6 +101,9 @@ class Settings:
             sim_extra_subaccounts=int(_number(env, "IBKR_SIM_EXTRA_SUBACCOUNTS", 0, minimum=0, maximum=5000)),
             pa_transaction_conids=_conids(env, "IBKR_PA_TRANSACTION_CONIDS"),
             watchlist=_watchlist(env, "IBKR_WATCHLIST"),
+            bar_sizes=_bar_sizes(env, "IBKR_BAR_SIZES", cls.bar_sizes),
+            bar_source=_bar_source(env, "IBKR_BAR_SOURCE", cls.bar_source),
+            bars_outside_rth=_bool(env, "IBKR_BARS_OUTSIDE_RTH", False),
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings
@@ -144,6 +152,24 @@ def _watchlist(env: Mapping[str, str], name: str) -> tuple[str, ...]:
             raise ConfigError(name, f"{item!r} is not SYMBOL or SYMBOL@EXCHANGE (e.g. AAPL, SAP@IBIS)")
         found.append(item)
     return tuple(dict.fromkeys(found))
+
+
+def _bar_sizes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    found = [x.strip() for x in env.get(name, "").split(",") if x.strip()]
+    for size in found:
+        if size not in BAR_SIZES:
+            raise ConfigError(name, f"{size!r} is not a bar size IBKR serves; use some of {', '.join(BAR_SIZES)}")
+    return tuple(dict.fromkeys(found)) or default
+
+
+def _bar_source(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    named = {s.lower(): s for s in BAR_SOURCES} | {"last": "Trades"}
+    if raw.lower() not in named:
+        raise ConfigError(name, f"{raw!r} is not one of {', '.join(BAR_SOURCES)}")
+    return named[raw.lower()]
 
 
 def _conids(env: Mapping[str, str], name: str) -> tuple[int, ...]:

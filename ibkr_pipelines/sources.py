@@ -14,7 +14,7 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import polars as pl
 
@@ -23,6 +23,8 @@ from ibkr_pipelines.client.protocol import ApiClient
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.extract.accounts import fetch_account_records, fetch_accounts, select_accounts
 from ibkr_pipelines.extract.allocation import fetch_allocation
+from ibkr_pipelines.extract.bar_fetch import stream_series
+from ibkr_pipelines.extract.history import BarSeries
 from ibkr_pipelines.extract.common import empty_frame
 from ibkr_pipelines.extract.contracts import fetch_contracts
 from ibkr_pipelines.errors import ConfigError
@@ -84,13 +86,19 @@ class Source:
     tables: tuple[str, ...]
     group: str
     description: str
-    fetch: Callable[[ApiClient, FetchInputs], FetchOutput]
+    # One output, or several yielded as they arrive (a long window streams to disk answer by answer).
+    fetch: Callable[[ApiClient, FetchInputs], "FetchOutput | Iterator[FetchOutput]"]
     upstream: tuple[str, ...] = ()
     per_date: bool = True
     # Tables read from the lake where landed, without waiting for them (no Dagster dependency): a
     # dataset that may fail on its own (executions, when TWS holds the brokerage session) must not
     # stop this one.
     reads: tuple[str, ...] = ()
+    # Tables read at their newest landed date (and at the window's dates where landed): what is held
+    # and watched now decides a window of any age (bars of a past year for today's holdings). The
+    # Dagster asset depends on their last partition only, so the nightly run lands them first and a
+    # backfill of a past range does not ask for their past (a snapshot of "now" has none).
+    reads_latest: tuple[str, ...] = ()
     nightly: bool = True  # part of the nightly ingestion job (daily partitions)
     # How many days one fetch answers, ending at its window's end (IBKR's trades endpoint: the last 7).
     # Staging lands all of them, so a night also refreshes the days before it and up to
@@ -212,6 +220,34 @@ def _pa_transactions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     return FetchOutput({"pa_transactions": frame}, covered=tuple(str(c) for c in conids))
 
 
+def bar_universe(inputs: FetchInputs) -> list[BarSeries]:
+    """The series to fetch: every conid held (positions) or watched (watchlist), in each IBKR_BAR_SIZES size.
+
+    Forex has no traded prices (TWS API "Historical Bar whatToShow": no TRADES for Forex), so a cash
+    position's series is Midpoint whatever IBKR_BAR_SOURCE says.
+    """
+    settings, kinds = inputs.settings, {}
+    for table in ("positions", "watchlist"):
+        frame = inputs.upstream.get(table)
+        if frame is None or not frame.height:
+            continue
+        classes = frame.get_column("asset_class").to_list() if "asset_class" in frame.columns else [None] * frame.height
+        for conid, asset_class in zip(frame.get_column("conid").to_list(), classes):
+            if conid is not None:
+                kinds[int(conid)] = kinds.get(int(conid)) or asset_class
+    return [
+        BarSeries(conid, size, "Midpoint" if kinds[conid] == "CASH" else settings.bar_source, settings.bars_outside_rth)
+        for conid in sorted(kinds)
+        for size in settings.bar_sizes
+    ]
+
+
+def _bars(client: ApiClient, inputs: FetchInputs) -> Iterator[FetchOutput]:
+    """Every series of the universe over the window, streamed answer by answer (five chains in flight)."""
+    for frame in stream_series(client, bar_universe(inputs), inputs.window):
+        yield FetchOutput({"bars": frame})
+
+
 def _source(name: str, group: str, description: str, fetch: Callable[[ApiClient, FetchInputs], FetchOutput],
             upstream: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> Source:
     """A per-date, nightly source feeding the one table of its name."""
@@ -244,6 +280,11 @@ SOURCES: dict[str, Source] = {
         Source("performance", ("nav_daily", "returns_daily"), "performance",
                "Daily NAV and time-weighted returns per account from one /pa/allperiods call.",
                _performance, per_date=False, span_days=7),
+        # Range requests (reference §2.8: 1000 points each) over the whole window, not one per date.
+        Source("bars", ("bars",), "market_data",
+               "Historical bars (IBKR_BAR_SIZES) of every conid held or watched, chained back from the window's end "
+               "in requests of up to 1000 bars, five series in flight.",
+               _bars, per_date=False, reads_latest=("positions", "watchlist")),
         # One conid per call and one call per 15 minutes: a targeted dataset, not part of the night.
         Source("pa_transactions", ("pa_transactions",), "performance",
                "Portfolio Analyst transactions of the conids in IBKR_PA_TRANSACTION_CONIDS (one call each).",

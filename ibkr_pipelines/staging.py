@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ContextManager, Protocol
+from typing import Callable, ContextManager, Iterator, Protocol
 
 import polars as pl
 
@@ -22,6 +22,7 @@ from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
+from ibkr_pipelines.land.spill import Spill
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import Warehouse, WindowPart
 from ibkr_pipelines.reuse import ReusingClient
@@ -31,6 +32,7 @@ from ibkr_pipelines.sources import FetchInputs, FetchOutput, Source, nightly_tab
 from ibkr_pipelines.windows import DateWindow
 
 progress = logging.getLogger("ibkr_pipelines.progress")
+_DAY = "__staging_day"  # the partition date a row goes to, while splitting a piece
 
 
 class MissingUpstream(IbkrPipelinesError):
@@ -144,6 +146,7 @@ def _upstream(source: Source, lake: Lake, window: DateWindow) -> dict[str, pl.Da
     An upstream whose fetch spans earlier days is read over that span too, where landed, so what
     one night refreshed reaches the sources that read it. ``Source.reads`` tables are read the same
     way but only where landed (empty when none): the source does not wait for them.
+    ``Source.reads_latest`` tables are read at their newest landed date and the window's landed dates.
     """
     frames: dict[str, pl.DataFrame] = {}
     for table in source.upstream:
@@ -154,47 +157,58 @@ def _upstream(source: Source, lake: Lake, window: DateWindow) -> dict[str, pl.Da
                 if d >= window.start or lake.partition_path(table, d).exists()]
         frames[table] = pl.concat([lake.read_partition(table, d) for d in days], how="vertical_relaxed")
     for table in source.reads:
-        found = [lake.read_partition(table, d) for d in source_of(table).staged_window(window)
-                 if lake.partition_path(table, d).exists()]
-        frames[table] = pl.concat(found, how="vertical_relaxed") if found else pl.DataFrame(schema=spec_for(table).polars_schema())
+        found = [d for d in source_of(table).staged_window(window) if lake.partition_path(table, d).exists()]
+        frames[table] = _read_dates(lake, table, found)
+    for table in source.reads_latest:
+        landed = lake.partitions(table)
+        found = {d for d in window if lake.partition_path(table, d).exists()}
+        frames[table] = _read_dates(lake, table, sorted(found | {dt.date.fromisoformat(landed[-1])} if landed else found))
     return frames
 
 
+def _read_dates(lake: Lake, table: str, days: list[dt.date]) -> pl.DataFrame:
+    """The lake partitions of ``table`` at ``days``, stacked (an empty frame of its layout when none)."""
+    found = [lake.read_partition(table, d) for d in days]
+    return pl.concat(found, how="vertical_relaxed") if found else pl.DataFrame(schema=spec_for(table).polars_schema())
+
+
 def _split_by_date(table: str, frame: pl.DataFrame, window: DateWindow) -> dict[dt.date, pl.DataFrame]:
-    """One frame per date of the window (empty where no row falls), by the table's partition column."""
+    """The rows per date of the window, by the table's partition column (dates without rows are absent).
+
+    One pass over the frame (``partition_by``), so a piece of a long window costs its rows, not its dates.
+    """
     spec = spec_for(table)
-    if len(window) == 1:
-        return {window.start: frame}
-    if spec.partition_column is None:  # an undated table: the rows belong to the window's last date
-        return {d: frame.clear() for d in window} | {window.end: frame}
+    if frame.height == 0:
+        return {}
+    if len(window) == 1 or spec.partition_column is None:  # an undated table: the rows belong to the window's last date
+        return {window.end: frame}
     dates = pl.col(spec.partition_column)
     if isinstance(frame.schema[spec.partition_column], pl.Datetime):
         dates = dates.dt.date()
-    outside = frame.filter(~dates.is_between(window.start, window.end)).height
+    keyed = frame.with_columns(dates.alias(_DAY))
+    outside = keyed.filter(~pl.col(_DAY).is_between(window.start, window.end)).height
     if outside:
         raise IbkrPipelinesError(f"{table}: {outside} fetched rows fall outside the window {window}")
     # A row whose date did not parse belongs to no date: it goes with the window's last date, where
     # validation quarantines it (with its reason) rather than a filter losing it.
-    split = {d: frame.filter(dates == d) for d in window}
-    undated = frame.filter(dates.is_null())
-    if undated.height:
-        split[window.end] = pl.concat([split[window.end], undated], how="vertical")
-    return split
+    keyed = keyed.with_columns(pl.col(_DAY).fill_null(window.end))
+    return {key[0]: part.drop(_DAY) for key, part in keyed.partition_by(_DAY, as_dict=True, maintain_order=True).items()}
 
 
 def _write_table(
-    storage: Storage, table: str, frames: dict[dt.date, pl.DataFrame], covered: tuple[str, ...] | None, run_id: str | None
+    storage: Storage, table: str, spill: Spill, window: DateWindow, covered: tuple[str, ...] | None, run_id: str | None
 ) -> TableStaged:
-    """Validate and write one table's frames, one lake partition (and quarantine) per date."""
+    """Validate and write one table's spilled rows, one lake partition (and quarantine) per date of ``window``."""
     spec = spec_for(table)
-    window = DateWindow(min(frames), max(frames))
     slice_ = PartitionSlice(spec.slice_column, covered) if covered is not None and spec.slice_column else None
     rows, quarantined, paths, reasons, columns = {}, {}, [], {}, {}
-    for day, frame in sorted(frames.items()):
+    for day in window:
         key = partition_key_of(day)
+        frame = spill.read(table, day, spec.polars_schema())
         valid, quarantine = split_valid(table, frame, partition_key=key, run_id=run_id)
         paths.append(storage.lake.write_partition(table, key, valid, slice_=slice_))
         storage.lake.write_quarantine(table, key, quarantine)
+        spill.discard(table, day)
         rows[key], quarantined[key] = valid.height, quarantine.height
         columns = {name: str(dtype) for name, dtype in valid.schema.items()}
         if quarantine.height:
@@ -210,14 +224,34 @@ def archive_tags(source: Source, window: DateWindow, run_id: str | None) -> dict
 
 def _fetch(
     source: Source, client: StagingClient, storage: Storage, window: DateWindow, inputs: FetchInputs, run_id: str | None
-) -> FetchOutput:
-    """One fetch with its raw answers archived under the window's first date, tagged with the source and run.
+) -> Iterator[FetchOutput]:
+    """One fetch, piece by piece, with its raw answers archived under the window's first date, tagged with the source and run.
 
-    Scarce answers (one per 15 minutes) this fetch already received moments ago are reused (``reuse.py``).
+    A source fetch returns one ``FetchOutput`` or yields several (a long window streams answer by
+    answer). Scarce answers (one per 15 minutes) this fetch already received moments ago are reused
+    (``reuse.py``).
     """
     partition, tags = partition_key_of(window.start), archive_tags(source, window, run_id)
     with client.recording(storage.raw.hook(partition, tags)):
-        return source.fetch(ReusingClient(client, storage.raw, partition, tags), inputs)
+        fetched = source.fetch(ReusingClient(client, storage.raw, partition, tags), inputs)
+        if isinstance(fetched, FetchOutput):
+            yield fetched
+        else:
+            yield from fetched
+
+
+def _covered(merged: tuple[str, ...] | None | bool) -> tuple[str, ...] | None:
+    """The slice of ``_merge_covered``'s result (no piece at all: the whole partition)."""
+    return None if merged is False or merged is True else merged
+
+
+def _merge_covered(before: tuple[str, ...] | None | bool, piece: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The slice several pieces covered together (None, the whole partition, as soon as one covered all)."""
+    if before is False:
+        return piece
+    if before is None or piece is None:
+        return None
+    return tuple(dict.fromkeys([*before, *piece]))  # type: ignore[misc]
 
 
 def fetch_chunks(source: Source, staged: DateWindow) -> list[DateWindow]:
@@ -256,19 +290,20 @@ def stage_source(
     before = client.stats.totals().requests
     reach, reach_days = source_reach(source)
     staged_window = source.staged_window(window, dates.oldest(reach, reach_days) if dates is not None else None)
-    by_table: dict[str, dict[dt.date, pl.DataFrame]] = {t: {} for t in source.tables}
-    covered: dict[str, tuple[str, ...] | None] = {}
-    for chunk in fetch_chunks(source, staged_window):
-        if dates is not None:
-            dates.serve(chunk, reach, reach_days)
-        inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings())
-        fetched = _fetch(source, client, storage, chunk, inputs, run_id)
-        for _ in range(fetched.cold_read_retries):
-            client.stats.note("cold_read_retries")
-        for table in source.tables:
-            by_table[table].update(_split_by_date(table, fetched.frames[table], chunk))
-            covered[table] = fetched.covered
-    staged = {t: _write_table(storage, t, by_table[t], covered[t], run_id) for t in source.tables}
+    covered: dict[str, tuple[str, ...] | None | bool] = {t: False for t in source.tables}  # False: no piece yet
+    with Spill(storage.root) as spill:
+        for chunk in fetch_chunks(source, staged_window):
+            if dates is not None:
+                dates.serve(chunk, reach, reach_days)
+            inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings())
+            for piece in _fetch(source, client, storage, chunk, inputs, run_id):
+                for _ in range(piece.cold_read_retries):
+                    client.stats.note("cold_read_retries")
+                for table in source.tables:
+                    for day, rows in _split_by_date(table, piece.frames[table], chunk).items():
+                        spill.add(table, day, rows)
+                    covered[table] = _merge_covered(covered[table], piece.covered)
+        staged = {t: _write_table(storage, t, spill, staged_window, _covered(covered[t]), run_id) for t in source.tables}
     requests, seconds = client.stats.totals().requests - before, time.monotonic() - started
     for result in staged.values():
         progress.info(

@@ -27,6 +27,8 @@ from ibkr_pipelines.schemas.spec import (
 
 # The ``source`` values as IBKR names them (reference §2.8; ``Last`` is sent as ``Trades``).
 SOURCES = ("Trades", "Midpoint", "Bid_Ask")
+# The ``bar`` values IBKR accepts (reference §2.8).
+BAR_SIZES = ("1min", "2min", "3min", "5min", "10min", "15min", "30min", "1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m")
 
 
 def _prices_consistent(frame: pl.LazyFrame) -> pl.LazyFrame:
