@@ -1,0 +1,202 @@
+"""The price views of issue 10 (account_base_currency, bars_daily, daily_returns, position_value_history,
+position_value_totals) on a few hand-made rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ibkr_pipelines.land.warehouse import Warehouse
+from ibkr_pipelines.trading_calendar import trading_date
+
+MAR_27, MAR_30, MAR_31 = dt.date(2026, 3, 27), dt.date(2026, 3, 30), dt.date(2026, 3, 31)
+APR_1, APR_2, APR_6 = dt.date(2026, 4, 1), dt.date(2026, 4, 2), dt.date(2026, 4, 6)  # Apr 3: Good Friday
+VIEWS = ("account_base_currency", "bars_daily")
+AAPL, SAP, EURUSD, ES, UNKNOWN, OPTION, EUR_CASH = 1, 2, 3, 4, 5, 6, 7
+
+
+def _insert(warehouse: Warehouse, table: str, rows: list[dict[str, Any]]) -> None:
+    with warehouse.connect() as con:
+        for row in rows:
+            names = ", ".join(f'"{k}"' for k in row)
+            con.execute(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(row))})', list(row.values()))
+
+
+def _rows(warehouse: Warehouse, sql: str) -> list[dict[str, Any]]:
+    columns, rows = warehouse.query_readonly(sql)
+    return [dict(zip(columns, row)) for row in rows]
+
+
+def _utc(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=dt.timezone.utc)
+
+
+def _bar(conid: int, start: dt.datetime, close: float, size: str = "1d", source: str = "Trades",
+         outside_rth: bool = False) -> dict[str, Any]:
+    """One bars row; bar_date is the New York date of its start, as the history extractor writes it."""
+    return {"bar_date": trading_date(start), "conid": conid, "symbol": f"B{conid}", "bar_size": size,
+            "source": source, "outside_rth": outside_rth, "bar_start_utc": start.replace(tzinfo=None),
+            "open": close, "high": close, "low": close, "close": close}
+
+
+def _contract(conid: int, ticker: str, currency: str, asset_class: str, multiplier: float | None = None) -> dict[str, Any]:
+    return {"conid": conid, "ticker": ticker, "currency": currency, "asset_class": asset_class,
+            "multiplier": multiplier, "first_seen_date": MAR_27, "last_seen_date": APR_6}
+
+
+def _ledger(account: str, day: dt.date, currency: str, rate: float) -> dict[str, Any]:
+    return {"snapshot_date": day, "account_id": account, "currency": currency, "exchange_rate": rate}
+
+
+def _position(account: str, day: dt.date, conid: int, position: float, currency: str, asset_class: str,
+              mkt_value: float, base_mkt_value: float, multiplier: float | None = None) -> dict[str, Any]:
+    return {"snapshot_date": day, "account_id": account, "conid": conid, "model": "", "position": position,
+            "currency": currency, "asset_class": asset_class, "mkt_value": mkt_value, "base_mkt_value": base_mkt_value,
+            "mkt_price": mkt_value / position / (multiplier or 1.0), "multiplier": multiplier, "ticker": f"T{conid}"}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    found = Warehouse(tmp_path / "ibkr.duckdb", lock_timeout=5.0)
+    found.ensure_schema()
+    return found
+
+
+@pytest.fixture
+def prices(warehouse: Warehouse) -> Warehouse:
+    """Bars of a US stock, a German stock, an FX pair and a future; accounts in USD (U1, U3) and EUR (U2)."""
+    _insert(warehouse, "accounts", [
+        {"snapshot_date": MAR_30, "account_id": "U1", "base_currency": "USD"},
+        {"snapshot_date": MAR_31, "account_id": "U1", "base_currency": None},  # a row that names none
+        {"snapshot_date": MAR_30, "account_id": "U2", "base_currency": "EUR"},
+        {"snapshot_date": APR_1, "account_id": "U3", "base_currency": "USD"},
+    ])
+    _insert(warehouse, "contracts", [
+        _contract(AAPL, "AAPL", "USD", "STK"),
+        _contract(SAP, "SAP", "EUR", "STK"),
+        _contract(EURUSD, "EUR", "USD", "CASH"),
+        _contract(ES, "ES", "USD", "FUT", 50.0),
+        _contract(OPTION, "AAPL C", "USD", "OPT", 100.0),
+    ])
+    _insert(warehouse, "ledger", [
+        # USD base: EUR at 1.10 on the 30th, nothing on the 31st (carried forward), 1.20 and 1.22 on Apr 1.
+        _ledger("U1", MAR_30, "EUR", 1.10), _ledger("U1", MAR_30, "USD", 1.0), _ledger("U1", MAR_30, "BASE", 1.0),
+        _ledger("U1", APR_1, "EUR", 1.20), _ledger("U3", APR_1, "EUR", 1.22),
+        # EUR base: USD at 0.9 on the 30th only.
+        _ledger("U2", MAR_30, "USD", 0.9), _ledger("U2", MAR_30, "EUR", 1.0),
+    ])
+    _insert(warehouse, "bars", [
+        # AAPL. Fri Mar 27: a 1d bar before any ledger rate.
+        _bar(AAPL, _utc(MAR_27, 13, 30), 98.0),
+        # Mon: the 1d Trades regular-hours bar beats a later 1min bar and the outside-RTH 1d bar.
+        _bar(AAPL, _utc(MAR_30, 13, 30), 100.0),
+        _bar(AAPL, _utc(MAR_30, 19, 59), 100.5, "1min"),
+        _bar(AAPL, _utc(MAR_30, 8, 0), 101.0, outside_rth=True),
+        # Tue: no 1d bar. The last intraday bar is the one ending last (the 1h bar ending 20:00 UTC, not the
+        # 1min bar that starts later but ends at 19:31); Midpoint, outside-RTH and Bid_Ask bars lose.
+        _bar(AAPL, _utc(MAR_31, 18, 0), 101.8, "1h"),
+        _bar(AAPL, _utc(MAR_31, 19, 0), 102.0, "1h"),
+        _bar(AAPL, _utc(MAR_31, 19, 30), 101.9, "1min"),
+        _bar(AAPL, _utc(MAR_31, 19, 59), 102.5, "1min", "Midpoint"),
+        _bar(AAPL, _utc(MAR_31, 23, 59), 103.0, "1min", outside_rth=True),
+        _bar(AAPL, _utc(MAR_31, 19, 59), 102.7, "1min", "Bid_Ask"),
+        # Wed: regular-hours Midpoint beats outside-RTH Trades.
+        _bar(AAPL, _utc(APR_1, 19, 58), 103.5, "1min", "Midpoint"),
+        _bar(AAPL, _utc(APR_1, 19, 59), 104.0, "1min", "Midpoint"),
+        _bar(AAPL, _utc(APR_1, 23, 59), 105.0, "1min", outside_rth=True),
+        # Thu: outside-RTH bars only; the last one (19:59 New York) gives the close. A 1w bar is never used.
+        _bar(AAPL, _utc(APR_2, 22, 0), 105.5, "1min", outside_rth=True),
+        _bar(AAPL, _utc(APR_2, 23, 59), 106.0, "1min", outside_rth=True),
+        _bar(AAPL, _utc(APR_2, 13, 30), 99.0, "1w"),
+        # Good Friday and the weekend: no bars. Mon Apr 6:
+        _bar(AAPL, _utc(APR_6, 13, 30), 110.0),
+        # SAP in EUR: 1d bars opening 09:00 Frankfurt (07:00 UTC).
+        _bar(SAP, _utc(MAR_30, 7), 50.0), _bar(SAP, _utc(MAR_31, 7), 55.0), _bar(SAP, _utc(APR_1, 7), 60.0),
+        # EUR.USD: Midpoint only, sessions opening 17:15 New York the evening before; the Sunday evening's 1d
+        # bar is Monday's close, and beats Monday's last intraday bar (23:59 New York, Tuesday's session).
+        _bar(EURUSD, _utc(MAR_30, 21, 15) - dt.timedelta(days=1), 1.15, source="Midpoint"),
+        _bar(EURUSD, _utc(MAR_30, 21, 15), 1.16, source="Midpoint"),
+        _bar(EURUSD, _utc(MAR_31, 3, 59), 1.158, "1min", "Midpoint"),
+        # ES: outside-RTH 1d bars open 18:00 New York the evening before; Monday's regular-hours bar wins.
+        _bar(ES, _utc(MAR_30, 22) - dt.timedelta(days=1), 5000.0, outside_rth=True),
+        _bar(ES, _utc(MAR_30, 13, 30), 5010.0),
+        _bar(ES, _utc(MAR_30, 22), 5020.0, outside_rth=True),
+        # A contract that is not landed: no currency, so no base close.
+        _bar(UNKNOWN, _utc(MAR_30, 13, 30), 7.0),
+    ])
+    return warehouse
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_views_answer_on_empty_tables(warehouse: Warehouse, view: str) -> None:
+    assert warehouse.query_readonly(f"SELECT count(*) FROM {view}")[1] == [(0,)]
+
+
+def test_account_base_currency_is_the_newest_named_one(prices: Warehouse) -> None:
+    rows = prices.query_readonly("SELECT * FROM account_base_currency ORDER BY account_id")[1]
+    assert rows == [("U1", "USD", MAR_30), ("U2", "EUR", MAR_30), ("U3", "USD", APR_1)]
+
+
+def _closes(warehouse: Warehouse, base: str | None = "USD") -> dict[tuple[int, dt.date], dict[str, Any]]:
+    where = "base_currency IS NULL" if base is None else f"base_currency = '{base}'"
+    return {(r["conid"], r["bar_date"]): r for r in _rows(warehouse, f"SELECT * FROM bars_daily WHERE {where}")}
+
+
+def test_bars_daily_prefers_the_regular_hours_day_bar_then_the_last_intraday_bar(prices: Warehouse) -> None:
+    closes = _closes(prices)
+    aapl = {day: (r["close_local"], r["bar_size"], r["source"], r["outside_rth"])
+            for (conid, day), r in closes.items() if conid == AAPL}
+    assert aapl == {
+        MAR_27: (98.0, "1d", "Trades", False),
+        MAR_30: (100.0, "1d", "Trades", False),
+        MAR_31: (102.0, "1h", "Trades", False),
+        APR_1: (104.0, "1min", "Midpoint", False),
+        APR_2: (106.0, "1min", "Trades", True),
+        APR_6: (110.0, "1d", "Trades", False),
+    }
+    mar_31 = closes[(AAPL, MAR_31)]
+    assert (mar_31["symbol"], mar_31["currency"], mar_31["bar_start_utc"]) == ("AAPL", "USD", dt.datetime(2026, 3, 31, 19))
+
+
+def test_bars_daily_counts_an_evening_day_bar_on_the_date_it_closes(prices: Warehouse) -> None:
+    closes = _closes(prices)
+    fx = {day: (r["close_local"], r["bar_size"], r["bar_start_utc"]) for (c, day), r in closes.items() if c == EURUSD}
+    assert fx == {MAR_30: (1.15, "1d", dt.datetime(2026, 3, 29, 21, 15)), MAR_31: (1.16, "1d", dt.datetime(2026, 3, 30, 21, 15))}
+    es = {day: (r["close_local"], r["outside_rth"]) for (c, day), r in closes.items() if c == ES}
+    assert es == {MAR_30: (5010.0, False), MAR_31: (5020.0, True)}
+
+
+def test_bars_daily_converts_with_the_ledger_rate_carried_forward(prices: Warehouse) -> None:
+    usd = _closes(prices, "USD")
+    sap = {day: (r["close_local"], r["currency"], r["fx_rate"], r["rate_date"], r["close_base"])
+           for (c, day), r in usd.items() if c == SAP}
+    assert sap == {
+        MAR_30: (50.0, "EUR", 1.10, MAR_30, pytest.approx(55.0)),
+        MAR_31: (55.0, "EUR", 1.10, MAR_30, pytest.approx(60.5)),  # no ledger on the 31st: the 30th's rate
+        APR_1: (60.0, "EUR", pytest.approx(1.21), APR_1, pytest.approx(72.6)),  # U1 1.20 and U3 1.22: their mean
+    }
+    # A USD contract in USD: rate 1 on every date, even before the ledger has any rate.
+    assert [(usd[(AAPL, d)]["fx_rate"], usd[(AAPL, d)]["rate_date"], usd[(AAPL, d)]["close_base"]) for d in (MAR_27, APR_6)] == [
+        (1.0, MAR_27, 98.0), (1.0, APR_6, 110.0)]
+    eur = _closes(prices, "EUR")
+    assert [(eur[(AAPL, d)]["fx_rate"], eur[(AAPL, d)]["rate_date"], eur[(AAPL, d)]["close_base"]) for d in (MAR_27, APR_6)] == [
+        (None, None, None), (0.9, MAR_30, pytest.approx(99.0))]
+    assert (eur[(SAP, MAR_31)]["fx_rate"], eur[(SAP, MAR_31)]["close_base"]) == (1.0, 55.0)
+    unknown = usd[(UNKNOWN, MAR_30)]
+    assert (unknown["symbol"], unknown["currency"], unknown["close_local"], unknown["close_base"]) == ("B5", None, 7.0, None)
+
+
+def test_bars_daily_has_one_row_per_base_currency(prices: Warehouse) -> None:
+    counts = prices.query_readonly(
+        "SELECT base_currency, count(*), count(DISTINCT (conid, bar_date)) FROM bars_daily GROUP BY 1 ORDER BY 1")[1]
+    assert counts == [("EUR", 14, 14), ("USD", 14, 14)]
+
+
+def test_bars_daily_without_accounts_has_local_closes_only(warehouse: Warehouse) -> None:
+    _insert(warehouse, "contracts", [_contract(SAP, "SAP", "EUR", "STK")])
+    _insert(warehouse, "bars", [_bar(SAP, _utc(MAR_30, 7), 50.0)])
+    rows = warehouse.query_readonly("SELECT conid, bar_date, close_local, base_currency, close_base FROM bars_daily")[1]
+    assert rows == [(SAP, MAR_30, 50.0, None, None)]
