@@ -14,7 +14,7 @@ from ibkr_pipelines.trading_calendar import trading_date
 
 MAR_27, MAR_30, MAR_31 = dt.date(2026, 3, 27), dt.date(2026, 3, 30), dt.date(2026, 3, 31)
 APR_1, APR_2, APR_6 = dt.date(2026, 4, 1), dt.date(2026, 4, 2), dt.date(2026, 4, 6)  # Apr 3: Good Friday
-VIEWS = ("account_base_currency", "bars_daily")
+VIEWS = ("account_base_currency", "bars_daily", "daily_returns")
 AAPL, SAP, EURUSD, ES, UNKNOWN, OPTION, EUR_CASH = 1, 2, 3, 4, 5, 6, 7
 
 
@@ -200,3 +200,32 @@ def test_bars_daily_without_accounts_has_local_closes_only(warehouse: Warehouse)
     _insert(warehouse, "bars", [_bar(SAP, _utc(MAR_30, 7), 50.0)])
     rows = warehouse.query_readonly("SELECT conid, bar_date, close_local, base_currency, close_base FROM bars_daily")[1]
     assert rows == [(SAP, MAR_30, 50.0, None, None)]
+
+
+def test_daily_returns_run_from_the_previous_close_skipping_the_holiday(prices: Warehouse) -> None:
+    rows = _rows(prices, f"SELECT * FROM daily_returns WHERE conid = {AAPL} AND base_currency = 'USD' ORDER BY bar_date")
+    assert [(r["bar_date"], r["prev_date"], r["prev_close_local"]) for r in rows] == [
+        (MAR_27, None, None), (MAR_30, MAR_27, 98.0), (MAR_31, MAR_30, 100.0), (APR_1, MAR_31, 102.0),
+        (APR_2, APR_1, 104.0), (APR_6, APR_2, 106.0),  # Good Friday and the weekend have no close
+    ]
+    assert [r["return_local"] for r in rows] == [
+        None, pytest.approx(100 / 98 - 1), pytest.approx(0.02), pytest.approx(104 / 102 - 1),
+        pytest.approx(106 / 104 - 1), pytest.approx(110 / 106 - 1)]
+    assert [r["return_base"] for r in rows] == [r["return_local"] for r in rows]  # USD in a USD base
+    assert rows[0]["symbol"] == "AAPL" and rows[0]["currency"] == "USD"
+
+
+def test_daily_returns_in_base_currency_include_the_fx_move(prices: Warehouse) -> None:
+    sap = _rows(prices, f"SELECT * FROM daily_returns WHERE conid = {SAP} ORDER BY base_currency, bar_date")
+    eur = [(r["bar_date"], r["return_local"], r["return_base"]) for r in sap if r["base_currency"] == "EUR"]
+    assert eur == [(MAR_30, None, None), (MAR_31, pytest.approx(0.1), pytest.approx(0.1)),
+                   (APR_1, pytest.approx(60 / 55 - 1), pytest.approx(60 / 55 - 1))]
+    usd = [(r["bar_date"], r["prev_close_base"], r["return_local"], r["return_base"]) for r in sap if r["base_currency"] == "USD"]
+    assert usd == [
+        (MAR_30, None, None, None),
+        (MAR_31, pytest.approx(55.0), pytest.approx(0.1), pytest.approx(0.1)),  # the rate carried: no FX move
+        (APR_1, pytest.approx(60.5), pytest.approx(60 / 55 - 1), pytest.approx(72.6 / 60.5 - 1)),
+    ]
+    # AAPL in EUR: no rate before Mar 30, so the first base return is null although the local one is not.
+    aapl = _rows(prices, f"SELECT * FROM daily_returns WHERE conid = {AAPL} AND base_currency = 'EUR' AND bar_date = '{MAR_30}'")
+    assert [(r["return_local"], r["prev_close_base"], r["return_base"]) for r in aapl] == [(pytest.approx(100 / 98 - 1), None, None)]
