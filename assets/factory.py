@@ -150,8 +150,9 @@ def source_asset(source: Source) -> dg.AssetsDefinition:
             group_name=source.group,
             deps=[
                 *(lake_key(t) for t in source.upstream),
-                # What is held and watched now: the night lands it first; a past range needs no past of it.
-                *(dg.AssetDep(lake_key(t), partition_mapping=dg.LastPartitionMapping()) for t in source.reads_latest),
+                # What is held and watched: the night lands it first. Same dates (identity): a last-partition
+                # mapping made a UI backfill of the range skip bars (the upstream's last date was never in it).
+                *(lake_key(t) for t in source.reads_latest),
             ],
             description=f"{spec_for(table).description} Extracted from IBKR ({spec_for(table).source}), "
             "validated, written to the Parquet lake.",

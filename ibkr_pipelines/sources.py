@@ -96,8 +96,8 @@ class Source:
     reads: tuple[str, ...] = ()
     # Tables read at their newest landed date (and at the window's dates where landed): what is held
     # and watched now decides a window of any age (bars of a past year for today's holdings). The
-    # Dagster asset depends on their last partition only, so the nightly run lands them first and a
-    # backfill of a past range does not ask for their past (a snapshot of "now" has none).
+    # Dagster asset depends on them (so the nightly run lands them first), but staging does not
+    # require their window: a backfill of a past range needs no past snapshot (a real account has none).
     reads_latest: tuple[str, ...] = ()
     nightly: bool = True  # part of the nightly ingestion job (daily partitions)
     # How many days one fetch answers, ending at its window's end (IBKR's trades endpoint: the last 7).

@@ -22,7 +22,7 @@ from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
-from ibkr_pipelines.land.spill import Spill
+from ibkr_pipelines.land.spill import DAY, Spill
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.land.warehouse import Warehouse, WindowPart
 from ibkr_pipelines.reuse import ReusingClient
@@ -32,7 +32,6 @@ from ibkr_pipelines.sources import FetchInputs, FetchOutput, Source, nightly_tab
 from ibkr_pipelines.windows import DateWindow
 
 progress = logging.getLogger("ibkr_pipelines.progress")
-_DAY = "__staging_day"  # the partition date a row goes to, while splitting a piece
 
 
 class MissingUpstream(IbkrPipelinesError):
@@ -172,27 +171,24 @@ def _read_dates(lake: Lake, table: str, days: list[dt.date]) -> pl.DataFrame:
     return pl.concat(found, how="vertical_relaxed") if found else pl.DataFrame(schema=spec_for(table).polars_schema())
 
 
-def _split_by_date(table: str, frame: pl.DataFrame, window: DateWindow) -> dict[dt.date, pl.DataFrame]:
-    """The rows per date of the window, by the table's partition column (dates without rows are absent).
+def _with_day(table: str, frame: pl.DataFrame, window: DateWindow) -> pl.DataFrame:
+    """The rows with the date each belongs to (the spill's ``DAY`` column), from the table's partition column.
 
-    One pass over the frame (``partition_by``), so a piece of a long window costs its rows, not its dates.
+    One expression per piece, whatever the number of dates it covers; the spill splits by date later.
     """
     spec = spec_for(table)
-    if frame.height == 0:
-        return {}
     if len(window) == 1 or spec.partition_column is None:  # an undated table: the rows belong to the window's last date
-        return {window.end: frame}
+        return frame.with_columns(pl.lit(window.end, dtype=pl.Date).alias(DAY))
     dates = pl.col(spec.partition_column)
     if isinstance(frame.schema[spec.partition_column], pl.Datetime):
         dates = dates.dt.date()
-    keyed = frame.with_columns(dates.alias(_DAY))
-    outside = keyed.filter(~pl.col(_DAY).is_between(window.start, window.end)).height
+    keyed = frame.with_columns(dates.cast(pl.Date).alias(DAY))
+    outside = keyed.filter(~pl.col(DAY).is_between(window.start, window.end)).height
     if outside:
         raise IbkrPipelinesError(f"{table}: {outside} fetched rows fall outside the window {window}")
     # A row whose date did not parse belongs to no date: it goes with the window's last date, where
     # validation quarantines it (with its reason) rather than a filter losing it.
-    keyed = keyed.with_columns(pl.col(_DAY).fill_null(window.end))
-    return {key[0]: part.drop(_DAY) for key, part in keyed.partition_by(_DAY, as_dict=True, maintain_order=True).items()}
+    return keyed.with_columns(pl.col(DAY).fill_null(window.end))
 
 
 def _write_table(
@@ -300,8 +296,7 @@ def stage_source(
                 for _ in range(piece.cold_read_retries):
                     client.stats.note("cold_read_retries")
                 for table in source.tables:
-                    for day, rows in _split_by_date(table, piece.frames[table], chunk).items():
-                        spill.add(table, day, rows)
+                    spill.add(table, _with_day(table, piece.frames[table], chunk))
                     covered[table] = _merge_covered(covered[table], piece.covered)
         staged = {t: _write_table(storage, t, spill, staged_window, _covered(covered[t]), run_id) for t in source.tables}
     requests, seconds = client.stats.totals().requests - before, time.monotonic() - started

@@ -12,3 +12,5 @@ FAST_LIMITS = (
     "global=50/1,trades=20/1,orders=20/1,pa_allperiods=20/1,pa_performance=20/1,pa_transactions=20/1,"
     "portfolio_accounts=20/1,portfolio_subaccounts=20/1"
 )
+# The bar sizes a test night lands: daily bars only (one request per conid); tests of bars name their own.
+TEST_BAR_SIZES = "1d"

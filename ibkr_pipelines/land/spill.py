@@ -1,10 +1,12 @@
 """The spill: a fetch's rows per table and date, kept on disk until staging writes each date to the lake.
 
 A window fetch (a year of minute bars) yields answer after answer; holding them all until the
-window is done would hold a whole backfill in memory. The spill buffers rows per (table, date) up
-to a row budget, then appends every buffer to its date's folder as one small Parquet file; staging
-then reads back one date at a time, validates it, and writes that date's lake partition. Memory
-stays at the budget plus one date.
+window is done would hold a whole backfill in memory. The spill buffers each table's rows, every
+row tagged with its date (a ``DAY`` column), up to a row budget; then each table's buffer is split
+by date once and appended to each date's folder as one small Parquet file. Staging reads back one
+date at a time, validates it, and writes that date's lake partition. Memory stays at the budget
+plus one date; splitting per flush, not per answer, keeps a year of daily bars (one row per date
+and answer) from costing one split per row.
 
 Each spill lives in ``<data_dir>/.spill/<pid>-<random>/`` and is removed when closed; a spill left
 by a killed process (its pid no longer running) is removed by the next one, so ``kill -9`` leaves
@@ -24,6 +26,7 @@ from types import TracebackType
 import polars as pl
 
 SPILL_DIR = ".spill"
+DAY = "__spill_day"  # the date column every added frame carries; dropped when a date is read back
 # Rows buffered (over every table and date) before they go to disk: ~50 MB of bars.
 DEFAULT_BUDGET_ROWS = 250_000
 
@@ -60,27 +63,30 @@ class Spill:
         self.folder = Path(data_dir) / SPILL_DIR / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.folder.mkdir(parents=True)
         self.budget_rows = budget_rows
-        self._buffers: dict[tuple[str, dt.date], list[pl.DataFrame]] = defaultdict(list)
+        self._buffers: dict[str, list[pl.DataFrame]] = defaultdict(list)
         self._buffered = 0
         self._files: dict[tuple[str, dt.date], list[Path]] = defaultdict(list)
         self.flushes = 0
 
-    def add(self, table: str, day: dt.date, frame: pl.DataFrame) -> None:
-        """Keep ``frame``'s rows for ``table`` and ``day``; goes to disk when the budget is full."""
+    def add(self, table: str, frame: pl.DataFrame) -> None:
+        """Keep ``frame``'s rows for ``table`` (each row's date in its ``DAY`` column); to disk when the budget is full."""
         if frame.height == 0:
             return
-        self._buffers[(table, day)].append(frame)
+        self._buffers[table].append(frame)
         self._buffered += frame.height
         if self._buffered >= self.budget_rows:
             self.flush()
 
     def flush(self) -> None:
-        """Write every buffer to its date's folder (one file per table and date) and empty the buffers."""
-        for (table, day), frames in self._buffers.items():
-            path = self.folder / table / day.isoformat() / f"{len(self._files[(table, day)]):05d}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pl.concat(frames, how="vertical").write_parquet(path, compression="lz4", statistics=False)
-            self._files[(table, day)].append(path)
+        """Split every table's buffer by date once and write one file per table and date; empty the buffers."""
+        for table, frames in self._buffers.items():
+            buffered = pl.concat(frames, how="vertical")
+            for (day,), rows in buffered.partition_by(DAY, as_dict=True, maintain_order=True).items():
+                files = self._files[(table, day)]
+                path = self.folder / table / day.isoformat() / f"{len(files):05d}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                rows.write_parquet(path, compression="lz4", statistics=False)
+                files.append(path)
         if self._buffers:
             self.flushes += 1
         self._buffers.clear()
@@ -88,14 +94,13 @@ class Spill:
 
     def read(self, table: str, day: dt.date, schema: pl.Schema) -> pl.DataFrame:
         """Every row kept for ``table`` and ``day``, in the order added (``schema``'s empty frame when none)."""
+        if self._buffers:
+            self.flush()  # reading starts when adding is over: everything goes to its date's files once
         frames = [pl.read_parquet(p) for p in self._files.get((table, day), [])]
-        frames += self._buffers.get((table, day), [])
-        return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=schema)
+        return pl.concat(frames, how="vertical").drop(DAY) if frames else pl.DataFrame(schema=schema)
 
     def discard(self, table: str, day: dt.date) -> None:
-        """Drop what is kept for ``table`` and ``day`` (after it reached the lake), freeing memory and disk."""
-        rows = sum(f.height for f in self._buffers.pop((table, day), []))
-        self._buffered -= rows
+        """Drop what is kept for ``table`` and ``day`` (after it reached the lake), freeing disk."""
         for path in self._files.pop((table, day), []):
             path.unlink(missing_ok=True)
 

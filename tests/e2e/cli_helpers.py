@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from tests.fast_limits import FAST_LIMITS, WATCHLIST
+from tests.fast_limits import FAST_LIMITS, TEST_BAR_SIZES, WATCHLIST
 from ibkr_pipelines.sources import nightly_tables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ class Workdir:
         (root / "dagster_home").mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
         base = {"IBKR_PACING_DIR": str(root / "pacing"), "IBKR_LIMITS": FAST, "IBKR_SIM_LIMITS": FAST,
-                "IBKR_WATCHLIST": WATCHLIST}
+                "IBKR_WATCHLIST": WATCHLIST, "IBKR_BAR_SIZES": TEST_BAR_SIZES}
         base.update(env)
         return cls(root, base)
 

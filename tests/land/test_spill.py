@@ -10,28 +10,28 @@ from pathlib import Path
 
 import polars as pl
 
-from ibkr_pipelines.land.spill import SPILL_DIR, Spill, remove_dead_spills
+from ibkr_pipelines.land.spill import DAY, SPILL_DIR, Spill, remove_dead_spills
 
 DAY1, DAY2 = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
 SCHEMA = pl.Schema({"k": pl.Int64, "v": pl.String})
 
 
-def rows(start: int, n: int) -> pl.DataFrame:
-    return pl.DataFrame({"k": list(range(start, start + n)), "v": [f"r{i}" for i in range(start, start + n)]},
-                        schema=SCHEMA)
+def rows(start: int, n: int, day: dt.date) -> pl.DataFrame:
+    frame = pl.DataFrame({"k": list(range(start, start + n)), "v": [f"r{i}" for i in range(start, start + n)]},
+                         schema=SCHEMA)
+    return frame.with_columns(pl.lit(day).alias(DAY))
 
 
-def test_rows_past_the_budget_go_to_disk_and_come_back_in_order(tmp_path: Path) -> None:
+def test_rows_past_the_budget_go_to_disk_per_date_and_come_back_in_order(tmp_path: Path) -> None:
     with Spill(tmp_path, budget_rows=10) as spill:
-        spill.add("t", DAY1, rows(0, 6))
-        spill.add("t", DAY2, rows(100, 3))
+        spill.add("t", pl.concat([rows(0, 6, DAY1), rows(100, 3, DAY2)]))  # one piece, two dates
         assert spill.flushes == 0
-        spill.add("t", DAY1, rows(6, 4))  # 13 rows buffered: over the budget, everything goes to disk
+        spill.add("t", rows(6, 4, DAY1))  # 13 rows buffered: over the budget, split by date and written
         assert spill.flushes == 1
-        assert len(list((spill.folder / "t").rglob("*.parquet"))) == 2  # one file per table and date
-        spill.add("t", DAY1, rows(10, 2))  # stays in memory, read after the spilled rows
+        assert sorted(p.parent.name for p in (spill.folder / "t").rglob("*.parquet")) == [str(DAY1), str(DAY2)]
+        spill.add("t", rows(10, 2, DAY1))  # buffered; reading writes it after the spilled rows
         assert spill.read("t", DAY1, SCHEMA).get_column("k").to_list() == list(range(12))
-        assert spill.read("t", DAY2, SCHEMA).get_column("k").to_list() == [100, 101, 102]
+        assert spill.read("t", DAY2, SCHEMA).rows() == [(100, "r100"), (101, "r101"), (102, "r102")]
         assert spill.read("other", DAY1, SCHEMA).schema == SCHEMA
         spill.discard("t", DAY1)
         assert spill.read("t", DAY1, SCHEMA).height == 0

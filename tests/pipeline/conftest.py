@@ -13,7 +13,7 @@ import pytest
 
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import sharing_simulator, start_embedded_simulator
-from tests.fast_limits import FAST_LIMITS, WATCHLIST
+from tests.fast_limits import FAST_LIMITS, TEST_BAR_SIZES, WATCHLIST
 from ibkr_pipelines.sources import nightly_tables
 
 FRIDAY = datetime.date(2026, 11, 20)
@@ -57,6 +57,7 @@ def open_pipeline(root: Path, env: dict[str, str] | None = None, **simulator_opt
         mp.setenv("IBKR_PACING_DIR", str(root / "pacing"))
         mp.setenv("IBKR_LIMITS", FAST_LIMITS)
         mp.setenv("IBKR_WATCHLIST", WATCHLIST)
+        mp.setenv("IBKR_BAR_SIZES", TEST_BAR_SIZES)
         mp.setenv("IBKR_SIM_LIMITS", FAST_LIMITS)  # the simulator's own setting: it ignores IBKR_LIMITS
         simulator = start_embedded_simulator(Settings.from_env(), FRIDAY, **simulator_options)
         try:

@@ -143,6 +143,7 @@ def start_dagster_dev(root: Path, log: Path, marker: str) -> DagsterDev:
         IBKR_PACING_DIR=str(root / "pacing"),
         IBKR_LIMITS=FAST_LIMITS,
         IBKR_SIM_LIMITS=FAST_LIMITS,
+        IBKR_BAR_SIZES="1d,1h",  # a 30-day backfill of bars: one request per conid and size
         **{name: value},
     )
     dagster = Path(sys.executable).with_name("dagster")

@@ -1,0 +1,131 @@
+"""A Dagster backfill of bars: a year of daily bars and 30 days of minute bars for every conid the demo world holds.
+
+Each backfill is one single-run range over both bars assets (what a UI backfill of the range runs).
+Every bar the simulated world has for those conids and dates lands once (the world's bars are read
+from the simulator's own history builder, not from our planner), and the history requests stay
+within 10% of the least IBKR allows: the sum over conids and sizes of ceil(bars / 1000).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from assets.factory import lake_key, warehouse_key
+from ibkr_pipelines.connection import sharing_simulator
+from ibkr_pipelines.simulator.history_params import parse_query
+from ibkr_pipelines.simulator.market_hours import market_for
+from ibkr_pipelines.trading_calendar import trading_date
+from ibkr_pipelines.windows import DateWindow
+from tests.pipeline.conftest import FRIDAY, QUIET, Pipeline, open_pipeline
+
+HISTORY = "GET /iserver/marketdata/history"
+YEAR = DateWindow(FRIDAY - dt.timedelta(days=364), FRIDAY)
+MONTH = DateWindow(FRIDAY - dt.timedelta(days=29), FRIDAY)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The demo world's Friday landed (positions and watchlist: the universe of bars)."""
+    for landed in open_pipeline(tmp_path_factory.mktemp("bars")):
+        assert landed.run(FRIDAY).success
+        yield landed
+
+
+def history_requests(pipeline: Pipeline) -> int:
+    """History requests the simulator has received so far."""
+    return int(pipeline.simulator.stats()["endpoints"].get(HISTORY, {}).get("requests", 0))
+
+
+def backfill(pipeline: Pipeline, window: DateWindow, bar_sizes: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """Run one single-run backfill of the bars assets over ``window``; returns the history requests it made and its run."""
+    from assets.definitions import defs
+
+    monkeypatch.setenv("IBKR_BAR_SIZES", bar_sizes)
+    before = history_requests(pipeline)
+    tags = {ASSET_PARTITION_RANGE_START_TAG: str(window.start), ASSET_PARTITION_RANGE_END_TAG: str(window.end)}
+    with sharing_simulator(pipeline.simulator):
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), tags=tags, run_config=QUIET,
+            asset_selection=[lake_key("bars"), warehouse_key("bars")],
+        )
+    assert result.success
+    return history_requests(pipeline) - before, result.run_id
+
+
+def world_bars(pipeline: Pipeline, conid: int, size: str, source: str, window: DateWindow) -> set[dt.datetime]:
+    """Starts (UTC) of every regular-hours bar the simulated world has for a series, on the window's New York dates."""
+    history = pipeline.simulator.api.history
+    contract = history.world.contracts[conid]
+    market = market_for(contract)
+    span = history.available(contract, FRIDAY)
+    if span is None:
+        return set()
+    query = parse_query({"conid": str(conid), "bar": size, "period": "1d", "source": source, "outsideRth": "false"})
+    starts = set()
+    for s in history.sessions(market, *span):
+        bars = [history.daily_bar(contract, market, s, query.source, False)] if size == "1d" else \
+            history.session_bars(contract, market, s, query)
+        for bar in bars:
+            start = dt.datetime.fromtimestamp(bar[0] / 1000, dt.timezone.utc)
+            if window.start <= trading_date(start) <= window.end:
+                starts.add(start.replace(tzinfo=None))
+    return starts
+
+
+def landed(pipeline: Pipeline, size: str) -> dict[tuple[int, str], set[dt.datetime]]:
+    """The warehouse's bar starts per (conid, source) for one bar size."""
+    found: dict[tuple[int, str], set[dt.datetime]] = {}
+    for conid, source, start in pipeline.query(f"select conid, source, bar_start_utc from bars where bar_size = '{size}'"):
+        found.setdefault((conid, source), set()).add(start)
+    return found
+
+
+def check(pipeline: Pipeline, size: str, window: DateWindow, requests: int) -> None:
+    """Every bar of every held or watched conid once, nothing else, in at most 1.1x the least requests."""
+    universe = {(c, k) for c, k in pipeline.query(
+        "select distinct conid, asset_class from positions union select distinct conid, 'STK' from watchlist "
+        "where conid is not null")}
+    got = landed(pipeline, size)
+    least = 0
+    for conid, asset_class in sorted(universe):
+        source = "Midpoint" if asset_class == "CASH" else "Trades"
+        expected = {s for s in world_bars(pipeline, conid, size, source, window)}
+        assert got.get((conid, source), set()) == expected, f"conid {conid} {size}: bars missing or extra"
+        least += math.ceil(len(expected) / 1000)
+    (rows, keys), = pipeline.query(
+        f"select count(*), count(distinct (conid, bar_size, source, bar_start_utc)) from bars where bar_size = '{size}'")
+    assert rows == keys == sum(len(v) for v in got.values()), "every bar once"
+    assert requests <= math.ceil(1.1 * least), f"{requests} history requests for {size} bars; the least is {least}"
+    print(f"{size} over {window}: {rows} bars, {requests} history requests, least {least}")
+
+
+@pytest.mark.slow
+def test_a_year_of_daily_bars_lands_every_bar_once_in_about_one_request_per_conid(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests, _ = backfill(pipeline, YEAR, "1d", monkeypatch)
+    check(pipeline, "1d", YEAR, requests)
+    before = pipeline.query("select sum(hash(conid, bar_size, source, bar_start_utc, open, high, low, close, volume)) "
+                            "from bars")
+    assert backfill(pipeline, YEAR, "1d", monkeypatch)[0] == requests
+    after = pipeline.query("select sum(hash(conid, bar_size, source, bar_start_utc, open, high, low, close, volume)) "
+                           "from bars")
+    assert after == before, "the same backfill twice changes nothing"
+
+
+@pytest.mark.slow
+def test_thirty_days_of_minute_bars_land_every_bar_once_within_ten_percent_of_the_least_requests(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests, run_id = backfill(pipeline, MONTH, "1min", monkeypatch)
+    check(pipeline, "1min", MONTH, requests)
+    loads = pipeline.query(f"select count(*), count(distinct partition_key), min(partition_key), max(partition_key) "
+                           f"from _load_log where table_name = 'bars' and run_id = '{run_id}'")
+    assert loads == [(30, 30, str(MONTH.start), str(MONTH.end))], "one run loaded each date of the range once"
