@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install system-deps demo test test-fast dev bench-extractor bench-backfill clean
+.PHONY: install system-deps demo test test-fast dev bench-extractor bench-backfill bench-market-data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -60,6 +60,10 @@ bench-extractor: install
 ## A 90-day backfill of every dataset as the UI launches it (one run, multiprocess), vs IBKR's limits (~10-15 min).
 bench-backfill: install
 	$(BIN)/python -m benchmarks.backfill.run 2>bench-backfill.log
+
+## A year of 1-minute bars for 50 conids, staged and loaded as a UI backfill of bars does it (~10 min).
+bench-market-data: install
+	$(BIN)/python -m benchmarks.market_data.run 2>bench-market-data.log
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -131,3 +131,29 @@ def test_the_universe_is_every_conid_held_or_watched_in_each_bar_size() -> None:
         (13, "1d", "Bid_Ask", True), (13, "1h", "Bid_Ask", True),
     ]
     assert bar_universe(FetchInputs(WEEK, (), {}, settings)) == []
+
+
+class ExpiredOption(Watching):
+    """The simulator's answer for an expired option (no history kept, reference "Unavailable Historical Data"):
+    "No data.", which the client's endpoint row tolerates as an empty answer (None)."""
+
+    def __init__(self, inner: IbkrClient, expired: int) -> None:
+        super().__init__(inner)
+        self.expired, self.expired_calls = expired, 0
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        if path == HISTORY_PATH and int((params or {})["conid"]) == self.expired:
+            self.expired_calls += 1
+            return None
+        return super().get(path, params=params)
+
+
+def test_an_expired_contract_has_no_bars_and_is_not_an_error(sim: Simulator, inner: IbkrClient) -> None:
+    spy, aapl = _conids(sim, "SPY", "AAPL")
+    report = SeriesReport()
+    client = ExpiredOption(inner, expired=aapl)
+    frame = pl.concat(list(stream_series(client, [BarSeries(spy, "1d", "Trades"), BarSeries(aapl, "1d", "Trades")],
+                                         WEEK, report=report)))
+    assert frame.get_column("conid").unique().to_list() == [spy] and frame.height == 5
+    assert report.refused == []
+    assert (client.requests, client.expired_calls) == (1, 1)  # "No data." once: nothing earlier, the chain stops
