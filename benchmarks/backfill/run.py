@@ -46,7 +46,8 @@ def pacing_floor(endpoints: dict[str, dict[str, float]]) -> tuple[float, str]:
             per_scope[scope.name] = per_scope.get(scope.name, 0) + int(counters.get("requests", 0))
     # n requests under "c per s seconds" need (ceil(n / c) - 1) * s at least: the first window is free.
     floors = {
-        name: max((math.ceil(count / w.count) - 1) * w.seconds for w in limits.scope(name).windows)
+        # A concurrency-only scope (history: 5 in flight) has no rate window: no floor of its own here.
+        name: max(((math.ceil(count / w.count) - 1) * w.seconds for w in limits.scope(name).windows), default=0.0)
         for name, count in per_scope.items()
     }
     binding = max(floors, key=floors.__getitem__)

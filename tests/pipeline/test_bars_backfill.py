@@ -107,6 +107,7 @@ def check(pipeline: Pipeline, size: str, window: DateWindow, requests: int) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_a_year_of_daily_bars_lands_every_bar_once_in_about_one_request_per_conid(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,6 +122,7 @@ def test_a_year_of_daily_bars_lands_every_bar_once_in_about_one_request_per_coni
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_thirty_days_of_minute_bars_land_every_bar_once_within_ten_percent_of_the_least_requests(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
