@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ibkr_pipelines.errors import ApiErrorBody
+from ibkr_pipelines.extract import history
 from ibkr_pipelines.extract.history import BarSeries, ContractNotServed, parse_history, read_history
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.schemas import polars_schema
@@ -106,3 +107,17 @@ def test_sources_take_ibkr_names() -> None:
     assert BarSeries(1, "1d", "BID_ASK").source == "Bid_Ask"
     with pytest.raises(ValueError, match="Trades, Midpoint, Bid_Ask"):
         BarSeries(1, "1d", "Bid")
+
+
+def test_plain_points_built_column_wise_equal_the_per_point_rows(recorded: Any) -> None:
+    """The fast path (every point plain) and the careful per-point path give the same frame, bar for bar."""
+    body = recorded(RECORDED)
+    fast = parse_history(body, SPY)
+    assert history._plain_points_frame(body["data"], history._header(body), SPY) is not None
+    header = history._header(body)
+    careful = history.rows_to_frame("bars", [history._point_row(p, header, SPY) for p in body["data"]])
+    assert fast.schema == careful.schema and fast.equals(careful)
+    # A point that is not plain (a price sent as text) sends the answer down the careful path.
+    odd = {**body, "data": [*body["data"][:-1], {**body["data"][-1], "c": "646.1"}]}
+    assert history._plain_points_frame(odd["data"], history._header(odd), SPY) is None
+    assert parse_history(odd, SPY).height == len(body["data"])
