@@ -25,21 +25,12 @@ from types import TracebackType
 
 import polars as pl
 
+from ibkr_pipelines.processes import pid_alive
+
 SPILL_DIR = ".spill"
 DAY = "__spill_day"  # the date column every added frame carries; dropped when a date is read back
 # Rows buffered (over every table and date) before they go to disk: ~50 MB of bars.
 DEFAULT_BUDGET_ROWS = 250_000
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this pid runs (another user's process counts as running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_dead_spills(data_dir: Path) -> list[Path]:
@@ -48,7 +39,7 @@ def remove_dead_spills(data_dir: Path) -> list[Path]:
     base = Path(data_dir) / SPILL_DIR
     for folder in base.iterdir() if base.is_dir() else ():
         pid = folder.name.split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

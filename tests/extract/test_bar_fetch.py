@@ -10,21 +10,16 @@ from typing import Any, Iterator, Mapping
 import polars as pl
 import pytest
 
-from ibkr_pipelines.client.auth import GatewayAuth
 from ibkr_pipelines.client.http_client import IbkrClient
-from ibkr_pipelines.client.limits import default_limits
-from ibkr_pipelines.client.pacer import Pacer
-from ibkr_pipelines.client.pacing_store import FilePacingStore
-from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.extract.bar_fetch import HISTORY_IN_FLIGHT, SeriesReport, stream_series
 from ibkr_pipelines.extract.history import HISTORY_PATH, BarSeries
-from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 from ibkr_pipelines.sources import FetchInputs, bar_universe
+from ibkr_pipelines.simulator import Simulator
 from ibkr_pipelines.windows import DateWindow
+from tests.extract.history_sim import TODAY, gateway_client, start_simulator
 
-TODAY = dt.date(2026, 11, 20)
 WEEK = DateWindow(dt.date(2026, 11, 16), TODAY)
 KEY = ["conid", "bar_size", "source", "bar_start_utc"]
 
@@ -59,21 +54,14 @@ class Watching:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    simulator = Simulator(SimulatorConfig(seed=7, today=TODAY)).start()
+    simulator = start_simulator()
     yield simulator
     simulator.stop()
 
 
 @pytest.fixture(scope="module")
 def inner(sim: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IbkrClient]:
-    with IbkrClient(
-        sim.base_url,
-        auth=GatewayAuth(poll_seconds=0.05),
-        pacer=Pacer(default_limits("gateway", penalty_seconds=1.0),
-                    FilePacingStore(tmp_path_factory.mktemp("pacing") / "pacing.json")),
-        retry=RetryPolicy(base_seconds=0.05, cap_seconds=0.2, deadline_seconds=20, reset_window_seconds=20),
-        seed=1,
-    ) as client:
+    with gateway_client(sim, tmp_path_factory.mktemp("pacing")) as client:
         yield client
 
 

@@ -9,12 +9,7 @@ from typing import Any, Iterator, Mapping
 import polars as pl
 import pytest
 
-from ibkr_pipelines.client.auth import GatewayAuth
 from ibkr_pipelines.client.http_client import IbkrClient
-from ibkr_pipelines.client.limits import default_limits
-from ibkr_pipelines.client.pacer import Pacer
-from ibkr_pipelines.client.pacing_store import FilePacingStore
-from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.extract.bar_plan import (
     HistoryCall,
     bars_per_session,
@@ -25,11 +20,11 @@ from ibkr_pipelines.extract.bar_plan import (
 )
 from ibkr_pipelines.extract.history import HISTORY_PATH, BarSeries, ContractNotServed
 from ibkr_pipelines.land.validate import split_valid
-from ibkr_pipelines.simulator import Simulator, SimulatorConfig
+from ibkr_pipelines.simulator import Simulator
 from ibkr_pipelines.simulator.market_hours import US_EQUITY
 from ibkr_pipelines.windows import DateWindow
+from tests.extract.history_sim import TODAY, gateway_client, start_simulator
 
-TODAY = dt.date(2026, 11, 20)
 SYMBOLS = ("SPY", "AAPL", "MSFT")
 YEAR = DateWindow(dt.date(2025, 7, 1), dt.date(2026, 6, 30))
 MONTH = DateWindow(dt.date(2026, 8, 24), dt.date(2026, 9, 22))  # Labor Day, 2026-09-07
@@ -57,22 +52,14 @@ class Counting:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    simulator = Simulator(SimulatorConfig(seed=7, today=TODAY)).start()
+    simulator = start_simulator()
     yield simulator
     simulator.stop()
 
 
 @pytest.fixture(scope="module")
 def client(sim: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Counting]:
-    """One client for the module: a new client per test would tickle again, and /tickle allows 1 per second."""
-    tmp_path = tmp_path_factory.mktemp("pacing")
-    with IbkrClient(
-        sim.base_url,
-        auth=GatewayAuth(poll_seconds=0.05),
-        pacer=Pacer(default_limits("gateway", penalty_seconds=1.0), FilePacingStore(tmp_path / "pacing.json")),
-        retry=RetryPolicy(base_seconds=0.05, cap_seconds=0.2, deadline_seconds=20, reset_window_seconds=20),
-        seed=1,
-    ) as inner:
+    with gateway_client(sim, tmp_path_factory.mktemp("pacing")) as inner:
         yield Counting(inner)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ibkr_pipelines.land.warehouse import Warehouse
+from tests.schemas.warehouse_rows import insert_rows as _insert, query_dicts as _rows
 from ibkr_pipelines.trading_calendar import trading_date
 
 MAR_27, MAR_30, MAR_31 = dt.date(2026, 3, 27), dt.date(2026, 3, 30), dt.date(2026, 3, 31)
@@ -17,18 +18,6 @@ APR_1, APR_2, APR_3, APR_6 = dt.date(2026, 4, 1), dt.date(2026, 4, 2), dt.date(2
 # Apr 3 2026 is Good Friday: no bars (a positions snapshot of that date has no close).
 VIEWS = ("account_base_currency", "bars_daily", "daily_returns", "position_value_history", "position_value_totals")
 AAPL, SAP, EURUSD, ES, UNKNOWN, OPTION, BOND = 1, 2, 3, 4, 5, 6, 7
-
-
-def _insert(warehouse: Warehouse, table: str, rows: list[dict[str, Any]]) -> None:
-    with warehouse.connect() as con:
-        for row in rows:
-            names = ", ".join(f'"{k}"' for k in row)
-            con.execute(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(row))})', list(row.values()))
-
-
-def _rows(warehouse: Warehouse, sql: str) -> list[dict[str, Any]]:
-    columns, rows = warehouse.query_readonly(sql)
-    return [dict(zip(columns, row)) for row in rows]
 
 
 def _pick(row: dict[str, Any], names: str) -> tuple[Any, ...]:

@@ -9,21 +9,10 @@ from typing import Any
 import pytest
 
 from ibkr_pipelines.land.warehouse import Warehouse
+from tests.schemas.warehouse_rows import insert_rows as _insert, query_dicts as _rows
 
 MAR_29, MAR_30, MAR_31, APR_1 = dt.date(2026, 3, 29), dt.date(2026, 3, 30), dt.date(2026, 3, 31), dt.date(2026, 4, 1)
 VIEWS = ("trade_blotter", "daily_trading_summary", "nav_and_returns")
-
-
-def _insert(warehouse: Warehouse, table: str, rows: list[dict[str, Any]]) -> None:
-    with warehouse.connect() as con:
-        for row in rows:
-            names = ", ".join(f'"{k}"' for k in row)
-            con.execute(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(row))})', list(row.values()))
-
-
-def _rows(warehouse: Warehouse, sql: str) -> list[dict[str, Any]]:
-    columns, rows = warehouse.query_readonly(sql)
-    return [dict(zip(columns, row)) for row in rows]
 
 
 @pytest.fixture
