@@ -70,7 +70,7 @@ def run(conids: int, days: int, bar: str) -> dict[str, Any]:
         sim.reset_stats()
         started = time.monotonic()
         stage_source(SOURCES["bars"], client, storage, window, settings=Settings(bar_sizes=(bar,)))
-        staged = time.monotonic()
+        staged, stage_rss = time.monotonic(), peak_rss_mb()
         load_table("bars", storage, window, run_id="bench-market-data")
         loaded = time.monotonic()
         stats = sim.stats()
@@ -90,6 +90,7 @@ def run(conids: int, days: int, bar: str) -> dict[str, Any]:
         "load_seconds": round(loaded - staged, 1),
         "pacing_floor_seconds": floor,
         "peak_rss_mb": peak_rss_mb(),
+        "stage_peak_rss_mb": stage_rss,
         "throttled": int(stats["total_throttled"]),
     }
 

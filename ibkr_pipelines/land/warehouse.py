@@ -28,13 +28,15 @@ import polars as pl
 
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import partition_key_of, read_slice
-from ibkr_pipelines.land.merge import LoadError, ShrinkRefused, merge, quote
+from ibkr_pipelines.land.merge import LoadError, ShrinkRefused, merge, quote, upsert_window
 from ibkr_pipelines.schemas import BOOKKEEPING, TABLES, spec_for
-from ibkr_pipelines.schemas.spec import TableSpec, sql_type
+from ibkr_pipelines.schemas.spec import LoadStrategy, TableSpec, sql_type
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# DuckDB's memory for one load (it spills to disk past it): keeps a backfill's loading process bounded.
+LOAD_MEMORY_LIMIT = "256MB"
 # (warehouse file, schema fingerprint) this process has made: a run's later loads check that every
 # table and view is there (one query) instead of repeating ~0.3 s of CREATE/ALTER/COMMENT/views.
 _SCHEMAS_ENSURED: set[tuple[str, str]] = set()
@@ -247,25 +249,34 @@ class Warehouse:
                 raise LoadError(f"{table} {part.key}: no parquet file at {part.path}")
         results = []
         with self.connect() as con:
+            # A window of millions of rows is joined on its key: DuckDB spills past this instead of
+            # growing the loading process (see benchmarks/market_data).
+            con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
             con.execute("BEGIN TRANSACTION")
             try:
                 columns = self._columns(con, table)
                 select = ", ".join(quote(c) for c in columns)
-                for part in parts:
+                merged: dict[int, tuple[int, int]] = {}
+                if spec.load is LoadStrategy.UPSERT:
+                    merged = self._upsert_window(con, spec, parts, columns, select)
+                for index, part in enumerate(parts):
                     key = partition_key_of(part.key)
-                    con.execute(
-                        f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select} "
-                        "FROM read_parquet(?, hive_partitioning = false)",
-                        [str(part.path)],
-                    )
-                    rows, replaced = merge(con, spec, key, columns, read_slice(part.path), allow_shrink)
+                    if spec.load is LoadStrategy.UPSERT:
+                        rows, replaced = merged.get(index, (0, 0))
+                    else:
+                        con.execute(
+                            f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select} "
+                            "FROM read_parquet(?, hive_partitioning = false)",
+                            [str(part.path)],
+                        )
+                        rows, replaced = merge(con, spec, key, columns, read_slice(part.path), allow_shrink)
+                        con.execute("DROP TABLE _incoming")
                     quarantined = self._replace_quarantine(con, table, key, run_id, part.quarantine)
                     con.execute(
                         "INSERT INTO _load_log (table_name, partition_key, rows, quarantined, lake_path, run_id, "
                         "loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [table, key, rows, quarantined, str(part.path), run_id, dt.datetime.now(dt.timezone.utc)],
                     )
-                    con.execute("DROP TABLE _incoming")
                     results.append(LoadResult(table, key, rows, replaced, quarantined))
                 con.execute("COMMIT")
             except duckdb.BinderException as error:
@@ -275,6 +286,19 @@ class Warehouse:
                 con.execute("ROLLBACK")
                 raise
         return results
+
+    @staticmethod
+    def _upsert_window(con: duckdb.DuckDBPyConnection, spec: TableSpec, parts: Sequence[WindowPart],
+                       columns: Sequence[str], select: str) -> dict[int, tuple[int, int]]:
+        """Every part's rows in one ``_window`` (tagged with the part's index), upserted at once; per part index."""
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _window AS SELECT {select}, "
+            "list_position(?, filename) - 1 AS _part FROM read_parquet(?, hive_partitioning = false, filename = true)",
+            [[str(p.path) for p in parts], [str(p.path) for p in parts]],
+        )
+        merged = upsert_window(con, spec, columns)
+        con.execute("DROP TABLE _window")
+        return merged
 
     @staticmethod
     def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
