@@ -140,11 +140,11 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, columns: Sequence[st
 
 
 def upsert_window(con: duckdb.DuckDBPyConnection, spec: TableSpec, columns: Sequence[str]) -> dict[int, tuple[int, int]]:
-    """Upsert a whole window at once from ``_window`` (its rows plus ``_part``, the date's order); per part: rows, replaced.
+    """Upsert the rows of ``_window`` (a view: rows plus ``_part``, their date's order) at once; per part: rows, replaced.
 
     The same as upserting the dates one after another: a key in two dates' files keeps the later
-    date's row. One DELETE and one INSERT for the window, instead of one per date, so a year of
-    minute bars probes the table once rather than once per date.
+    date's row. One DELETE and one INSERT for the rows given, instead of one per date, so a year of
+    minute bars probes the table a few times rather than once per date.
     """
     keys = ", ".join(quote(k) for k in spec.natural_key)
     table = quote(spec.name)
@@ -152,14 +152,19 @@ def upsert_window(con: duckdb.DuckDBPyConnection, spec: TableSpec, columns: Sequ
     within = _count(con, f"SELECT count(*) FROM (SELECT _part, {keys} FROM _window GROUP BY ALL HAVING count(*) > 1)")
     if within:
         raise LoadError(f"{spec.name}: {within} duplicate natural keys in an incoming file (validate first)")
-    if _count(con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM _window"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _window AS SELECT * FROM _window "
-                    f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _part DESC) = 1")
-    replaced = dict(con.execute(
-        f"SELECT w._part, count(*) FROM _window w SEMI JOIN {table} t USING ({keys}) GROUP BY 1").fetchall())
     rows = dict(con.execute("SELECT _part, count(*) FROM _window GROUP BY 1").fetchall())
-    con.execute(f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM _window)")
-    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _window")
+    source = "_window"
+    if _count(con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM _window"):
+        # As date by date: a row replaces the table's row of its key, or an earlier date's row of it.
+        replaced = dict(con.execute(
+            f"SELECT _part, count(*) FROM (SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY _part) AS _nth "
+            f"FROM _window) WHERE _nth > 1 OR ({keys}) IN (SELECT ({keys}) FROM {table}) GROUP BY 1").fetchall())
+        source = f"(SELECT * FROM _window QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _part DESC) = 1)"
+    else:
+        replaced = dict(con.execute(
+            f"SELECT w._part, count(*) FROM _window w SEMI JOIN {table} t USING ({keys}) GROUP BY 1").fetchall())
+    con.execute(f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM {source})")
+    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}")
     return {part: (count, int(replaced.get(part, 0))) for part, count in rows.items()}
 
 

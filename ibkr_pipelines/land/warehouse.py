@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.land.lake import partition_key_of, read_slice
@@ -35,8 +36,24 @@ from ibkr_pipelines.schemas.spec import LoadStrategy, TableSpec, sql_type
 log = logging.getLogger(__name__)
 
 DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-# DuckDB's memory for one load (it spills to disk past it): keeps a backfill's loading process bounded.
+# DuckDB's memory for one load (it spills to disk past it), and the rows an upsert takes in at a time:
+# together they keep a backfill's loading process bounded (benchmarks/market_data).
 LOAD_MEMORY_LIMIT = "256MB"
+UPSERT_CHUNK_ROWS = 500_000
+
+
+def _chunks_of_rows(parts: Sequence["WindowPart"], budget: int) -> list[list[int]]:
+    """The parts' indexes in order, grouped so a group holds about ``budget`` rows (a part is never split)."""
+    groups: list[list[int]] = [[]]
+    held = 0
+    for index, part in enumerate(parts):
+        rows = pq.ParquetFile(part.path).metadata.num_rows
+        if groups[-1] and held + rows > budget:
+            groups.append([])
+            held = 0
+        groups[-1].append(index)
+        held += rows
+    return groups
 # (warehouse file, schema fingerprint) this process has made: a run's later loads check that every
 # table and view is there (one query) instead of repeating ~0.3 s of CREATE/ALTER/COMMENT/views.
 _SCHEMAS_ENSURED: set[tuple[str, str]] = set()
@@ -290,14 +307,19 @@ class Warehouse:
     @staticmethod
     def _upsert_window(con: duckdb.DuckDBPyConnection, spec: TableSpec, parts: Sequence[WindowPart],
                        columns: Sequence[str], select: str) -> dict[int, tuple[int, int]]:
-        """Every part's rows in one ``_window`` (tagged with the part's index), upserted at once; per part index."""
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _window AS SELECT {select}, "
-            "list_position(?, filename) - 1 AS _part FROM read_parquet(?, hive_partitioning = false, filename = true)",
-            [[str(p.path) for p in parts], [str(p.path) for p in parts]],
-        )
-        merged = upsert_window(con, spec, columns)
-        con.execute("DROP TABLE _window")
+        """The parts upserted in date order, a few dates at a time (about UPSERT_CHUNK_ROWS), read straight
+        from Parquet; per part index: rows, replaced. A later chunk's DELETE removes an earlier date's row
+        of the same key, so later dates win across chunks as within one."""
+        merged: dict[int, tuple[int, int]] = {}
+        for chunk in _chunks_of_rows(parts, UPSERT_CHUNK_ROWS):
+            # A view takes no parameters: the paths are written in as SQL string literals.
+            paths = "[" + ", ".join("'" + str(parts[i].path).replace("'", "''") + "'" for i in chunk) + "]"
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW _window AS SELECT {select}, list_position({paths}, filename) - 1 + "
+                f"{chunk[0]} AS _part FROM read_parquet({paths}, hive_partitioning = false, filename = true)"
+            )
+            merged.update(upsert_window(con, spec, columns))
+            con.execute("DROP VIEW _window")
         return merged
 
     @staticmethod
