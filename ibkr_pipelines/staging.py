@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, ContextManager, Iterator, Protocol
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ibkr_pipelines.client.protocol import ApiClient
 from ibkr_pipelines.client.stats import RunStats
@@ -24,7 +25,7 @@ from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
 from ibkr_pipelines.land.spill import DAY, Spill
 from ibkr_pipelines.land.validate import split_valid
-from ibkr_pipelines.land.warehouse import Warehouse, WindowPart
+from ibkr_pipelines.land.warehouse import LOAD_MEMORY_LIMIT, Warehouse, WindowPart
 from ibkr_pipelines.reuse import ReusingClient
 from ibkr_pipelines.schemas import Reach, spec_for
 from ibkr_pipelines.config import Settings
@@ -351,6 +352,28 @@ def uncovered_dates(lake: Lake, table: str, through: dt.date) -> tuple[DateWindo
     return tuple(gaps)
 
 
+def null_counts(paths: list[Path], columns: list[str]) -> dict[str, int]:
+    """Nulls per column over Parquet files, from their statistics (a column without them is read alone).
+
+    Reading the columns themselves would hold a whole window (a year of minute bars) in memory.
+    """
+    counts = {c: 0 for c in columns}
+    for path in paths:
+        meta = pq.ParquetFile(path).metadata
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        for column in columns:
+            if column not in names:
+                counts[column] += meta.num_rows
+                continue
+            index = names.index(column)
+            stats = [meta.row_group(g).column(index).statistics for g in range(meta.num_row_groups)]
+            if all(st is not None and st.has_null_count for st in stats):
+                counts[column] += sum(st.null_count for st in stats)
+            else:
+                counts[column] += int(pl.read_parquet(path, columns=[column])[column].null_count())
+    return counts
+
+
 def load_table(
     table: str, storage: Storage, window: DateWindow, run_id: str, *, allow_shrink: bool = False
 ) -> LoadSummary:
@@ -364,6 +387,7 @@ def load_table(
     results = warehouse.load_window(table, parts, run_id, allow_shrink=allow_shrink)
     key = ", ".join(f'"{k}"' for k in spec.natural_key)
     with warehouse.connect(read_only=True) as con:
+        con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")  # a year of minute bars is grouped here too
         described = con.execute(f'describe "{table}"').fetchall()
         (duplicates,) = con.execute(
             f'select count(*) from (select {key} from "{table}" group by all having count(*) > 1)'
@@ -371,8 +395,7 @@ def load_table(
     required = list(spec.analyst_columns)
     missing = {c: 0 for c in required}
     if required:
-        loaded = pl.read_parquet([p.path for p in parts], columns=required)
-        missing = {c: int(loaded[c].null_count()) for c in required}
+        missing = null_counts([p.path for p in parts], required)
     uncovered = uncovered_dates(storage.lake, table, window.end) if spec.reach is Reach.RECENT else ()
     seconds = time.monotonic() - started
     progress.info("%-16s %s  loaded into DuckDB (%d rows, %.1f s)", table, window, sum(r.rows for r in results), seconds)
