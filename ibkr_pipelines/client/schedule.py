@@ -16,7 +16,11 @@ from bisect import bisect_left, insort
 
 from ibkr_pipelines.client.limits import RateWindow
 
-_EPS = 1e-9
+# Tolerance for comparing times. Clock values are large (a faked or long-running monotonic clock
+# reads ~1.8e9 s, where one double step is ~2.4e-7 s), so g + spacing - g can come out a hair short of
+# spacing; with a 1e-9 tolerance every such candidate failed and requests were paced at 1 per window
+# instead of N. 10 microseconds is far above that rounding and far below any pacing interval.
+_EPS = 1e-5
 
 
 def fits(grants: list[float], t: float, window: RateWindow, safety: float) -> bool:

@@ -53,3 +53,17 @@ def test_old_grants_are_forgotten_only_past_the_window() -> None:
     grants = [1.0, 2.0, 3.0]
     forget_before(grants, 2.0)
     assert grants == [2.0, 3.0]
+
+
+def test_spacing_holds_at_large_clock_values() -> None:
+    # A monotonic clock after a long uptime (or under libfaketime) reads ~1.8e9 s; back to back
+    # requests must still be spaced P/N apart, not a whole window (that was 1 per second for history).
+    window = RateWindow(10, 1.0)
+    now = 1_796_351_408.110_560_7
+    grants: list[float] = []
+    for _ in range(30):
+        start = earliest_start(now, [(grants, (window,))], SAFETY)
+        place(grants, start)
+        now = start + 0.003  # the answer came back quickly
+    assert grants[-1] - grants[0] < 3.5, "30 requests at 10/s take about 3 s"
+    assert max_in_window(grants, 1.0 + SAFETY - 1e-5) <= 10
