@@ -86,30 +86,18 @@ def landed_metadata(table: str, rows: int, window: DateWindow, quarantined: int)
     }
 
 
-def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """What the client did between two ``RunStats.as_dict()`` snapshots (per asset, from a shared client)."""
-    endpoints: dict[str, dict[str, float]] = {}
-    for name, counters in after["endpoints"].items():
-        old = before["endpoints"].get(name, {})
-        diff = {k: round(v - old.get(k, 0), 3) for k, v in counters.items()}
-        if any(diff.values()):
-            endpoints[name] = diff
-    totals = {k: round(v - before["totals"].get(k, 0), 3) for k, v in after["totals"].items()}
-    penalties = after["penalties"][len(before["penalties"]) :]
-    return {"totals": totals, "endpoints": endpoints, "penalties": penalties}
-
-
-def ibkr_metadata(delta: dict[str, Any], wall_wait_seconds: float) -> dict[str, Any]:
+def ibkr_metadata(traffic: dict[str, Any], wall_wait_seconds: float) -> dict[str, Any]:
     """Dagster metadata for the IBKR traffic of one step (waits as wall time, not summed over threads)."""
-    totals = delta["totals"]
+    totals = traffic["totals"]
+    endpoints = {name: counters for name, counters in traffic["endpoints"].items() if any(counters.values())}
     return {
         "ibkr_requests": int(totals["requests"]),
         "ibkr_retries": int(totals["retries"]),
         "ibkr_429s": int(totals["throttled"]),
         "ibkr_wait_seconds": wall_wait_seconds,
         "ibkr_bytes": int(totals["bytes"]),
-        "ibkr_endpoints": dg.MetadataValue.json(delta["endpoints"]),
-        "ibkr_penalties": dg.MetadataValue.json(delta["penalties"]),
+        "ibkr_endpoints": dg.MetadataValue.json(endpoints),
+        "ibkr_penalties": dg.MetadataValue.json(traffic["penalties"]),
     }
 
 
@@ -119,14 +107,14 @@ def stage_step(
     """Stage ``source`` over the run's window, logging IBKR penalties as they happen; returns traffic metadata."""
     window = window_of(context)
     connection = ibkr.client()
-    stats = connection.client.stats
-    before, began = stats.as_dict(), time.monotonic()
+    began = time.monotonic()
 
     def penalty_seen(penalty: dict[str, Any]) -> None:
         context.log.warning(f"IBKR pacing penalty while staging {source.name}: {penalty}")
 
-    stats.penalty_listeners.append(penalty_seen)
-    try:
+    # The run's client is shared by steps running side by side: count only this step's traffic.
+    with connection.client.stats.attributed() as stats:
+        stats.penalty_listeners.append(penalty_seen)
         result = stage_source(
             source,
             connection.client,
@@ -137,9 +125,7 @@ def stage_step(
             dates=connection,
             settings=ibkr.settings(),
         )
-    finally:
-        stats.penalty_listeners.remove(penalty_seen)
-    return result, ibkr_metadata(stats_delta(before, stats.as_dict()), stats.wall_wait_seconds(began))
+    return result, ibkr_metadata(stats.as_dict(), stats.wall_wait_seconds(began))
 
 
 def source_asset(source: Source) -> dg.AssetsDefinition:

@@ -1,15 +1,38 @@
-"""Per-endpoint counters of one client run: requests, retries, pacing waits, 429s, bytes, errors."""
+"""Per-endpoint counters of one client run: requests, retries, pacing waits, 429s, bytes, errors.
+
+A client is shared by the steps of a run, and steps run side by side. ``RunStats.attributed()``
+gives the calling context its own part: everything recorded while that context (or a thread started
+with ``in_this_context``) is current counts in the part as well as in the whole.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ParamSpec, TypeVar
 
 # Sends remembered for a timeline of the run's requests (a night's ingest sends a few thousand).
 SEND_LOG_SIZE = 50_000
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# id(whole RunStats) -> the part recording for the current context (a Dagster step and its threads).
+_PARTS: contextvars.ContextVar[dict[int, "RunStats"]] = contextvars.ContextVar("ibkr_stats_parts", default={})
+
+
+def in_this_context(fn: Callable[P, T]) -> Callable[P, T]:
+    """``fn`` run in a copy of the caller's context, so a worker thread's requests count for the caller's step."""
+    context = contextvars.copy_context()
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return context.copy().run(fn, *args, **kwargs)
+
+    return run
 
 
 @dataclass
@@ -40,12 +63,31 @@ class RunStats:
     penalty_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    @contextmanager
+    def attributed(self) -> Iterator["RunStats"]:
+        """A part of these stats that records only what the current context (and threads it hands on) does."""
+        part = RunStats()
+        token = _PARTS.set({**_PARTS.get(), id(self): part})
+        try:
+            yield part
+        finally:
+            _PARTS.reset(token)
+
+    def _targets(self) -> tuple["RunStats", ...]:
+        part = _PARTS.get().get(id(self))
+        return (self,) if part is None else (self, part)
+
     def note_send(self, endpoint: str, at: float) -> None:
         """Remember that a request went out (monotonic ``at``)."""
-        self.sends.append((at, endpoint))
+        for target in self._targets():
+            target.sends.append((at, endpoint))
 
     def add(self, endpoint: str, **deltas: float) -> None:
         """Add to the counters of one endpoint (``requests=1``, ``wait_seconds=0.2`` ...)."""
+        for target in self._targets():
+            target._add(endpoint, deltas)
+
+    def _add(self, endpoint: str, deltas: dict[str, float]) -> None:
         with self._lock:
             entry = self.endpoints.setdefault(endpoint, EndpointStats())
             for name, value in deltas.items():
@@ -69,16 +111,18 @@ class RunStats:
     def note_penalty(self, endpoint: str, scopes: tuple[str, ...], seconds: float) -> None:
         """Remember a 429 penalty for the run summary and Dagster metadata."""
         penalty = {"endpoint": endpoint, "scopes": list(scopes), "seconds": round(seconds, 1), "noticed_at": time.monotonic()}
-        with self._lock:
-            self.penalties.append(penalty)
-            listeners = list(self.penalty_listeners)
-        for listener in listeners:
-            listener({k: v for k, v in penalty.items() if k != "noticed_at"})
+        for target in self._targets():
+            with target._lock:
+                target.penalties.append(penalty)
+                listeners = list(target.penalty_listeners)
+            for listener in listeners:
+                listener({k: v for k, v in penalty.items() if k != "noticed_at"})
 
     def note(self, counter: str) -> None:
         """Count a run-level event (``session_recoveries`` or ``cold_read_retries``)."""
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + 1)
+        for target in self._targets():
+            with target._lock:
+                setattr(target, counter, getattr(target, counter) + 1)
 
     def totals(self) -> EndpointStats:
         """Sum of all endpoints."""
