@@ -11,11 +11,20 @@ from assets.resources import IbkrResource, WarehouseResource
 from assets.schedules import nightly_ingestion, nightly_schedule
 from assets.trading import trading_assets
 from assets.sensors import SENSORS
+from assets.threaded_executor import threaded_executor
+
+# `ibkr-pipelines ingest --select` of a table the night leaves out (pa_transactions) runs this job.
+targeted_ingestion = dg.define_asset_job(
+    name="targeted_ingestion",
+    selection=dg.AssetSelection.all(),
+    executor_def=threaded_executor,
+    description="Tables named by `ibkr-pipelines ingest --select`, including those the night leaves out (pa_transactions).",
+)
 
 defs = dg.Definitions(
     assets=[*portfolio_assets, *trading_assets, *reference_assets, *performance_assets, *market_data_assets],
     asset_checks=[nav_reconciles],
-    jobs=[nightly_ingestion],
+    jobs=[nightly_ingestion, targeted_ingestion],
     schedules=[nightly_schedule],
     sensors=SENSORS,
     resources={"ibkr": IbkrResource(), "warehouse": WarehouseResource()},
@@ -27,6 +36,11 @@ def nightly_ingestion_job() -> dg.JobDefinition:
     return defs.resolve_job_def("nightly_ingestion")
 
 
-def every_asset_job() -> dg.JobDefinition:
-    """A job over every asset, for runs that name a targeted dataset the night leaves out (pa_transactions)."""
-    return defs.resolve_implicit_global_asset_job_def()
+def targeted_ingestion_job() -> dg.JobDefinition:
+    """A job over every asset (steps in threads), for runs that name a dataset the night leaves out (pa_transactions)."""
+    return defs.resolve_job_def("targeted_ingestion")
+
+
+def nightly_ingestion_in_threads() -> dg.JobDefinition:
+    """The nightly job with its steps in threads of the calling process (``ibkr-pipelines ingest``)."""
+    return nightly_ingestion_job().with_executor_def(threaded_executor)

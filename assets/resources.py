@@ -9,6 +9,7 @@ so a bad value fails with one line naming the setting.
 
 
 import os
+import threading
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class IbkrResource(dg.ConfigurableResource):
     _connection: Connection | None = PrivateAttr(default=None)
     _unreachable: GatewayUnreachable | IbkrUnavailable | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
+    _opening: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # steps may ask at once (threads)
 
     def settings(self) -> Settings:
         """The checked settings: config fields, else ``IBKR_*`` variables, else defaults."""
@@ -86,20 +88,21 @@ class IbkrResource(dg.ConfigurableResource):
         the run's later steps in this process get the same one-line error at once instead of each
         waiting it out again.
         """
-        if self._unreachable is not None:
-            raise self._unreachable
-        if self._connection is None:
-            stack = ExitStack()
-            try:
-                self._connection = stack.enter_context(
-                    open_connection(self.settings(), simulator_options=self.simulator_options, verdict_group=self._run_id)
-                )
-            except (GatewayUnreachable, IbkrUnavailable) as exc:
-                stack.close()
-                self._unreachable = exc
-                raise
-            self._stack = stack
-        return self._connection
+        with self._opening:
+            if self._unreachable is not None:
+                raise self._unreachable
+            if self._connection is None:
+                stack = ExitStack()
+                try:
+                    self._connection = stack.enter_context(
+                        open_connection(self.settings(), simulator_options=self.simulator_options, verdict_group=self._run_id)
+                    )
+                except (GatewayUnreachable, IbkrUnavailable) as exc:
+                    stack.close()
+                    self._unreachable = exc
+                    raise
+                self._stack = stack
+            return self._connection
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Remember the run, so its step processes share one "nothing answers" verdict (the pacing store's)."""

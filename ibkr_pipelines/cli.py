@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--extra-subaccounts", type=int, default=0, metavar="N", help="N more FA client accounts")
     sim.add_argument("--limits", default=None, help="the simulator's own limits, e.g. global=50/1 (IBKR's by default)")
 
-    ingest = sub.add_parser("ingest", help="run the nightly ingestion in-process through Dagster")
+    ingest = sub.add_parser("ingest", help="run the nightly ingestion through Dagster in this process (steps side by side)")
     ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today in New York)")
     ingest.add_argument("--from", dest="start", type=_date, default=None,
                         help="first date of a backfill range (with --to): one run, range requests, one load per table")

@@ -1,4 +1,4 @@
-"""``ibkr-pipelines ingest``: the nightly job, in-process through Dagster, on the persistent instance.
+"""``ibkr-pipelines ingest``: the nightly job through Dagster in this process (steps in threads), on the persistent instance.
 
 The terminal gets progress lines, a table of what landed and, for each dataset that did not land, one
 line saying why; Dagster's own logs and stack traces stay in the run's event log (the UI shows them).
@@ -27,6 +27,10 @@ from ibkr_pipelines.windows import DateWindow
 PROGRESS_LOGGER = "ibkr_pipelines.progress"
 # Dagster's console logger prints every event and stack trace; the run's event log keeps them all.
 QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Threads for the run's steps: every step of the night at once. Threads cost little, the steps wait on
+# IBKR's separate per-endpoint limits (trades 1 per 5 s per account: the night's longest step), and
+# the shared pacer, not the number of steps, keeps every limit. DuckDB loads stay one at a time (pool).
+INGEST_THREADS = 16
 
 
 def _dagster_home() -> Path:
@@ -92,6 +96,15 @@ def selected_tables(select: str | None) -> list[str]:
     return [t for t in every if t in wanted]
 
 
+def steps_at_once(settings: Settings, window: DateWindow) -> int:
+    """How many of the run's steps run at once: all of them, except over a range on the embedded simulator.
+
+    The embedded simulator has one clock, and a range's per-date steps move it date by date; steps
+    side by side would read each other's dates. One date (the night) sets it once for every step.
+    """
+    return 1 if settings.uses_simulator and len(window) > 1 else INGEST_THREADS
+
+
 def _progress_to_terminal() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("  %(message)s"))
@@ -123,8 +136,14 @@ def run_ingest(
 
     import dagster as dg
 
-    from assets.definitions import every_asset_job, nightly_ingestion_job
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from dagster._core.execution.api import execute_run
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+        PARTITION_NAME_TAG,
+    )
+
+    from assets import definitions
 
     from assets.factory import DUCKDB_POOL, lake_key, warehouse_key
     from ibkr_pipelines.connection import sharing_simulator, start_embedded_simulator
@@ -141,10 +160,11 @@ def run_ingest(
 
     selection = [key for t in tables for key in (lake_key(t), warehouse_key(t))]
     if len(window) == 1:
-        partition: dict[str, Any] = {"partition_key": as_of.isoformat()}
+        partition_tags = {PARTITION_NAME_TAG: as_of.isoformat()}
     else:
-        partition = {"tags": {ASSET_PARTITION_RANGE_START_TAG: str(window.start), ASSET_PARTITION_RANGE_END_TAG: str(window.end)}}
+        partition_tags = {ASSET_PARTITION_RANGE_START_TAG: str(window.start), ASSET_PARTITION_RANGE_END_TAG: str(window.end)}
     run_config: dict[str, Any] = dict(QUIET_DAGSTER)
+    run_config["execution"] = {"config": {"max_concurrent": steps_at_once(settings, window)}}
     if allow_shrink:
         run_config["resources"] = {"warehouse": {"config": {"allow_shrink": True}}}
     run_id = str(uuid.uuid4())
@@ -156,19 +176,22 @@ def run_ingest(
             simulator = start_embedded_simulator(settings, as_of)
             stack.callback(simulator.stop)
             stack.enter_context(sharing_simulator(simulator))
-        job = nightly_ingestion_job() if set(tables) <= set(nightly_tables()) else every_asset_job()
+        nightly = set(tables) <= set(nightly_tables())
+        job = dg.reconstructable(
+            definitions.nightly_ingestion_in_threads if nightly else definitions.targeted_ingestion_job
+        )
         instance = stack.enter_context(dg.DagsterInstance.get())
 
         def execute() -> Any:
-            return job.execute_in_process(
-                instance=instance,
-                asset_selection=selection,
-                run_config=run_config,
-                raise_on_error=False,
+            run = instance.create_run_for_job(
+                job_def=job.get_definition(),
                 run_id=run_id,
-                **{**partition, "tags": {**partition.get("tags", {}), "launched_by": "ibkr-pipelines ingest",
-                                         WORKER_TAG: process_identity()}},
+                run_config=run_config,
+                tags={**partition_tags, "launched_by": "ibkr-pipelines ingest", WORKER_TAG: process_identity()},
+                asset_selection=frozenset(selection),
+                job_code_origin=job.get_python_origin(),
             )
+            return execute_run(job, run, instance, raise_on_error=False)
 
         try:
             with interrupts_raised():
