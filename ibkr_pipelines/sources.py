@@ -20,7 +20,7 @@ import polars as pl
 
 from ibkr_pipelines.client.account_listing import account_id_of
 from ibkr_pipelines.client.protocol import ApiClient
-from ibkr_pipelines.client.stats import in_this_context
+from ibkr_pipelines.client.stats import with_attribution
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.extract.accounts import fetch_account_records, fetch_accounts, select_accounts
 from ibkr_pipelines.extract.allocation import fetch_allocation
@@ -151,7 +151,7 @@ def each_account(client: ApiClient, inputs: FetchInputs, table: str,
     """Run a one-account fetch for every account of the login (a few at once) and stack the rows of ``table``."""
     accounts = login_accounts(client, inputs.account_filter)
     with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix=f"ibkr-{table}") as pool:
-        fetched = list(pool.map(in_this_context(fetch_one), accounts))  # requests count for this step
+        fetched = list(pool.map(with_attribution(fetch_one), accounts))  # requests count for this step
     frames = [f if isinstance(f, pl.DataFrame) else f.frame for f in fetched]
     retries = sum(0 if isinstance(f, pl.DataFrame) else f.cold_read_retries for f in fetched)
     return FetchOutput({table: stack(table, frames)}, cold_read_retries=retries, covered=accounts)

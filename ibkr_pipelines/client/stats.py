@@ -2,7 +2,7 @@
 
 A client is shared by the steps of a run, and steps run side by side. ``RunStats.attributed()``
 gives the calling context its own part: everything recorded while that context (or a thread started
-with ``in_this_context``) is current counts in the part as well as in the whole.
+with ``with_attribution``) is current counts in the part as well as in the whole.
 """
 
 from __future__ import annotations
@@ -25,12 +25,20 @@ T = TypeVar("T")
 _PARTS: contextvars.ContextVar[dict[int, "RunStats"]] = contextvars.ContextVar("ibkr_stats_parts", default={})
 
 
-def in_this_context(fn: Callable[P, T]) -> Callable[P, T]:
-    """``fn`` run in a copy of the caller's context, so a worker thread's requests count for the caller's step."""
-    context = contextvars.copy_context()
+def with_attribution(fn: Callable[P, T]) -> Callable[P, T]:
+    """``fn`` counting its traffic where the caller's does, so a worker thread's requests count for the caller's step.
+
+    Only the attribution travels, not the whole context: Dagster keeps its own state in context
+    variables, and a worker thread must not log through the step's (maybe single-threaded) event store.
+    """
+    parts = _PARTS.get()
 
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        return context.copy().run(fn, *args, **kwargs)
+        token = _PARTS.set(parts)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _PARTS.reset(token)
 
     return run
 

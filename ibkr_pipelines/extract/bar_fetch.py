@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 import polars as pl
 
 from ibkr_pipelines.client.protocol import ApiClient
-from ibkr_pipelines.client.stats import in_this_context
+from ibkr_pipelines.client.stats import with_attribution
 from ibkr_pipelines.extract.bar_plan import fetch_bars
 from ibkr_pipelines.extract.history import BarSeries, ContractNotServed
 from ibkr_pipelines.windows import DateWindow
@@ -83,7 +83,7 @@ def stream_series(
         finally:
             put(_DONE)
 
-    workers = [threading.Thread(target=in_this_context(chain), name=f"ibkr-bars-{k}", daemon=True)
+    workers = [threading.Thread(target=with_attribution(chain), name=f"ibkr-bars-{k}", daemon=True)
                for k in range(max(1, min(in_flight, len(series))))]
     for worker in workers:
         worker.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ibkr_pipelines.client.stats import RunStats, in_this_context
+from ibkr_pipelines.client.stats import RunStats, with_attribution
 
 
 def test_each_context_counts_its_own_requests_and_the_whole_counts_all() -> None:
@@ -29,11 +29,11 @@ def test_each_context_counts_its_own_requests_and_the_whole_counts_all() -> None
     assert whole.totals().requests == 8 and whole.totals().bytes == 80
 
 
-def test_worker_threads_started_in_this_context_count_for_the_step() -> None:
+def test_worker_threads_started_with_attribution_count_for_the_step() -> None:
     whole = RunStats()
     with whole.attributed() as part:
         with ThreadPoolExecutor(max_workers=3) as pool:
-            list(pool.map(in_this_context(lambda _: whole.add("GET /b", requests=1)), range(6)))
+            list(pool.map(with_attribution(lambda _: whole.add("GET /b", requests=1)), range(6)))
         unattributed = threading.Thread(target=lambda: whole.add("GET /b", requests=1))  # not handed on
         unattributed.start()
         unattributed.join()
