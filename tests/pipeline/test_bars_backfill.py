@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import dagster as dg
+import duckdb
+import polars as pl
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -21,13 +23,13 @@ from assets.factory import lake_key, warehouse_key
 from ibkr_pipelines.connection import sharing_simulator
 from ibkr_pipelines.simulator.history_params import parse_query
 from ibkr_pipelines.simulator.market_hours import market_for
-from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
 from tests.pipeline.conftest import FRIDAY, QUIET, Pipeline, open_pipeline
 
 HISTORY = "GET /iserver/marketdata/history"
 YEAR = DateWindow(FRIDAY - dt.timedelta(days=364), FRIDAY)
 MONTH = DateWindow(FRIDAY - dt.timedelta(days=29), FRIDAY)
+BAR_KEY = {"conid": pl.Int64, "source": pl.String, "start_ms": pl.Int64}
 
 
 @pytest.fixture(scope="module")
@@ -59,51 +61,63 @@ def backfill(pipeline: Pipeline, window: DateWindow, bar_sizes: str, monkeypatch
     return history_requests(pipeline) - before, result.run_id
 
 
-def world_bars(pipeline: Pipeline, conid: int, size: str, source: str, window: DateWindow) -> set[dt.datetime]:
-    """Starts (UTC) of every regular-hours bar the simulated world has for a series, on the window's New York dates."""
+def world_bar_starts(pipeline: Pipeline, conid: int, size: str, source: str, window: DateWindow) -> list[int]:
+    """Starts (epoch ms) of every regular-hours bar the simulated world has for a series, in sessions near the window.
+
+    A session's bars can fall on the New York date before or after its own (Asian and European
+    markets), so sessions two days either side are read; ``on_new_york_dates`` then keeps the window's.
+    """
     history = pipeline.simulator.api.history
     contract = history.world.contracts[conid]
     market = market_for(contract)
     span = history.available(contract, FRIDAY)
     if span is None:
-        return set()
+        return []
     query = parse_query({"conid": str(conid), "bar": size, "period": "1d", "source": source, "outsideRth": "false"})
-    starts = set()
-    for s in history.sessions(market, *span):
+    starts = []
+    first, last = max(span[0], window.start - dt.timedelta(days=2)), min(span[1], window.end + dt.timedelta(days=2))
+    for s in history.sessions(market, first, last) if first <= last else []:
         bars = [history.daily_bar(contract, market, s, query.source, False)] if size == "1d" else \
             history.session_bars(contract, market, s, query)
-        for bar in bars:
-            start = dt.datetime.fromtimestamp(bar[0] / 1000, dt.timezone.utc)
-            if window.start <= trading_date(start) <= window.end:
-                starts.add(start.replace(tzinfo=None))
+        starts.extend(int(bar[0]) for bar in bars)
     return starts
 
 
-def landed(pipeline: Pipeline, size: str) -> dict[tuple[int, str], set[dt.datetime]]:
-    """The warehouse's bar starts per (conid, source) for one bar size."""
-    found: dict[tuple[int, str], set[dt.datetime]] = {}
-    for conid, source, start in pipeline.query(f"select conid, source, bar_start_utc from bars where bar_size = '{size}'"):
-        found.setdefault((conid, source), set()).add(start)
-    return found
+def on_new_york_dates(frame: pl.DataFrame, window: DateWindow) -> pl.DataFrame:
+    """The rows whose bar starts (``start_ms``) fall on the window's New York dates (``trading_date``)."""
+    day = pl.from_epoch("start_ms", time_unit="ms").dt.replace_time_zone("UTC").dt.convert_time_zone(
+        "America/New_York").dt.date()
+    return frame.filter(day.is_between(window.start, window.end))
 
 
 def check(pipeline: Pipeline, size: str, window: DateWindow, requests: int) -> None:
-    """Every bar of every held or watched conid once, nothing else, in at most 1.1x the least requests."""
+    """Every bar of every held or watched conid once, nothing else, in at most 1.1x the least requests.
+
+    Compared as frames (a month of minute bars is 1.4 million of them): the world's bars on the
+    window's New York dates against the warehouse's, both ways.
+    """
     universe = {(c, k) for c, k in pipeline.query(
         "select distinct conid, asset_class from positions union select distinct conid, 'STK' from watchlist "
         "where conid is not null")}
-    got = landed(pipeline, size)
-    least = 0
+    series = []
     for conid, asset_class in sorted(universe):
         source = "Midpoint" if asset_class == "CASH" else "Trades"
-        expected = {s for s in world_bars(pipeline, conid, size, source, window)}
-        assert got.get((conid, source), set()) == expected, f"conid {conid} {size}: bars missing or extra"
-        least += math.ceil(len(expected) / 1000)
-    (rows, keys), = pipeline.query(
-        f"select count(*), count(distinct (conid, bar_size, source, bar_start_utc)) from bars where bar_size = '{size}'")
-    assert rows == keys == sum(len(v) for v in got.values()), "every bar once"
+        starts = world_bar_starts(pipeline, conid, size, source, window)
+        series.append(pl.DataFrame({"conid": [conid] * len(starts), "source": [source] * len(starts),
+                                    "start_ms": starts}, schema=BAR_KEY))
+    expected = on_new_york_dates(pl.concat(series), window)
+    assert expected.height > 0, "the world has bars in the window"
+    with duckdb.connect(str(pipeline.db), read_only=True) as con:
+        got = pl.from_arrow(con.execute("select conid, source, epoch_ms(bar_start_utc) as start_ms from bars "
+                          f"where bar_size = '{size}'").to_arrow_table()).cast(BAR_KEY)  # type: ignore[union-attr]
+    missing = expected.join(got, on=list(BAR_KEY), how="anti")
+    extra = got.join(expected, on=list(BAR_KEY), how="anti")
+    assert missing.is_empty(), f"{size}: bars missing for conids {missing['conid'].unique().to_list()[:10]}"
+    assert extra.is_empty(), f"{size}: bars the world does not have for conids {extra['conid'].unique().to_list()[:10]}"
+    assert got.height == got.unique().height, "every bar once"
+    least = sum(math.ceil(n / 1000) for n in expected.group_by("conid", "source").len()["len"])
     assert requests <= math.ceil(1.1 * least), f"{requests} history requests for {size} bars; the least is {least}"
-    print(f"{size} over {window}: {rows} bars, {requests} history requests, least {least}")
+    print(f"{size} over {window}: {got.height} bars, {requests} history requests, least {least}")
 
 
 def table_hash(pipeline: Pipeline) -> list[tuple[Any, ...]]:
