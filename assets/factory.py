@@ -89,14 +89,13 @@ def landed_metadata(table: str, rows: int, window: DateWindow, quarantined: int)
 def ibkr_metadata(traffic: dict[str, Any], wall_wait_seconds: float) -> dict[str, Any]:
     """Dagster metadata for the IBKR traffic of one step (waits as wall time, not summed over threads)."""
     totals = traffic["totals"]
-    endpoints = {name: counters for name, counters in traffic["endpoints"].items() if any(counters.values())}
     return {
         "ibkr_requests": int(totals["requests"]),
         "ibkr_retries": int(totals["retries"]),
         "ibkr_429s": int(totals["throttled"]),
         "ibkr_wait_seconds": wall_wait_seconds,
         "ibkr_bytes": int(totals["bytes"]),
-        "ibkr_endpoints": dg.MetadataValue.json(endpoints),
+        "ibkr_endpoints": dg.MetadataValue.json(traffic["endpoints"]),
         "ibkr_penalties": dg.MetadataValue.json(traffic["penalties"]),
     }
 
