@@ -47,7 +47,7 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         reaped.append(run.run_id)
     if instance.event_log_storage.supports_global_concurrency_limits:
-        for run_id in instance.event_log_storage.get_concurrency_run_ids():
+        for run_id in _slot_run_ids(instance):
             run = instance.get_run_by_id(run_id)
             if run is None or run.is_finished:
                 # Still held by a run that finished: a crash between its end and freeing its slots.
@@ -58,6 +58,19 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
                     # The step's own process died holding the slot (a UI run's step killed mid-load).
                     instance.event_log_storage.free_concurrency_slot_for_step(run_id, tag[len(STEP_TAG_PREFIX):])
     return reaped
+
+
+def _slot_run_ids(instance: dg.DagsterInstance) -> set[str]:
+    """Every run with a pending step or a claimed slot in any pool.
+
+    Dagster lists only runs with pending steps; a claim racing ``stop_run`` (a step thread claiming
+    while the command frees the run's slots) leaves a claimed slot without one, held for ever.
+    """
+    storage = instance.event_log_storage
+    found = set(storage.get_concurrency_run_ids())
+    for pool in storage.get_concurrency_keys():
+        found.update(slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots if slot.run_id)
+    return found
 
 
 def mark_step_process(instance: dg.DagsterInstance, run_id: str, step_key: str) -> None:

@@ -58,6 +58,19 @@ def test_a_step_whose_process_died_gives_its_slot_back(instance: dg.DagsterInsta
     assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED, "its run worker may live on"
 
 
+def test_a_slot_claimed_while_the_run_was_being_stopped_is_freed(instance: dg.DagsterInstance) -> None:
+    # Ctrl-C/SIGTERM: stop_run cancels the run and frees its slots while a step thread is claiming one.
+    # The claim can land after the free removed the run's pending steps: a claimed slot that Dagster's
+    # list of runs with pending steps no longer shows (seen in CI as a re-run waiting for ever).
+    run_id = _started_run(instance, {WORKER_TAG: process_identity()}, "warehouse__positions")
+    instance.event_log_storage._remove_pending_steps(run_id=run_id)  # the claim that raced the free
+    instance.report_run_canceled(instance.get_run_by_id(run_id), "stopped")
+    assert run_id not in instance.event_log_storage.get_concurrency_run_ids()
+    assert slot_holders(instance, POOL) == [run_id]
+    reap_dead_runs(instance)
+    assert slot_holders(instance, POOL) == []
+
+
 def test_live_runs_and_runs_of_other_hosts_keep_their_slots(instance: dg.DagsterInstance) -> None:
     live = _started_run(instance, {WORKER_TAG: process_identity()}, "warehouse__positions")
     assert reap_dead_runs(instance) == []
