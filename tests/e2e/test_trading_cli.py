@@ -12,8 +12,9 @@ import pytest
 from tests.e2e.cli_helpers import Workdir, failure_lines
 
 DAY = "2026-11-20"
-# IBKR's own /pa limits (1 per 15 minutes) on both sides; only the rest is sped up for the test.
-REAL_PA = "global=50/1,trades=20/1,orders=20/1"
+# IBKR's own /pa limits (1 per 15 minutes) on both sides; only the rest is sped up for the test (the
+# account listings too: at IBKR's 1 per 5 s, 150 sub-accounts' pages would be most of the test's time).
+REAL_PA = "global=50/1,trades=20/1,orders=20/1,portfolio_accounts=20/1,portfolio_subaccounts=20/1"
 
 pytestmark = pytest.mark.slow
 
