@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--from", dest="start", type=_date, default=None, help="first date (with --to)")
     rebuild.add_argument("--to", dest="end", type=_date, default=None, help="last date (with --from)")
 
+    sub.add_parser("doctor", help="check settings, session, accounts, limits, pacing and storage, one line each")
+
     sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=50)
@@ -91,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ibkr_pipelines.rebuild_command import run_rebuild
 
             return run_rebuild(args.table, args.start, args.end)
+        if args.command == "doctor":
+            from ibkr_pipelines.doctor_command import run_doctor
+
+            return run_doctor()
         if args.command == "sql":
             from ibkr_pipelines.sql_command import run_sql
 

@@ -105,6 +105,9 @@ class Source:
     # Staging lands all of them, so a night also refreshes the days before it and up to
     # span_days - 1 missed nights lose nothing.
     span_days: int = 1
+    # Served by IBKR's brokerage session (/iserver, reference §1.1): it fails on its own, with one line,
+    # while TWS or the mobile app holds that session (doctor says which datasets this login can serve).
+    brokerage: bool = False
 
     def staged_window(self, window: DateWindow, oldest: datetime.date | None = None) -> DateWindow:
         """The dates a fetch for ``window`` lands: widened back to ``span_days``, not before ``oldest`` IBKR serves."""
@@ -270,9 +273,9 @@ SOURCES: dict[str, Source] = {
         # /iserver/account/trades answers the last 7 days (reference §2.6): each night lands all seven.
         Source("executions", ("executions",), "trading",
                "Executions of the last 7 days per account (/iserver/account/trades), upserted on execution_id.",
-               _executions, per_date=False, span_days=7),
-        _source("orders", "trading", "The brokerage session's orders (/iserver/account/orders), a daily snapshot.",
-                _orders),
+               _executions, per_date=False, span_days=7, brokerage=True),
+        Source("orders", ("orders",), "trading",
+               "The brokerage session's orders (/iserver/account/orders), a daily snapshot.", _orders, brokerage=True),
         _source("contracts", "reference", "Security definitions of every conid held or traded (merged on conid).",
                 _contracts, ("positions",), reads=("executions",)),
         _source("watchlist", "reference", "Symbols of IBKR_WATCHLIST resolved to conids (merged on the entry).",
@@ -285,7 +288,7 @@ SOURCES: dict[str, Source] = {
         Source("bars", ("bars",), "market_data",
                "Historical bars (IBKR_BAR_SIZES) of every conid held or watched, chained back from the window's end "
                "in requests of up to 1000 bars, five series in flight.",
-               _bars, per_date=False, reads_latest=("positions", "watchlist")),
+               _bars, per_date=False, reads_latest=("positions", "watchlist"), brokerage=True),
         # One conid per call and one call per 15 minutes: a targeted dataset, not part of the night.
         Source("pa_transactions", ("pa_transactions",), "performance",
                "Portfolio Analyst transactions of the conids in IBKR_PA_TRANSACTION_CONIDS (one call each).",
