@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import random
 import socket
 import sys
@@ -16,7 +17,7 @@ from ibkr_pipelines.simulator.clock import SimClock
 from ibkr_pipelines.simulator.config import FaultConfig, SimulatorConfig
 from ibkr_pipelines.simulator.faults import FaultInjector
 from ibkr_pipelines.simulator.handler import SimRequestHandler
-from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials
+from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
 from ibkr_pipelines.simulator.pacing import Pacer
 from ibkr_pipelines.simulator.payloads import Views
@@ -281,14 +282,54 @@ class Simulator:
         self.session.logout()
 
 
+def write_credentials(creds: OAuth1Credentials, path: str | None) -> None:
+    """``NAME=value`` lines of ``creds.as_env()`` to ``path`` (created 0600), or to stdout without a path."""
+    text = "".join(f"{k}={v}\n" for k, v in creds.as_env().items())
+    if path is None:
+        print(text, end="", flush=True)
+        return
+    # Written whole to a new 0600 file, then renamed over ``path``: a reader waiting for the file never
+    # sees it half written, and an older file's wider mode is not inherited.
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise ValueError(f"cannot write the OAuth credentials to {path}: {exc.strerror}") from None
+
+
 def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.date | None = None,
-          logged_in: bool = True, **options: Any) -> None:
+          logged_in: bool = True, *, oauth1_consumer: str | None = None, signature_public_key: str | None = None,
+          encryption_public_key: str | None = None, realm: str | None = None,
+          credentials_out: str | None = None, **options: Any) -> None:
     """Run a simulator in the foreground until KeyboardInterrupt, printing its base URL.
 
     ``options`` are further SimulatorConfig fields (e.g. ``paper=True``, ``extra_subaccounts=150``).
+    With ``oauth1_consumer`` (and the two public key PEM paths) it stands in for api.ibkr.com with that
+    OAuth consumer registered, and writes the consumer's credentials to ``credentials_out`` (0600) or,
+    without it, prints them to stdout before serving. ValueError for a setting it cannot use.
     """
+    if oauth1_consumer is not None:
+        if not (signature_public_key and encryption_public_key):
+            raise ValueError("--oauth1-consumer needs --signature-public-key and --encryption-public-key")
+        consumer = consumer_from_files(oauth1_consumer, signature_public_key, encryption_public_key, realm)
+        options["oauth1_consumers"] = (consumer,)
+    elif signature_public_key or encryption_public_key or realm or credentials_out:
+        raise ValueError("--signature-public-key, --encryption-public-key, --realm and --credentials-out "
+                         "need --oauth1-consumer")
     config = SimulatorConfig(seed=seed, today=today, port=port, tls=tls, logged_in=logged_in, **options)
-    sim = Simulator(config).start()
+    sim = Simulator(config)
+    sim.start()
+    try:
+        for creds in sim.oauth1_credentials.values():
+            write_credentials(creds, credentials_out)
+    except ValueError:
+        sim.stop()
+        raise
     line = f"IBKR simulator serving {sim.base_url}"
     if tls:
         line += f" (CA bundle: {sim.ca_bundle_path})"
