@@ -34,6 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--paper", action="store_true", help="paper account ids (DF..., DU...)")
     sim.add_argument("--extra-subaccounts", type=int, default=0, metavar="N", help="N more FA client accounts")
     sim.add_argument("--limits", default=None, help="the simulator's own limits, e.g. global=50/1 (IBKR's by default)")
+    oauth = sim.add_argument_group("OAuth 1.0a", "stand in for api.ibkr.com: register a consumer, "
+                                   "then every request must be OAuth-signed (IBKR's OAuth limits)")
+    oauth.add_argument("--oauth1-consumer", metavar="KEY", default=None, help="the consumer key to register")
+    oauth.add_argument("--signature-public-key", metavar="PEM_PATH", default=None,
+                       help="the consumer's RSA public signature key (PEM)")
+    oauth.add_argument("--encryption-public-key", metavar="PEM_PATH", default=None,
+                       help="the consumer's RSA public encryption key (PEM)")
+    oauth.add_argument("--realm", default=None, help="limited_poa (default), test_realm for TESTCONS")
+    oauth.add_argument("--credentials-out", metavar="FILE", default=None,
+                       help="write the issued credentials as IBKR_OAUTH1_*=value lines to FILE (mode 0600); "
+                            "default: print them to stdout")
+    oauth.add_argument("--lst-seconds", type=float, default=86400.0, metavar="S",
+                       help="live session token lifetime (IBKR: 24 h)")
 
     ingest = sub.add_parser("ingest", help="run the nightly ingestion through Dagster in this process (steps side by side)")
     ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today in New York)")
@@ -80,6 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     paper=args.paper,
                     extra_subaccounts=args.extra_subaccounts,
                     limits_spec=args.limits,
+                    auth="oauth" if args.oauth1_consumer else "gateway",
+                    oauth1_consumer=args.oauth1_consumer,
+                    signature_public_key=args.signature_public_key,
+                    encryption_public_key=args.encryption_public_key,
+                    realm=args.realm,
+                    credentials_out=args.credentials_out,
+                    lst_seconds=args.lst_seconds,
                 )
             except ValueError as exc:  # a simulator setting it cannot use (its own --limits, a date...)
                 print(f"error: {exc}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """The embedded, deterministic IBKR Client Portal Web API simulator (stdlib HTTP server)."""
 
 from ibkr_pipelines.simulator.config import FaultConfig, SimulatorConfig
+from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials
 from ibkr_pipelines.simulator.server import Simulator, serve
 
-__all__ = ["FaultConfig", "Simulator", "SimulatorConfig", "serve"]
+__all__ = ["FaultConfig", "OAuth1Consumer", "OAuth1Credentials", "Simulator", "SimulatorConfig", "serve"]

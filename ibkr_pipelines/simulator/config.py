@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, ibkr_limits, with_overrides
+from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer
 from ibkr_pipelines.simulator.orders import OPEN_MAX
 from ibkr_pipelines.simulator.roster import Roster
 from ibkr_pipelines.trading_calendar import trading_date
@@ -103,6 +104,15 @@ class SimulatorConfig:
     # the recording Portfolio/POST-pa-transactions.json lists its two transactions.
     pa_transactions_oldest_first: bool = False
 
+    # -- OAuth 1.0a (oauth1.py, oauth1_gate.py) --
+    # Consumers registered at start-up. With at least one, the simulator stands in for api.ibkr.com:
+    # every /v1/api request must be OAuth-signed, the limits are IBKR's OAuth ones (reference §5.1),
+    # and no gateway login is involved (logged_in and brokerage_at_start do not apply).
+    oauth1_consumers: tuple[OAuth1Consumer, ...] = ()
+    lst_seconds: float = 86400.0  # reference §1.3 step 7, §6: live session tokens are valid 24 h
+    # guess: IBKR publishes no allowed clock skew for oauth_timestamp; 300 s is the usual OAuth tolerance.
+    oauth1_timestamp_skew_seconds: float = 300.0
+
     def __post_init__(self) -> None:
         if self.summary_timestamp_unit not in ("s", "ms"):
             raise ValueError(f"summary_timestamp_unit must be 's' or 'ms', got {self.summary_timestamp_unit!r}")
@@ -112,6 +122,16 @@ class SimulatorConfig:
             raise ValueError(f"extra_subaccounts must be >= 0, got {self.extra_subaccounts}")
         if not 0 <= self.open_orders_per_account <= OPEN_MAX:
             raise ValueError(f"open_orders_per_account must be 0..{OPEN_MAX}, got {self.open_orders_per_account}")
+        if self.auth not in ("gateway", "oauth"):
+            raise ValueError(f"auth must be 'gateway' or 'oauth', got {self.auth!r}")
+        if self.lst_seconds <= 0 or self.oauth1_timestamp_skew_seconds < 0:
+            raise ValueError("lst_seconds must be > 0 and oauth1_timestamp_skew_seconds >= 0")
+        self.oauth1_consumers = tuple(self.oauth1_consumers)
+
+    @property
+    def oauth_mode(self) -> bool:
+        """True when OAuth consumers are configured: the simulator is api.ibkr.com, not a gateway."""
+        return bool(self.oauth1_consumers)
 
     def roster(self) -> Roster:
         """The accounts the login sees, from the account switches."""
@@ -123,8 +143,9 @@ class SimulatorConfig:
         return ViewOptions(self.summary_timestamp_unit, nulls)
 
     def effective_limits(self) -> SimLimits:
-        """The limits to enforce: IBKR's for ``auth``, with ``limits_spec`` applied (ValueError if unreadable)."""
-        return with_overrides(ibkr_limits(self.auth, penalty_seconds=self.penalty_seconds), self.limits_spec)
+        """The limits to enforce: IBKR's for ``auth`` (OAuth's with consumers), then ``limits_spec`` (ValueError)."""
+        auth = "oauth" if self.oauth_mode else self.auth
+        return with_overrides(ibkr_limits(auth, penalty_seconds=self.penalty_seconds), self.limits_spec)
 
     def effective_today(self) -> datetime.date:
         """The simulated date the clock starts at."""

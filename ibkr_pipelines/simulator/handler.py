@@ -5,7 +5,13 @@ control surface for other processes (not paced, not counted, no faults): GET /si
 /sim/reset-stats, /sim/clock {"today"}, /sim/login, /sim/logout, /sim/expire-login (the gateway's
 login is gone), /sim/expire-session (the brokerage session idled out), /sim/compete (another platform
 takes the brokerage session), /sim/reset-window {"seconds"}, /sim/penalty {"scope","seconds"},
-/sim/faults {...}.
+/sim/faults {...}, /sim/expire-oauth (every live OAuth live session token expires now).
+
+In OAuth mode (consumers registered: the simulator is api.ibkr.com) every /v1/api request is judged
+by the OAuth gate (oauth1_gate.py) after pacing counted its arrival: a 429 verdict still wins (guess:
+the penalty box sits at the edge, before authentication); a refusal is a 401 that neither touches the
+session nor meets a fault; a validly signed request is the login, touches the session and goes on as
+in gateway mode, the LST endpoint's answer standing in for a route.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ibkr_pipelines.simulator.api import compete_flag
 from ibkr_pipelines.simulator.config import FaultConfig
+from ibkr_pipelines.simulator.oauth1_gate import Verdict
 from ibkr_pipelines.simulator.routes import Reply, Request, error
 
 if TYPE_CHECKING:
@@ -143,25 +150,54 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         target = rel + ("?" + parts.query if parts.query else "")
         sim = self.sim
         method = self.command.upper()
-        ticket = sim.pacer.arrive(method, rel, arrival)
+        pacer = sim.pacer  # one pacer per request, even if registering OAuth's first consumer swaps it
+        ticket = pacer.arrive(method, rel, arrival)
         if rel == _SSODH_INIT:
             sim.session.note_ssodh_init(_compete(raw))  # every call sent counts, whatever it is answered
-        # Every arrival reaches the gateway and refreshes (or discovers the end of) the idle timer,
-        # including requests answered 429 or with an injected fault.
-        state = sim.session.touch(arrival)
         answer: tuple[int, bytes | None, dict[str, str]] | None = None
         try:
-            answer = self._answer(sim, method, rel, target, parts.query, raw, arrival, ticket, state)
+            if sim.oauth_mode:
+                answer = self._oauth_answer(sim, method, rel, target, parts.query, raw, arrival, ticket, path)
+            else:
+                # Every arrival reaches the gateway and refreshes (or discovers the end of) the idle
+                # timer, including requests answered 429 or with an injected fault.
+                state = sim.session.touch(arrival)
+                answer = self._answer(sim, method, rel, target, parts.query, raw, arrival, ticket, state)
         finally:
             # Counted (and released from the concurrency scopes) just before the bytes go out, so a
             # client that sends its next request on receipt never overlaps with this one.
-            sim.pacer.done(ticket, answer[0] if answer else 0, time.monotonic())
+            pacer.done(ticket, answer[0] if answer else 0, time.monotonic())
         if answer is not None:
             self._send(*answer)
 
+    def _signed_url(self, sim: "Simulator", path: str) -> str:
+        """The URL the client called, as its signature must cover it: scheme, Host header, path; no query."""
+        # Reference §1.3 step 4 signs quote_plus(full_url). The host is the request's Host header as
+        # sent (ibind sends Host: api.ibkr.com); guess for a request without one: the bound address.
+        scheme = "https" if sim.config.tls else "http"
+        host = self.headers.get("Host") or f"{sim.config.host}:{sim.port}"
+        return f"{scheme}://{host}{path}"
+
+    def _oauth_answer(self, sim: "Simulator", method: str, rel: str, target: str, query: str, raw: bytes,
+                      arrival: float, ticket: Any, path: str) -> tuple[int, bytes | None, dict[str, str]] | None:
+        """OAuth mode: 429 first, then the gate (401 or the LST answer), then as in gateway mode."""
+        if ticket.throttled:
+            return self._answer(sim, method, rel, target, query, raw, arrival, ticket, "ok")
+        pairs = parse_qsl(query, keep_blank_values=True)
+        verdict: Verdict = sim.oauth1_check(method, self._signed_url(sim, path), rel, pairs,
+                                            self.headers.get("Authorization"), arrival)
+        if verdict.refusal is not None:
+            return verdict.refusal.status, dumps(verdict.refusal.body), {}
+        state = sim.session.touch(arrival)
+        return self._answer(sim, method, rel, target, query, raw, arrival, ticket, state, verdict.reply)
+
     def _answer(self, sim: "Simulator", method: str, rel: str, target: str, query: str, raw: bytes,
-                arrival: float, ticket: Any, state: str) -> tuple[int, bytes | None, dict[str, str]] | None:
-        """Status, body and headers to send, or None to drop the connection unanswered (timeout)."""
+                arrival: float, ticket: Any, state: str,
+                preset: Reply | None = None) -> tuple[int, bytes | None, dict[str, str]] | None:
+        """Status, body and headers to send, or None to drop the connection unanswered (timeout).
+
+        ``preset`` is an answer made before routing (the OAuth LST endpoint's); faults apply to it too.
+        """
         cfg = sim.config
         if ticket.throttled:
             hdrs = {"Retry-After": str(ticket.retry_after)} if cfg.send_retry_after and ticket.retry_after else {}
@@ -183,9 +219,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             # The brokerage session drops under this request (as in PR #75 or after the nightly reset):
             # it is then answered as the new state says (/iserver: no bridge; /portfolio: as usual).
             sim.session.expire_brokerage()
-            reply = self._route(sim, method, rel, query, raw, arrival, state)
+            reply = preset if preset is not None else self._route(sim, method, rel, query, raw, arrival, state)
         else:
-            reply = self._route(sim, method, rel, query, raw, arrival, state)
+            reply = preset if preset is not None else self._route(sim, method, rel, query, raw, arrival, state)
         if delay > 0:
             time.sleep(delay)
         body = reply.raw if reply.raw is not None else (None if reply.body is None else dumps(reply.body))
@@ -245,6 +281,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
                 out = {"ok": True}
             elif cmd == ("POST", "/sim/penalty"):
                 sim.force_penalty(str(data["scope"]), float(data["seconds"]))
+                out = {"ok": True}
+            elif cmd == ("POST", "/sim/expire-oauth"):
+                sim.expire_oauth()  # every live LST expires now (tests of mid-run renewal)
                 out = {"ok": True}
             elif cmd == ("POST", "/sim/faults"):
                 sim.set_faults(FaultConfig.from_dict(data))

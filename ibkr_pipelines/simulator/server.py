@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import os
 import random
 import socket
 import sys
 import threading
+import time
+from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -14,6 +17,8 @@ from ibkr_pipelines.simulator.clock import SimClock
 from ibkr_pipelines.simulator.config import FaultConfig, SimulatorConfig
 from ibkr_pipelines.simulator.faults import FaultInjector
 from ibkr_pipelines.simulator.handler import SimRequestHandler
+from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
+from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
 from ibkr_pipelines.simulator.pacing import Pacer
 from ibkr_pipelines.simulator.payloads import Views
 from ibkr_pipelines.simulator.routes import Api, WorldState
@@ -55,10 +60,16 @@ class Simulator:
         today = self.config.effective_today()
         check_world_date(today)
         self.limits = self.config.effective_limits()
+        self._oauth_limits = self.config.oauth_mode or self.config.auth == "oauth"
         self.clock = SimClock(today)
-        self.session = GatewaySession(self.config.logged_in, self.config.idle_timeout_seconds,
-                                      brokerage_at_start=self.config.brokerage_at_start,
+        oauth = self.config.oauth_mode  # api.ibkr.com: no gateway login, the LST is the login
+        self.session = GatewaySession(self.config.logged_in and not oauth, self.config.idle_timeout_seconds,
+                                      brokerage_at_start=self.config.brokerage_at_start and not oauth,
                                       competing=self.config.competing)
+        self.oauth1 = OAuth1Gate(self.config.seed, self.config.lst_seconds, self.config.oauth1_timestamp_skew_seconds)
+        self._oauth_lock = threading.Lock()  # the gate's verdict and the session's login change together
+        for consumer in self.config.oauth1_consumers:
+            self.oauth1.register(consumer)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
         self._world_lock = threading.Lock()
@@ -157,6 +168,56 @@ class Simulator:
         with self._network_lock:
             return self._network.uniform(0.0, jitter)
 
+    # -- OAuth 1.0a --
+    @property
+    def oauth_mode(self) -> bool:
+        """True once an OAuth consumer is registered: every /v1/api request must then be signed."""
+        return self.oauth1.active
+
+    def register_oauth1_consumer(self, consumer: OAuth1Consumer) -> OAuth1Credentials:
+        """Register a consumer as IBKR's self-service portal does: public keys in, credentials out.
+
+        The first registration on a gateway simulator turns it into api.ibkr.com: from then on every
+        /v1/api request must be OAuth-signed, the gateway's login is gone (the LST is the login), and
+        when gateway limits were in force they become IBKR's OAuth limits (with fresh pacing counters).
+        """
+        first = not self.oauth1.active
+        creds = self.oauth1.register(consumer)
+        if first:
+            self.session.brokerage_at_start = False  # reference §1.3 step 11: ssodh/init after the LST
+            self.session.logout()
+            if not self._oauth_limits:  # reference §5.1: 50 req/s per username on the OAuth path
+                self._oauth_limits = True
+                self.limits = replace(self.config, auth="oauth").effective_limits()
+                self.pacer = Pacer(self.limits, self.config.penalty_scope)
+        return creds
+
+    @property
+    def oauth1_credentials(self) -> dict[str, OAuth1Credentials]:
+        """The credentials handed to each registered consumer, by consumer key."""
+        return self.oauth1.credentials()
+
+    def oauth1_check(self, method: str, url: str, path: str, query: list[tuple[str, str]],
+                     authorization: str | None, arrival: float) -> Verdict:
+        """Judge a /v1/api request in OAuth mode and keep the session in step with the LSTs."""
+        with self._oauth_lock:
+            now = time.time()  # wall clock: timestamps and LST expiry (a libfaketime run agrees with itself)
+            if self.session.logged_in and not self.oauth1.any_live(now):
+                # guess: the Web API session lives on its LSTs; with none left it is gone (brokerage too),
+                # so an LST renewed after expiry starts a fresh session that needs ssodh/init again, while
+                # one renewed before expiry (IbkrConduit renews an hour early) keeps the session.
+                self.session.logout()
+            verdict = self.oauth1.check(method, url, path, query, authorization, now)
+            if verdict.passed:
+                self.session.ensure_login(arrival)
+            return verdict
+
+    def expire_oauth(self) -> None:
+        """Every live LST expires now: signed requests answer 401 until a new LST (``POST /sim/expire-oauth``)."""
+        with self._oauth_lock:
+            self.oauth1.expire_all(time.time())
+            self.session.logout()
+
     # -- controls --
     def set_today(self, d: datetime.date) -> None:
         """Move the simulated date; answers reflect the close of that date (ValueError before the world)."""
@@ -174,14 +235,19 @@ class Simulator:
         ``stats()["session"]["ssodh_init"]`` is ``{"compete_true": n, "compete_false": m}``: every
         ssodh/init request that reached the simulator, by its ``compete`` value (a missing or non-true
         value counts as false), so a test can prove a client never asked to take over the session.
+
+        ``stats()["oauth1"]`` counts consumers, LSTs issued, signed requests accepted and 401 refusals
+        by reason (oauth1_gate.REFUSALS); never a token, secret or signature.
         """
         out = self.pacer.stats()
         out["session"] = self.session.snapshot() | {"today": self.clock.today.isoformat()}
+        out["oauth1"] = self.oauth1.stats()
         return out
 
     def reset_stats(self) -> None:
         """Forget counters, rate windows and penalty boxes."""
         self.pacer.reset_stats()
+        self.oauth1.reset_stats()
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Replace the fault configuration (restarts the per-request fault counters)."""
@@ -216,14 +282,54 @@ class Simulator:
         self.session.logout()
 
 
+def write_credentials(creds: OAuth1Credentials, path: str | None) -> None:
+    """``NAME=value`` lines of ``creds.as_env()`` to ``path`` (created 0600), or to stdout without a path."""
+    text = "".join(f"{k}={v}\n" for k, v in creds.as_env().items())
+    if path is None:
+        print(text, end="", flush=True)
+        return
+    # Written whole to a new 0600 file, then renamed over ``path``: a reader waiting for the file never
+    # sees it half written, and an older file's wider mode is not inherited.
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise ValueError(f"cannot write the OAuth credentials to {path}: {exc.strerror}") from None
+
+
 def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.date | None = None,
-          logged_in: bool = True, **options: Any) -> None:
+          logged_in: bool = True, *, oauth1_consumer: str | None = None, signature_public_key: str | None = None,
+          encryption_public_key: str | None = None, realm: str | None = None,
+          credentials_out: str | None = None, **options: Any) -> None:
     """Run a simulator in the foreground until KeyboardInterrupt, printing its base URL.
 
     ``options`` are further SimulatorConfig fields (e.g. ``paper=True``, ``extra_subaccounts=150``).
+    With ``oauth1_consumer`` (and the two public key PEM paths) it stands in for api.ibkr.com with that
+    OAuth consumer registered, and writes the consumer's credentials to ``credentials_out`` (0600) or,
+    without it, prints them to stdout before serving. ValueError for a setting it cannot use.
     """
+    if oauth1_consumer is not None:
+        if not (signature_public_key and encryption_public_key):
+            raise ValueError("--oauth1-consumer needs --signature-public-key and --encryption-public-key")
+        consumer = consumer_from_files(oauth1_consumer, signature_public_key, encryption_public_key, realm)
+        options["oauth1_consumers"] = (consumer,)
+    elif signature_public_key or encryption_public_key or realm or credentials_out:
+        raise ValueError("--signature-public-key, --encryption-public-key, --realm and --credentials-out "
+                         "need --oauth1-consumer")
     config = SimulatorConfig(seed=seed, today=today, port=port, tls=tls, logged_in=logged_in, **options)
-    sim = Simulator(config).start()
+    sim = Simulator(config)
+    sim.start()
+    try:
+        for creds in sim.oauth1_credentials.values():
+            write_credentials(creds, credentials_out)
+    except ValueError:
+        sim.stop()
+        raise
     line = f"IBKR simulator serving {sim.base_url}"
     if tls:
         line += f" (CA bundle: {sim.ca_bundle_path})"

@@ -26,6 +26,11 @@ answers 404, reference §6; guess: once per login). Per-brokerage-session memory
 whether /iserver/account/orders had its pre-flight call. A brokerage session ends when it idles out,
 another platform competes, the nightly reset comes or the login goes; the next ssodh/init (or login)
 opens a new one with fresh memory. Times are ``time.monotonic()`` values passed in by the caller.
+
+OAuth mode (api.ibkr.com, no gateway; server.Simulator with OAuth consumers): the login is not a
+browser's but the live session token's. A validly signed request is "logged in" (``ensure_login``:
+a fresh session if there was none); the brokerage session is not up until ``ssodh/init`` (reference
+§1.3 step 11: ibind calls it right after getting the LST), so ``brokerage_at_start`` is False there.
 """
 
 from __future__ import annotations
@@ -83,6 +88,14 @@ class GatewaySession:
             self._drop_brokerage()
             self.brokerage = self.brokerage_at_start and not self.competing
             self.last_request = time.monotonic() if now is None else now
+
+    def ensure_login(self, now: float) -> bool:
+        """Log in (a fresh session) unless logged in; True if it did (OAuth: a validly signed request is the login)."""
+        with self._lock:
+            if self.logged_in:
+                return False
+            self.login(now)
+            return True
 
     def logout(self) -> None:
         """The gateway's login is gone (logout or its own expiry): 401 everywhere until login()."""
