@@ -19,7 +19,7 @@ from pydantic import Field, PrivateAttr
 
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import Connection, open_connection
-from ibkr_pipelines.errors import GatewayUnreachable, IbkrUnavailable
+from ibkr_pipelines.errors import GatewayUnreachable, IbkrUnavailable, NotAuthenticated
 from ibkr_pipelines.staging import Storage
 
 # Config field -> the environment variable it stands for (and falls back to).
@@ -84,9 +84,9 @@ class IbkrResource(dg.ConfigurableResource):
     def client(self) -> Connection:
         """The process's open connection (session, keep-alive, listings paid once), whatever dates it serves.
 
-        When nothing answered at the address, or IBKR answered only failures for the outage budget,
-        the run's later steps in this process get the same one-line error at once instead of each
-        waiting it out again.
+        When nothing answered at the address, IBKR answered only failures for the outage budget, or
+        the login was refused (no gateway login, OAuth credentials refused), the run's later steps in
+        this process get the same one-line error at once instead of each trying again.
         """
         with self._opening:
             if self._unreachable is not None:
@@ -97,7 +97,7 @@ class IbkrResource(dg.ConfigurableResource):
                     self._connection = stack.enter_context(
                         open_connection(self.settings(), simulator_options=self.simulator_options, verdict_group=self._run_id)
                     )
-                except (GatewayUnreachable, IbkrUnavailable) as exc:
+                except (GatewayUnreachable, IbkrUnavailable, NotAuthenticated) as exc:
                     stack.close()
                     self._unreachable = exc
                     raise

@@ -15,6 +15,24 @@ from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.schemas.bars import BAR_SIZES, SOURCES as BAR_SOURCES
 
 AUTH_MODES = ("gateway", "oauth1", "oauth2")
+IBKR_API_URL = "https://api.ibkr.com/v1/api"  # where OAuth logins talk to IBKR (reference §1.3)
+OAUTH1_REALMS = ("limited_poa", "test_realm")  # test_realm only with the TESTCONS consumer (reference §1.3)
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+@dataclass(frozen=True)
+class OAuth1Settings:
+    """OAuth 1.0a credentials from IBKR's self-service portal (reference §1.3); secrets never in repr."""
+
+    consumer_key: str
+    access_token: str = field(repr=False)
+    access_token_secret: str = field(repr=False)
+    signature_key: Path = field(repr=False)
+    encryption_key: Path = field(repr=False)
+    dh_prime: str = field(repr=False)
+    dh_generator: int = 2
+    realm: str = "limited_poa"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -51,6 +69,7 @@ class Settings:
     bar_sizes: tuple[str, ...] = ("1d", "1min")
     bar_source: str = "Trades"
     bars_outside_rth: bool = False
+    oauth1: OAuth1Settings | None = None  # IBKR_AUTH=oauth1 only
 
     @property
     def uses_simulator(self) -> bool:
@@ -74,9 +93,11 @@ class Settings:
         auth = env.get("IBKR_AUTH", "gateway").strip().lower() or "gateway"
         if auth not in AUTH_MODES:
             raise ConfigError("IBKR_AUTH", f"must be one of {', '.join(AUTH_MODES)}, got {auth!r}")
-        if auth != "gateway":
-            raise ConfigError("IBKR_AUTH", f"{auth!r} is not supported yet; use 'gateway' (OAuth comes later)")
+        if auth == "oauth2":
+            raise ConfigError("IBKR_AUTH", "'oauth2' is not supported yet; use 'gateway' or 'oauth1'")
         base_url = _base_url(env.get("IBKR_BASE_URL"))
+        if auth == "oauth1" and base_url is None:
+            base_url = IBKR_API_URL  # OAuth talks to IBKR itself; the embedded simulator is a gateway
         ca_bundle = _optional_path(env, "IBKR_CA_BUNDLE", must_exist=True)
         settings = cls(
             auth=auth,
@@ -104,12 +125,50 @@ class Settings:
             bar_sizes=_bar_sizes(env, "IBKR_BAR_SIZES", cls.bar_sizes),
             bar_source=_bar_source(env, "IBKR_BAR_SOURCE", cls.bar_source),
             bars_outside_rth=_bool(env, "IBKR_BARS_OUTSIDE_RTH", False),
+            oauth1=_oauth1(env) if auth == "oauth1" else None,
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings
 
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+
+def _required(env: Mapping[str, str], name: str, what: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        raise ConfigError(name, f"is required with IBKR_AUTH=oauth1: {what}")
+    return raw
+
+
+def _oauth1(env: Mapping[str, str]) -> OAuth1Settings:
+    """The OAuth 1.0a credentials, each checked for presence and form (values are never echoed)."""
+    prime = _required(env, "IBKR_OAUTH1_DH_PRIME", "the Diffie-Hellman prime from the self-service portal (hex)")
+    prime = prime.removeprefix("0x").removeprefix("0X")
+    if not _HEX.match(prime) or int(prime, 16) < 2**255:
+        raise ConfigError("IBKR_OAUTH1_DH_PRIME", "must be the portal's prime in hex (hundreds of hex digits, no 0x)")
+    consumer_key = _required(env, "IBKR_OAUTH1_CONSUMER_KEY", "the consumer key you registered (e.g. TESTCONS)")
+    realm = (env.get("IBKR_OAUTH1_REALM") or "").strip() or ("test_realm" if consumer_key == "TESTCONS" else "limited_poa")
+    if realm not in OAUTH1_REALMS:
+        raise ConfigError("IBKR_OAUTH1_REALM", f"must be one of {', '.join(OAUTH1_REALMS)}, got {realm!r}")
+    return OAuth1Settings(
+        consumer_key=consumer_key,
+        access_token=_required(env, "IBKR_OAUTH1_ACCESS_TOKEN", "the access token from the self-service portal"),
+        access_token_secret=_required(env, "IBKR_OAUTH1_ACCESS_TOKEN_SECRET",
+                                      "the encrypted access-token secret from the self-service portal (base64)"),
+        signature_key=_key_file(env, "IBKR_OAUTH1_SIGNATURE_KEY", "your private signature key (PEM)"),
+        encryption_key=_key_file(env, "IBKR_OAUTH1_ENCRYPTION_KEY", "your private encryption key (PEM)"),
+        dh_prime=prime.lower(),
+        dh_generator=int(_number(env, "IBKR_OAUTH1_DH_GENERATOR", 2, minimum=2, maximum=2**31)),
+        realm=realm,
+    )
+
+
+def _key_file(env: Mapping[str, str], name: str, what: str) -> Path:
+    path = Path(_required(env, name, f"the path of {what}")).expanduser()
+    if not path.is_file():
+        raise ConfigError(name, f"no such file: {str(path)!r}")
+    return path
 
 
 def _base_url(raw: str | None) -> str | None:

@@ -32,7 +32,15 @@ class IbkrError(IbkrPipelinesError):
 
 
 class NotAuthenticated(IbkrError):
-    """The session is gone (401) and could not be re-established."""
+    """The session is gone (401) and could not be re-established; ``text`` is IBKR's error text, if any."""
+
+    def __init__(self, message: str, *, endpoint: str = "", status: int | None = None, text: str = "") -> None:
+        self.text = text
+        super().__init__(message, endpoint=endpoint, status=status)
+
+
+class OAuthRefused(NotAuthenticated):
+    """IBKR refused the OAuth credentials themselves: the message names the setting to fix."""
 
 
 class GatewayNotLoggedIn(NotAuthenticated):

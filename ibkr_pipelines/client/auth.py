@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from requests.auth import AuthBase
 
@@ -45,6 +45,10 @@ class Authenticator(Protocol):
         """Make the read-only session usable (/portfolio, /pa, /trsrv), or raise a typed error saying why not."""
         ...
 
+    def session_fresh(self) -> bool:
+        """False when the credentials behind the open session are about to expire (open it again first)."""
+        ...
+
     def open_brokerage(self, caller: SessionCalls) -> None:
         """Make the brokerage session usable (/iserver) without taking it from another platform unless allowed."""
         ...
@@ -66,6 +70,10 @@ class NoAuth:
     def open_session(self, caller: SessionCalls) -> None:
         """Nothing to open."""
 
+    def session_fresh(self) -> bool:
+        """Nothing expires."""
+        return True
+
     def open_brokerage(self, caller: SessionCalls) -> None:
         """Nothing to open."""
 
@@ -79,6 +87,58 @@ def session_healthy(status: Any) -> bool:
 
 def _competing(status: Any) -> bool:
     return isinstance(status, dict) and bool(status.get("competing"))
+
+
+def _taken() -> BrokerageSessionTaken:
+    return BrokerageSessionTaken(
+        "another platform (TWS or the IBKR mobile app) holds this login's brokerage session, which this "
+        "dataset needs: log out there, or set IBKR_COMPETE=true to take it over (that logs the other one out)",
+        endpoint="POST /iserver/auth/status",
+    )
+
+
+def open_brokerage_tier(
+    caller: SessionCalls,
+    *,
+    compete: bool,
+    status_polls: int,
+    poll_seconds: float,
+    not_logged_in: Callable[[str], Exception],
+) -> None:
+    """``auth/status``, then ``ssodh/init`` only when the tier is down, competing only if allowed (every login mode).
+
+    ``not_logged_in`` turns a 401 on ``endpoint`` into the error of this login mode (a person must log in
+    at the gateway; OAuth credentials refused).
+    """
+    try:
+        status = caller.call_unrecovered("POST", "/iserver/auth/status")
+    except NotAuthenticated:
+        raise not_logged_in("POST /iserver/auth/status") from None
+    if session_healthy(status):
+        return
+    if _competing(status) and not compete:
+        raise _taken()
+    try:
+        caller.call_unrecovered("POST", "/iserver/auth/ssodh/init", json={"publish": True, "compete": compete})
+    except NotAuthenticated:
+        raise not_logged_in("POST /iserver/auth/ssodh/init") from None
+    for _ in range(status_polls):
+        try:
+            status = caller.call_unrecovered("POST", "/iserver/auth/status")
+        except NotAuthenticated:
+            raise not_logged_in("POST /iserver/auth/status") from None
+        if session_healthy(status):
+            log.info("IBKR brokerage session established")
+            return
+        if _competing(status) and not compete:
+            raise _taken()
+        time.sleep(poll_seconds)
+    raise NoBridge(
+        "the brokerage session did not come up after ssodh/init "
+        f"(authenticated={status.get('authenticated') if isinstance(status, dict) else None}, "
+        f"competing={status.get('competing') if isinstance(status, dict) else None})",
+        endpoint="POST /iserver/auth/status",
+    )
 
 
 class GatewayAuth:
@@ -113,41 +173,11 @@ class GatewayAuth:
                 raise self._not_logged_in(caller, "POST /tickle") from None
             raise
 
+    def session_fresh(self) -> bool:
+        """The gateway keeps its own login alive (the keep-alive tickles it); nothing here expires."""
+        return True
+
     def open_brokerage(self, caller: SessionCalls) -> None:
         """``auth/status``; when the tier is down, ``ssodh/init`` competing only if allowed; never a silent takeover."""
-        try:
-            status = caller.call_unrecovered("POST", "/iserver/auth/status")
-        except NotAuthenticated:
-            raise self._not_logged_in(caller, "POST /iserver/auth/status") from None
-        if session_healthy(status):
-            return
-        if _competing(status) and not self.compete:
-            raise self._taken()
-        try:
-            caller.call_unrecovered(
-                "POST", "/iserver/auth/ssodh/init", json={"publish": True, "compete": self.compete}
-            )
-        except NotAuthenticated:
-            raise self._not_logged_in(caller, "POST /iserver/auth/ssodh/init") from None
-        for _ in range(self.status_polls):
-            status = caller.call_unrecovered("POST", "/iserver/auth/status")
-            if session_healthy(status):
-                log.info("IBKR brokerage session established through the gateway")
-                return
-            if _competing(status) and not self.compete:
-                raise self._taken()
-            time.sleep(self.poll_seconds)
-        raise NoBridge(
-            "the brokerage session did not come up after ssodh/init "
-            f"(authenticated={status.get('authenticated') if isinstance(status, dict) else None}, "
-            f"competing={status.get('competing') if isinstance(status, dict) else None})",
-            endpoint="POST /iserver/auth/status",
-        )
-
-    @staticmethod
-    def _taken() -> BrokerageSessionTaken:
-        return BrokerageSessionTaken(
-            "another platform (TWS or the IBKR mobile app) holds this login's brokerage session, which this "
-            "dataset needs: log out there, or set IBKR_COMPETE=true to take it over (that logs the other one out)",
-            endpoint="POST /iserver/auth/status",
-        )
+        open_brokerage_tier(caller, compete=self.compete, status_polls=self.status_polls, poll_seconds=self.poll_seconds,
+                            not_logged_in=lambda endpoint: self._not_logged_in(caller, endpoint))

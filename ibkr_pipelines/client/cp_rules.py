@@ -49,7 +49,8 @@ def classify(answer: Answer) -> Verdict:
     if status == 429:
         return throttle()
     if status == 401:
-        return recover(NotAuthenticated("IBKR session is not authenticated", endpoint=endpoint, status=401))
+        said = f" ({text})" if text else ""
+        return recover(NotAuthenticated(f"IBKR session is not authenticated{said}", endpoint=endpoint, status=401, text=text))
     if "no bridge" in text.lower() and in_brokerage_tier(path):
         return recover(NoBridge("IBKR brokerage session is missing (no bridge)", endpoint=endpoint, status=status))
     if _CALL_ORDER.search(text):

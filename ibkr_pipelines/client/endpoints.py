@@ -173,6 +173,8 @@ CLIENT_PORTAL_ENDPOINTS = EndpointTable(
         row(r"/sso/validate", "GET", scope="sso_validate", **_SESSION_ANSWER),  # §5.2: 1 req/min
         row(r"/sso/.*", **_SESSION_ANSWER),
         row(r"/logout.*", **_SESSION_ANSWER),
+        # OAuth 1.0a's live session token (§1.3): its answer derives the LST, never archived.
+        row(r"/oauth/.*", **_SESSION_ANSWER),
         # Market data (§2.8, §5.2). Snapshot needs /iserver/accounts first (§2.1, ibind #38).
         row(r"/iserver/marketdata/snapshot", "GET", scope="marketdata_snapshot", prime=Prime.ISERVER_ACCOUNTS),
         row(r"/iserver/marketdata/snapshot.*", prime=Prime.ISERVER_ACCOUNTS),

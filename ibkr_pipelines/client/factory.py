@@ -70,7 +70,11 @@ def pacing_file(settings: Settings, base_url: str) -> Path:
 
 
 def auth_strategy(settings: Settings) -> Authenticator:
-    """The auth strategy for IBKR_AUTH (gateway today; OAuth 1.0a / 2.0 later)."""
+    """The authenticator for IBKR_AUTH: a gateway someone logged into, or OAuth 1.0a credentials."""
+    if settings.auth == "oauth1" and settings.oauth1 is not None:
+        from ibkr_pipelines.client.oauth1 import OAuth1Auth  # loads the keys: only in this mode
+
+        return OAuth1Auth(settings.oauth1, compete=settings.compete)
     return GatewayAuth(compete=settings.compete)
 
 

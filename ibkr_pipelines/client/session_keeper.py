@@ -62,11 +62,11 @@ class SessionKeeper:
         self.prime(client, path, method=method)
 
     def ensure_session(self, client: ListingCalls) -> None:
-        """The read-only session, opened once per session."""
-        if self._session_up:
+        """The read-only session, opened once per session and again before its credentials expire (OAuth)."""
+        if self._session_up and self.auth.session_fresh():
             return
         with self._lock:
-            if not self._session_up:
+            if not (self._session_up and self.auth.session_fresh()):
                 self.auth.open_session(client)
                 self._session_up = True
 
