@@ -16,13 +16,14 @@ DAY = "2026-11-20"
 CRASHER = [str(ROOT / "tests" / "e2e" / "crash_points.py"), "ingest", "--date", DAY]
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+# The tables of an ingest of DAY that nothing interrupted (conftest.night_tables, made once per suite).
+pytestmark = pytest.mark.xdist_group("fast_night")
+
+
+@pytest.fixture
+def reference(night_tables: dict[str, str]) -> dict[str, str]:
     """The tables of an ingest of DAY that nothing interrupted."""
-    work = Workdir.make(tmp_path_factory.mktemp("reference"))
-    done = work.run(["ingest", "--date", DAY])
-    assert done.returncode == 0, done.stderr[-3000:]
-    return work.table_hashes()
+    return night_tables
 
 
 @pytest.mark.slow
