@@ -151,3 +151,67 @@ def test_keys_that_cannot_be_used_are_named_when_the_authenticator_is_built(tmp_
 )
 def test_a_refusal_names_what_to_fix(text: str, named: str) -> None:
     assert named in what_to_fix(text)
+
+
+class _FakeIbkr:
+    """IBKR's side of the handshake (reference §1.3 steps 7-9), on a clock the test moves."""
+
+    def __init__(self, auth: OAuth1Auth, prepend: str, clock: list[float], lifetime: float) -> None:
+        self.auth, self.prepend, self.clock, self.lifetime = auth, prepend, clock, lifetime
+        self.root_url = "https://api.ibkr.com"
+        self.handshakes = 0
+
+    def call_unrecovered(self, method: str, path: str, *, json: object = None) -> dict[str, object]:
+        """Sign as the transport would, then answer as IBKR does."""
+        header = self.auth.authorization(method, self.root_url + "/v1/api" + path)
+        assert header is not None
+        challenge = header.split('diffie_hellman_challenge="')[1].split('"')[0]
+        b, p = 987654321, int(PRIME, 16)
+        k = pow(int(challenge, 16), b, p)
+        lst = base64.b64encode(hmac.new(sig._java_bytes(k), bytes.fromhex(self.prepend), hashlib.sha1).digest())
+        self.handshakes += 1
+        return {"diffie_hellman_response": format(pow(2, b, p), "x"),
+                "live_session_token_signature": hmac.new(base64.b64decode(lst), b"CONSUMER1", hashlib.sha1).hexdigest(),
+                "live_session_token_expiration": int((self.clock[0] + self.lifetime) * 1000)}
+
+
+def _auth_on_a_clock(tmp_path: Path, lifetime: float) -> tuple[OAuth1Auth, _FakeIbkr, list[float]]:
+    settings = Settings.from_env(_env(tmp_path))
+    clock = [1_800_000_000.0]
+    auth = OAuth1Auth(settings.oauth1, clock=lambda: clock[0])
+    return auth, _FakeIbkr(auth, b"\x01\x02secret".hex(), clock, lifetime), clock
+
+
+def test_the_lst_is_renewed_an_hour_before_it_expires(tmp_path: Path) -> None:
+    auth, ibkr, clock = _auth_on_a_clock(tmp_path, lifetime=86_400)
+    assert not auth.session_fresh()
+    auth.open_session(ibkr)  # type: ignore[arg-type]
+    assert auth.session_fresh() and ibkr.handshakes == 1
+    clock[0] += 86_400 - 3_601
+    assert auth.session_fresh()
+    clock[0] += 2
+    assert not auth.session_fresh(), "within the last hour: the session keeper asks for a new one"
+    auth.open_session(ibkr)  # type: ignore[arg-type]
+    assert auth.session_fresh() and ibkr.handshakes == 2
+    # Every later request is signed with the new token (HMAC-SHA256, no DH parameter).
+    header = auth.authorization("GET", "https://api.ibkr.com/v1/api/portfolio/accounts")
+    assert header is not None and 'oauth_signature_method="HMAC-SHA256"' in header and "diffie" not in header
+
+
+def test_after_a_401_only_the_first_thread_asks_for_a_new_token(tmp_path: Path) -> None:
+    auth, ibkr, _clock = _auth_on_a_clock(tmp_path, lifetime=86_400)
+    auth.open_session(ibkr)  # type: ignore[arg-type]
+    auth.authorization("GET", "https://api.ibkr.com/v1/api/portfolio/accounts")  # this thread signs with LST 1
+    auth.open_session(ibkr)  # type: ignore[arg-type]  # its request was refused: LST 2
+    assert ibkr.handshakes == 2
+    # Another thread's request, signed with LST 1 and refused too, retries with LST 2 instead.
+    import threading
+
+    def refused_elsewhere() -> None:
+        auth._signed.generation = 1
+        auth.open_session(ibkr)  # type: ignore[arg-type]
+
+    worker = threading.Thread(target=refused_elsewhere)
+    worker.start()
+    worker.join()
+    assert ibkr.handshakes == 2
