@@ -164,8 +164,10 @@ class OAuth1Auth:
         """True while the LST has more than an hour left (a tenth of its life when it lives shorter)."""
         if self._lst is None:
             return False
-        ahead = min(REFRESH_AHEAD_SECONDS, (self._lst_expires - self._lst_made) / 10)
-        return self._clock() < self._lst_expires - ahead
+        life = self._lst_expires - self._lst_made
+        if life <= 0:
+            return True  # IBKR's expiry is already past on our clock (ours runs ahead): renew on its 401 only
+        return self._clock() < self._lst_expires - min(REFRESH_AHEAD_SECONDS, life / 10)
 
     def open_session(self, caller: SessionCalls) -> None:
         """A new LST (reference §1.3 steps 1-9), unless one newer than this thread's refused one exists.
