@@ -66,22 +66,6 @@ def _run_step(step_context: StepExecutionContext, out: queue.Queue[tuple[str, An
         out.put((key, _StepDone(error)))
 
 
-class _PromptConcurrency(InstanceConcurrencyContext):
-    """Dagster's pool claims, re-tried at once when a step of this run frees a slot.
-
-    Dagster re-tries a blocked claim after a back-off (1 s, growing by 10 % a try, up to 15 s), which
-    suits waiting on other runs. Here a run's own load steps queue for the one ``duckdb_writer``
-    slot: without this, each load waited a second or two after the previous one ended (a 12-table
-    night spent ~12 s of its ~23 s so).
-    """
-
-    def free_step(self, step_key: str) -> None:
-        """Free the step's slot, then let every blocked claim of this run check again now."""
-        super().free_step(step_key)
-        for waiting in self._pending_timeouts:
-            self._pending_timeouts[waiting] = 0.0
-
-
 def _threaded_plan_iterator(
     job_context: PlanExecutionContext, execution_plan: ExecutionPlan, *, threads: int
 ) -> Iterator[DagsterEvent]:
@@ -89,7 +73,7 @@ def _threaded_plan_iterator(
     compute_logs = job_context.instance.compute_log_manager
     step_keys = [step.key for step in execution_plan.get_steps_to_execute_in_topo_order()]
     with ExitStack() as stack:
-        concurrency = stack.enter_context(_PromptConcurrency(job_context.instance, job_context.dagster_run))
+        concurrency = stack.enter_context(InstanceConcurrencyContext(job_context.instance, job_context.dagster_run))
         active = stack.enter_context(
             execution_plan.start(
                 retry_mode=job_context.retry_mode,

@@ -51,18 +51,3 @@ def test_a_pool_of_one_keeps_its_steps_apart(tmp_path: Path) -> None:
     assert len(spans) == 3
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans
 
-
-def test_a_slot_freed_by_a_step_of_the_run_is_claimed_again_at_once(tmp_path: Path) -> None:
-    from dagster._core.storage.dagster_run import DagsterRun
-
-    from assets.threaded_executor import _PromptConcurrency
-
-    with _instance(tmp_path, concurrency={"pools": {"default_limit": 1}}) as instance:
-        run = DagsterRun(job_name="nightly_ingestion", run_id="r1", status=dg.DagsterRunStatus.STARTED)
-        instance.add_run(run)
-        with _PromptConcurrency(instance, run) as pools:
-            assert pools.claim("duckdb_writer", "load_a")
-            assert not pools.claim("duckdb_writer", "load_b")  # blocked: Dagster backs off a second or more
-            pools.free_step("load_a")
-            # No time has passed: Dagster's own context would still say no until its back-off ends.
-            assert pools.claim("duckdb_writer", "load_b")
