@@ -40,14 +40,13 @@ demo: install
 	IBKR_WATCHLIST=$${IBKR_WATCHLIST-AAPL,SPY,ASML} $(BIN)/ibkr-pipelines ingest
 
 ## The whole test suite (slow tests included, as in CI): two workers, then the timing-sensitive tests alone.
-## loadgroup: tests sharing an expensive landed night (xdist_group) run on one worker, which makes it once.
 test: install system-deps
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not serial"
+	$(BIN)/python -m pytest -q -n 2 -m "not serial"
 	$(BIN)/python -m pytest -q -m serial
 
 ## The suite without the slow end-to-end tests, for quick iterations.
 test-fast: install system-deps
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow and not serial"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not serial"
 	$(BIN)/python -m pytest -q -m "serial and not slow"
 
 ## The Dagster UI on this project (http://127.0.0.1:3000).

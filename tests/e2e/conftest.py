@@ -13,8 +13,10 @@ NIGHT = "2026-11-20"
 def night_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Table hashes of an uninterrupted `ingest --date 2026-11-20` (embedded simulator, fast limits).
 
-    What a crashed-and-re-run night and an OAuth night must land too. Session-scoped, and the modules
-    using it share an xdist group (``fast_night``), so the suite makes it once.
+    What a crashed-and-re-run night and an OAuth night must land too. Session-scoped: each xdist
+    worker makes it once for every module that compares with it. (xdist's ``loadgroup``, which could
+    keep those modules on one worker, does nothing under pytest 9: it renames ``item._nodeid``, which
+    pytest 9 no longer reads.)
     """
     work = Workdir.make(tmp_path_factory.mktemp("night"))
     done = work.run(["ingest", "--date", NIGHT])

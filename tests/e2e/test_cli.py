@@ -23,10 +23,6 @@ def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[
     return subprocess.run([str(exe), *args], cwd=cwd, env=clean, capture_output=True, text=True, timeout=300)
 
 
-# The module's tests share one landed night (a module fixture): one xdist worker makes it once.
-pytestmark = pytest.mark.xdist_group("cli_demo_night")
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("cli")

@@ -16,10 +16,7 @@ DAY = "2026-11-20"
 CRASHER = [str(ROOT / "tests" / "e2e" / "crash_points.py"), "ingest", "--date", DAY]
 
 
-# The tables of an ingest of DAY that nothing interrupted (conftest.night_tables, made once per suite).
-pytestmark = pytest.mark.xdist_group("fast_night")
-
-
+# The tables of an ingest of DAY that nothing interrupted: conftest.night_tables, made once per worker.
 @pytest.fixture
 def reference(night_tables: dict[str, str]) -> dict[str, str]:
     """The tables of an ingest of DAY that nothing interrupted."""

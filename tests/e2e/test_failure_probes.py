@@ -20,10 +20,6 @@ from tests.e2e.cli_helpers import DATA_TABLES, Workdir, failure_lines, free_port
 DAY = "2026-11-20"
 
 
-# The module's tests share one landed night (a module fixture): one xdist worker makes it once.
-pytestmark = pytest.mark.xdist_group("probes")
-
-
 @pytest.fixture(scope="module")
 def landed(tmp_path_factory: pytest.TempPathFactory) -> Workdir:
     """A work folder where DAY has landed once, cleanly."""
