@@ -166,7 +166,8 @@ def run_doctor() -> int:
         findings.append(finding)
         say(finding)
 
-    add(Finding(True, "auth", f"{settings.auth} -> {where}"))
+    who = f" (consumer {settings.oauth1.consumer_key}, realm {settings.oauth1.realm})" if settings.oauth1 else ""
+    add(Finding(True, "auth", f"{settings.auth}{who} -> {where}"))
     for finding in storage_findings(settings):
         add(finding)
     try:

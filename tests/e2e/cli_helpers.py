@@ -64,14 +64,15 @@ class Workdir:
     def run(self, args: list[str], *, timeout: float = 300, prefix: list[str] | None = None, **env: str) -> Any:
         """Run the CLI to completion; returns the CompletedProcess (text) plus ``.seconds``."""
         started = time.monotonic()
-        done = subprocess.run(
-            [*(prefix or []), str(EXE), *args],
-            cwd=self.root,
-            env=clean_env(**{**self.env, **env}),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        # Its own process group: a wrapper (faketime) runs the CLI as a child, and a timeout must end both.
+        proc = subprocess.Popen([*(prefix or []), str(EXE), *args], cwd=self.root, env=clean_env(**{**self.env, **env}),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            raise
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         done.seconds = time.monotonic() - started  # type: ignore[attr-defined]
         return done
 

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -22,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.e2e.cli_helpers import DATA_TABLES, EXE, FAST, Workdir, clean_env, failure_lines, free_port
+from tests.e2e.cli_helpers import DATA_TABLES, EXE, FAST, Workdir, clean_env, failure_lines, free_port, kill_group
 
 DAY = "2026-11-20"
 CONSUMER = "PIPELINESTEST"
@@ -30,7 +31,7 @@ CONSUMER = "PIPELINESTEST"
 # (libfaketime), the simulator first: their clocks agree within the seconds between their starts.
 FAKETIME = shutil.which("faketime")
 EVENING = f"{DAY} 20:00:00"
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fast_night"),
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(FAKETIME is None, reason="needs Debian's faketime (make system-deps installs it)")]
 
 
@@ -65,6 +66,7 @@ class OAuthWorld:
              "--encryption-public-key", str(encryption_public), "--credentials-out", str(self.credentials_file),
              *extra],
             env=clean_env(TZ="America/New_York"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,  # faketime runs the simulator as its child: stop() ends the whole group
         )
         deadline = time.monotonic() + 60
         while not self._answers():
@@ -112,13 +114,11 @@ class OAuthWorld:
                         TZ="America/New_York")
 
     def stop(self) -> None:
-        """Stop the simulator process."""
-        self.process.terminate()
+        """Stop the simulator and faketime's wrapper around it (the process group)."""
         try:
-            self.process.wait(timeout=10)
+            kill_group(self.process, signal.SIGTERM)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            kill_group(self.process)
 
 
 @pytest.fixture
@@ -162,6 +162,9 @@ def test_the_night_over_oauth1_lands_what_the_gateway_lands_and_leaks_no_secret(
     tmp_path: Path, world: OAuthWorld, gateway_tables: dict[str, str]
 ) -> None:
     work = Workdir.make(tmp_path / "work", **world.env())
+    doctor = work.run(["doctor"], prefix=[str(FAKETIME), "-f", f"@{EVENING}"], timeout=120, TZ="America/New_York")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr[-2000:]
+    assert f"oauth1 (consumer {CONSUMER}, realm limited_poa)" in doctor.stdout
     done = world.run(work)
     assert done.returncode == 0, done.stderr[-3000:]
     assert work.table_hashes() == gateway_tables
@@ -169,14 +172,14 @@ def test_the_night_over_oauth1_lands_what_the_gateway_lands_and_leaks_no_secret(
     assert oauth["lst_issued"] >= 1 and not oauth["refusals"], oauth
     # No secret in the terminal, the warehouse, the lake, the raw archive or the Dagster instance.
     secrets = _secrets(world)
-    assert not [s for s in secrets if s in done.stdout + done.stderr]
+    assert not [s for s in secrets if s in done.stdout + done.stderr + doctor.stdout + doctor.stderr]
     assert not _files_containing(work.root, secrets)
 
 
 def test_a_live_session_token_that_expires_mid_run_is_renewed_without_losing_a_row(
     tmp_path: Path, gateway_tables: dict[str, str]
 ) -> None:
-    # Every live token ends 4 s into the run (as at expiry, or IBKR's nightly reset): the requests in
+    # Every live token ends once the night is under way (as at expiry, or IBKR's nightly reset): the requests in
     # flight are answered 401, and the client gets a new token and opens the brokerage session again.
     # (Renewal ahead of expiry is tests/client/test_oauth1.py's: two processes under libfaketime
     # disagree by the seconds between their starts, which a token of a few seconds cannot absorb.)
@@ -185,10 +188,17 @@ def test_a_live_session_token_that_expires_mid_run_is_renewed_without_losing_a_r
         work = Workdir.make(tmp_path / "work", **world.env())
         running = subprocess.Popen([str(FAKETIME), "-f", f"@{EVENING}", str(EXE), "ingest", "--date", DAY],
                                    cwd=work.root, env=clean_env(**work.env, TZ="America/New_York"),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(4)
-        world.control("/sim/expire-oauth", {})
-        out, err = running.communicate(timeout=300)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while world.stats()["oauth1"]["signed_requests"] < 20:  # the night is well under way
+                assert running.poll() is None and time.monotonic() < deadline, "the run ended before any revocation"
+                time.sleep(0.05)
+            world.control("/sim/expire-oauth", {})
+            out, err = running.communicate(timeout=300)
+        finally:
+            if running.poll() is None:
+                kill_group(running)
         assert running.returncode == 0, err[-3000:]
         assert work.table_hashes() == gateway_tables
         assert world.stats()["oauth1"]["lst_issued"] >= 2
