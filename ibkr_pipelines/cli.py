@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "default: print them to stdout")
     oauth.add_argument("--lst-seconds", type=float, default=86400.0, metavar="S",
                        help="live session token lifetime (IBKR: 24 h)")
+    oauth2 = sim.add_argument_group("OAuth 2.0", "stand in for api.ibkr.com: register a private_key_jwt client "
+                                    "(/oauth2/api/v1/token, /gw/api/v1/sso-sessions); combinable with OAuth 1.0a")
+    oauth2.add_argument("--oauth2-client", metavar="ID", default=None, help="the client id to register")
+    oauth2.add_argument("--key-id", metavar="KID", default=None, help="the key id (JWS header kid) of its public key")
+    oauth2.add_argument("--public-key", metavar="PEM_PATH", default=None, help="the client's RSA public key (PEM)")
+    oauth2.add_argument("--credential", metavar="USERNAME", default=None,
+                        help="the IB username its SSO sessions are for (default: the simulated login's)")
+    oauth2.add_argument("--bearer-seconds", type=float, default=86399.0, metavar="S",
+                        help="access token and SSO session bearer lifetime (IBKR: expires_in 86399)")
 
     ingest = sub.add_parser("ingest", help="run the nightly ingestion through Dagster in this process (steps side by side)")
     ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today in New York)")
@@ -93,13 +102,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     paper=args.paper,
                     extra_subaccounts=args.extra_subaccounts,
                     limits_spec=args.limits,
-                    auth="oauth" if args.oauth1_consumer else "gateway",
+                    auth="oauth" if args.oauth1_consumer or args.oauth2_client else "gateway",
                     oauth1_consumer=args.oauth1_consumer,
                     signature_public_key=args.signature_public_key,
                     encryption_public_key=args.encryption_public_key,
                     realm=args.realm,
                     credentials_out=args.credentials_out,
                     lst_seconds=args.lst_seconds,
+                    oauth2_client=args.oauth2_client,
+                    key_id=args.key_id,
+                    public_key=args.public_key,
+                    credential=args.credential,
+                    bearer_seconds=args.bearer_seconds,
                 )
             except ValueError as exc:  # a simulator setting it cannot use (its own --limits, a date...)
                 print(f"error: {exc}", file=sys.stderr)

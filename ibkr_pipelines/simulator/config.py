@@ -8,6 +8,7 @@ from typing import Any
 
 from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, ibkr_limits, with_overrides
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer
+from ibkr_pipelines.simulator.oauth2 import OAuth2Client
 from ibkr_pipelines.simulator.orders import OPEN_MAX
 from ibkr_pipelines.simulator.roster import Roster
 from ibkr_pipelines.trading_calendar import trading_date
@@ -113,6 +114,15 @@ class SimulatorConfig:
     # guess: IBKR publishes no allowed clock skew for oauth_timestamp; 300 s is the usual OAuth tolerance.
     oauth1_timestamp_skew_seconds: float = 300.0
 
+    # -- OAuth 2.0 (oauth2.py, oauth2_gate.py) --
+    # Clients registered at start-up. With at least one (or an OAuth 1.0a consumer) the simulator stands
+    # in for api.ibkr.com as above; it then also serves /oauth2/api/v1/token and /gw/api/v1/sso-sessions.
+    oauth2_clients: tuple[OAuth2Client, ...] = ()
+    # Reference §1.4 step 3: "expires_in": 86399. guess: an SSO session's bearer lives as long.
+    bearer_seconds: float = 86399.0
+    # Reference §1.4 step 6: new paper accounts may get 500 from ssodh/init; modelled only when True.
+    oauth2_ssodh_init_500: bool = False
+
     def __post_init__(self) -> None:
         if self.summary_timestamp_unit not in ("s", "ms"):
             raise ValueError(f"summary_timestamp_unit must be 's' or 'ms', got {self.summary_timestamp_unit!r}")
@@ -127,11 +137,14 @@ class SimulatorConfig:
         if self.lst_seconds <= 0 or self.oauth1_timestamp_skew_seconds < 0:
             raise ValueError("lst_seconds must be > 0 and oauth1_timestamp_skew_seconds >= 0")
         self.oauth1_consumers = tuple(self.oauth1_consumers)
+        if self.bearer_seconds <= 0:
+            raise ValueError(f"bearer_seconds must be > 0, got {self.bearer_seconds}")
+        self.oauth2_clients = tuple(self.oauth2_clients)
 
     @property
     def oauth_mode(self) -> bool:
-        """True when OAuth consumers are configured: the simulator is api.ibkr.com, not a gateway."""
-        return bool(self.oauth1_consumers)
+        """True when OAuth 1.0a consumers or OAuth 2.0 clients are configured: the simulator is api.ibkr.com."""
+        return bool(self.oauth1_consumers or self.oauth2_clients)
 
     def roster(self) -> Roster:
         """The accounts the login sees, from the account switches."""

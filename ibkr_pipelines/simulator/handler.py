@@ -5,13 +5,22 @@ control surface for other processes (not paced, not counted, no faults): GET /si
 /sim/reset-stats, /sim/clock {"today"}, /sim/login, /sim/logout, /sim/expire-login (the gateway's
 login is gone), /sim/expire-session (the brokerage session idled out), /sim/compete (another platform
 takes the brokerage session), /sim/reset-window {"seconds"}, /sim/penalty {"scope","seconds"},
-/sim/faults {...}, /sim/expire-oauth (every live OAuth live session token expires now).
+/sim/faults {...}, /sim/expire-oauth (every live OAuth 1.0a live session token, OAuth 2.0 access
+token and SSO session bearer expires now).
 
 In OAuth mode (consumers registered: the simulator is api.ibkr.com) every /v1/api request is judged
 by the OAuth gate (oauth1_gate.py) after pacing counted its arrival: a 429 verdict still wins (guess:
 the penalty box sits at the edge, before authentication); a refusal is a 401 that neither touches the
 session nor meets a fault; a validly signed request is the login, touches the session and goes on as
-in gateway mode, the LST endpoint's answer standing in for a route.
+in gateway mode, the LST endpoint's answer standing in for a route. A request with
+``Authorization: Bearer`` (or, with OAuth 2.0 clients only, any request without an OAuth header) is
+judged by the OAuth 2.0 gate (oauth2_gate.py) instead, in the same place.
+
+With OAuth 2.0 clients registered the handler also answers IBKR's other two roots (reference §1.4):
+``POST /oauth2/api/v1/token`` and ``/gw/api/v1/*`` (``sso-sessions``; the Account Management root).
+guess: they are not paced by the Client Portal limits nor met by faults (reference §5.1 counts CP API
+requests; the AM API's own 10 req/s and 600 req/min of §3.1 are not modelled yet); their errors are
+problem+json. A gateway simulator answers them 404 as before.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ibkr_pipelines.simulator.api import compete_flag
 from ibkr_pipelines.simulator.config import FaultConfig
 from ibkr_pipelines.simulator.oauth1_gate import Verdict
+from ibkr_pipelines.simulator.oauth2 import AM_ROOT, TOKEN_PATH
 from ibkr_pipelines.simulator.routes import Reply, Request, error
 
 if TYPE_CHECKING:
@@ -125,9 +135,10 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             phrase = "Unknown"
         payload = b"" if body is None or status == 204 else body
-        lines = [f"HTTP/1.1 {status} {phrase}", "Content-Type: application/json; charset=utf-8",
-                 f"Content-Length: {len(payload)}"]
-        for k, v in (headers or {}).items():
+        extra = dict(headers or {})
+        content_type = extra.pop("Content-Type", "application/json; charset=utf-8")  # problem+json overrides
+        lines = [f"HTTP/1.1 {status} {phrase}", f"Content-Type: {content_type}", f"Content-Length: {len(payload)}"]
+        for k, v in extra.items():
             lines.append(f"{k}: {v}")
         if self.close_connection:
             lines.append("Connection: close")
@@ -142,6 +153,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         path = parts.path
         if path.startswith("/sim/"):
             self._control(path, raw)
+            return
+        if self.sim.oauth2.active and (path == TOKEN_PATH or path.startswith(AM_ROOT + "/")):
+            self._oauth2_root(path, raw)
             return
         if not (path.startswith(API_PREFIX + "/")):
             self._send(404, dumps({"error": f"Not Found: {path}", "statusCode": 404}))
@@ -170,6 +184,16 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         if answer is not None:
             self._send(*answer)
 
+    def _oauth2_root(self, path: str, raw: bytes) -> None:
+        """Answer the token endpoint or the /gw root (OAuth 2.0, reference §1.4 steps 1-4)."""
+        sim, method = self.sim, self.command.upper()
+        content_type = self.headers.get("Content-Type")
+        if path == TOKEN_PATH:
+            reply = sim.oauth2_token(method, content_type, raw, self._signed_url(sim, path))
+        else:
+            reply = sim.oauth2_gateway(method, path, self.headers.get("Authorization"), content_type, raw)
+        self._send(reply.status, None if reply.body is None else dumps(reply.body), reply.headers)
+
     def _signed_url(self, sim: "Simulator", path: str) -> str:
         """The URL the client called, as its signature must cover it: scheme, Host header, path; no query."""
         # Reference §1.3 step 4 signs quote_plus(full_url). The host is the request's Host header as
@@ -184,7 +208,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         if ticket.throttled:
             return self._answer(sim, method, rel, target, query, raw, arrival, ticket, "ok")
         pairs = parse_qsl(query, keep_blank_values=True)
-        verdict: Verdict = sim.oauth1_check(method, self._signed_url(sim, path), rel, pairs,
+        verdict: Verdict = sim.oauth_check(method, self._signed_url(sim, path), rel, pairs,
                                             self.headers.get("Authorization"), arrival)
         if verdict.refusal is not None:
             return verdict.refusal.status, dumps(verdict.refusal.body), {}

@@ -19,9 +19,11 @@ from ibkr_pipelines.simulator.faults import FaultInjector
 from ibkr_pipelines.simulator.handler import SimRequestHandler
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
+from ibkr_pipelines.simulator.oauth2 import SSO_SESSIONS_PATH, TOKEN_PATH, OAuth2Client, client_from_file
+from ibkr_pipelines.simulator.oauth2_gate import OAuth2Gate
 from ibkr_pipelines.simulator.pacing import Pacer
 from ibkr_pipelines.simulator.payloads import Views
-from ibkr_pipelines.simulator.routes import Api, WorldState
+from ibkr_pipelines.simulator.routes import Api, Reply, WorldState
 from ibkr_pipelines.simulator.session import GatewaySession
 from ibkr_pipelines.simulator.tls import TlsMaterial, make_self_signed
 from ibkr_pipelines.simulator.world import WORLD_LAST, World, check_world_date
@@ -62,7 +64,7 @@ class Simulator:
         self.limits = self.config.effective_limits()
         self._oauth_limits = self.config.oauth_mode or self.config.auth == "oauth"
         self.clock = SimClock(today)
-        oauth = self.config.oauth_mode  # api.ibkr.com: no gateway login, the LST is the login
+        oauth = self.config.oauth_mode  # api.ibkr.com: no gateway login, the LST (or bearer) is the login
         self.session = GatewaySession(self.config.logged_in and not oauth, self.config.idle_timeout_seconds,
                                       brokerage_at_start=self.config.brokerage_at_start and not oauth,
                                       competing=self.config.competing)
@@ -70,6 +72,9 @@ class Simulator:
         self._oauth_lock = threading.Lock()  # the gate's verdict and the session's login change together
         for consumer in self.config.oauth1_consumers:
             self.oauth1.register(consumer)
+        self.oauth2 = OAuth2Gate(self.config.bearer_seconds, ssodh_init_500=self.config.oauth2_ssodh_init_500)
+        for client in self.config.oauth2_clients:
+            self.oauth2.register(client)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
         self._world_lock = threading.Lock()
@@ -168,11 +173,20 @@ class Simulator:
         with self._network_lock:
             return self._network.uniform(0.0, jitter)
 
-    # -- OAuth 1.0a --
+    # -- OAuth 1.0a and 2.0 --
     @property
     def oauth_mode(self) -> bool:
-        """True once an OAuth consumer is registered: every /v1/api request must then be signed."""
-        return self.oauth1.active
+        """True once an OAuth consumer or client is registered: every /v1/api request must then be authorized."""
+        return self.oauth1.active or self.oauth2.active
+
+    def _enter_oauth_mode(self) -> None:
+        """A gateway simulator becomes api.ibkr.com: no gateway login, OAuth limits, ssodh/init needed."""
+        self.session.brokerage_at_start = False  # reference §1.3 step 11, §1.4 step 5: ssodh/init first
+        self.session.logout()
+        if not self._oauth_limits:  # reference §5.1: 50 req/s per username on the OAuth path
+            self._oauth_limits = True
+            self.limits = replace(self.config, auth="oauth").effective_limits()
+            self.pacer = Pacer(self.limits, self.config.penalty_scope)
 
     def register_oauth1_consumer(self, consumer: OAuth1Consumer) -> OAuth1Credentials:
         """Register a consumer as IBKR's self-service portal does: public keys in, credentials out.
@@ -181,41 +195,77 @@ class Simulator:
         /v1/api request must be OAuth-signed, the gateway's login is gone (the LST is the login), and
         when gateway limits were in force they become IBKR's OAuth limits (with fresh pacing counters).
         """
-        first = not self.oauth1.active
+        first = not self.oauth_mode
         creds = self.oauth1.register(consumer)
         if first:
-            self.session.brokerage_at_start = False  # reference §1.3 step 11: ssodh/init after the LST
-            self.session.logout()
-            if not self._oauth_limits:  # reference §5.1: 50 req/s per username on the OAuth path
-                self._oauth_limits = True
-                self.limits = replace(self.config, auth="oauth").effective_limits()
-                self.pacer = Pacer(self.limits, self.config.penalty_scope)
+            self._enter_oauth_mode()
         return creds
+
+    def register_oauth2_client(self, client: OAuth2Client) -> None:
+        """Register an OAuth 2.0 client (its public key under a key id, the IB username it acts for).
+
+        As with an OAuth 1.0a consumer, the first registration on a gateway simulator turns it into
+        api.ibkr.com: /oauth2 and /gw answer, and every /v1/api request needs a live bearer.
+        """
+        first = not self.oauth_mode
+        self.oauth2.register(client)
+        if first:
+            self._enter_oauth_mode()
 
     @property
     def oauth1_credentials(self) -> dict[str, OAuth1Credentials]:
         """The credentials handed to each registered consumer, by consumer key."""
         return self.oauth1.credentials()
 
-    def oauth1_check(self, method: str, url: str, path: str, query: list[tuple[str, str]],
+    def oauth_check(self, method: str, url: str, path: str, query: list[tuple[str, str]],
                      authorization: str | None, arrival: float) -> Verdict:
-        """Judge a /v1/api request in OAuth mode and keep the session in step with the LSTs."""
+        """Judge a /v1/api request in OAuth mode (OAuth 1.0a or 2.0) and keep the session in step with the LSTs and bearers."""
         with self._oauth_lock:
-            now = time.time()  # wall clock: timestamps and LST expiry (a libfaketime run agrees with itself)
-            if self.session.logged_in and not self.oauth1.any_live(now):
-                # guess: the Web API session lives on its LSTs; with none left it is gone (brokerage too),
-                # so an LST renewed after expiry starts a fresh session that needs ssodh/init again, while
-                # one renewed before expiry (IbkrConduit renews an hour early) keeps the session.
+            now = time.time()  # wall clock: timestamps, LST and bearer expiry (libfaketime agrees with itself)
+            if self.session.logged_in and not (self.oauth1.any_live(now) or self.oauth2.any_live(now)):
+                # guess: the Web API session lives on its LSTs (or SSO session bearers); with none left it is
+                # gone (brokerage too), so one renewed after expiry starts a fresh session that needs
+                # ssodh/init again, while one renewed before expiry (IbkrConduit renews an hour early)
+                # keeps the session.
                 self.session.logout()
-            verdict = self.oauth1.check(method, url, path, query, authorization, now)
+            if self._uses_oauth2(authorization):
+                verdict = self.oauth2.check(path, authorization, now)
+            else:
+                verdict = self.oauth1.check(method, url, path, query, authorization, now)
             if verdict.passed:
                 self.session.ensure_login(arrival)
             return verdict
 
+    def _uses_oauth2(self, authorization: str | None) -> bool:
+        """Whether the OAuth 2.0 gate judges this /v1/api request: a Bearer, or no header and no consumer."""
+        if not self.oauth2.active:
+            return False
+        scheme = (authorization or "").strip().partition(" ")[0].lower()
+        return scheme == "bearer" or (not self.oauth1.active and scheme != "oauth")
+
+    def oauth2_token(self, method: str, content_type: str | None, raw: bytes, token_url: str) -> Reply:
+        """``POST /oauth2/api/v1/token`` (reference §1.4 steps 1-3), on the wall clock."""
+        if method != "POST":
+            return self.oauth2.refuse("method_not_allowed")
+        return self.oauth2.token(content_type, raw, token_url, time.time())
+
+    def oauth2_gateway(self, method: str, path: str, authorization: str | None, content_type: str | None,
+                       raw: bytes) -> Reply:
+        """A request under /gw/api/v1: ``POST sso-sessions`` (reference §1.4 step 4), else the AM hook."""
+        now = time.time()
+        if method == "POST" and path == SSO_SESSIONS_PATH:
+            return self.oauth2.sso_session(authorization, content_type, raw, now)
+        # The Account Management API (reference §3) takes the access token; no AM endpoint is served yet,
+        # so a request that passes the bearer check is a 404. A new endpoint calls authorize with its scope.
+        refusal, _client = self.oauth2.authorize(authorization, None, now)
+        return refusal if refusal is not None else self.oauth2.refuse("no_am_endpoint")
+
     def expire_oauth(self) -> None:
-        """Every live LST expires now: signed requests answer 401 until a new LST (``POST /sim/expire-oauth``)."""
+        """Every live LST, access token and bearer expires now: 401 until renewed (``POST /sim/expire-oauth``)."""
         with self._oauth_lock:
-            self.oauth1.expire_all(time.time())
+            now = time.time()
+            self.oauth1.expire_all(now)
+            self.oauth2.expire_all(now)
             self.session.logout()
 
     # -- controls --
@@ -238,16 +288,22 @@ class Simulator:
 
         ``stats()["oauth1"]`` counts consumers, LSTs issued, signed requests accepted and 401 refusals
         by reason (oauth1_gate.REFUSALS); never a token, secret or signature.
+
+        ``stats()["oauth2"]`` counts clients, access tokens issued (``tokens_issued``), SSO sessions
+        created, /v1/api requests a bearer let through (``bearer_requests``) and refusals by reason
+        (oauth2_gate.PROBLEMS; /v1/api ones as ``cp_`` + an oauth2_gate.REFUSALS key); never a token.
         """
         out = self.pacer.stats()
         out["session"] = self.session.snapshot() | {"today": self.clock.today.isoformat()}
         out["oauth1"] = self.oauth1.stats()
+        out["oauth2"] = self.oauth2.stats()
         return out
 
     def reset_stats(self) -> None:
         """Forget counters, rate windows and penalty boxes."""
         self.pacer.reset_stats()
         self.oauth1.reset_stats()
+        self.oauth2.reset_stats()
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Replace the fault configuration (restarts the per-request fault counters)."""
@@ -305,14 +361,21 @@ def write_credentials(creds: OAuth1Credentials, path: str | None) -> None:
 def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.date | None = None,
           logged_in: bool = True, *, oauth1_consumer: str | None = None, signature_public_key: str | None = None,
           encryption_public_key: str | None = None, realm: str | None = None,
-          credentials_out: str | None = None, **options: Any) -> None:
+          credentials_out: str | None = None, oauth2_client: str | None = None, key_id: str | None = None,
+          public_key: str | None = None, credential: str | None = None, **options: Any) -> None:
     """Run a simulator in the foreground until KeyboardInterrupt, printing its base URL.
 
     ``options`` are further SimulatorConfig fields (e.g. ``paper=True``, ``extra_subaccounts=150``).
     With ``oauth1_consumer`` (and the two public key PEM paths) it stands in for api.ibkr.com with that
     OAuth consumer registered, and writes the consumer's credentials to ``credentials_out`` (0600) or,
-    without it, prints them to stdout before serving. ValueError for a setting it cannot use.
+    without it, prints them to stdout before serving. With ``oauth2_client`` (its ``key_id`` and
+    ``public_key`` PEM path, optionally the IB username ``credential``) it registers that OAuth 2.0
+    client too. ValueError for a setting it cannot use.
     """
+    if oauth2_client is not None:
+        options["oauth2_clients"] = (client_from_file(oauth2_client, key_id, public_key, credential),)
+    elif key_id or public_key or credential:
+        raise ValueError("--key-id, --public-key and --credential need --oauth2-client")
     if oauth1_consumer is not None:
         if not (signature_public_key and encryption_public_key):
             raise ValueError("--oauth1-consumer needs --signature-public-key and --encryption-public-key")
@@ -334,6 +397,9 @@ def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.da
     if tls:
         line += f" (CA bundle: {sim.ca_bundle_path})"
     print(line, flush=True)
+    for client in sim.oauth2.clients().values():  # ids only: nothing secret
+        print(f"OAuth 2.0 client {client.client_id} (key id {client.key_id}, credential {client.credential}): "
+              f"token endpoint {sim.root_url}{TOKEN_PATH}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
