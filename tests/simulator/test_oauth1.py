@@ -351,7 +351,7 @@ def test_sim_expire_oauth_expires_every_live_token_and_the_session(client: RefCl
     assert _refused(client.get("/portfolio/accounts")) == "Live Session Token Expired"
     client.handshake()
     assert client.get("/portfolio/accounts").status_code == 200
-    # guess (server.oauth1_check): a session whose LSTs all ended is gone; the new one needs ssodh/init.
+    # guess (server.oauth_check): a session whose LSTs all ended is gone; the new one needs ssodh/init.
     assert client.get("/iserver/accounts").json()["error"] == "Bad Request: no bridge"
     assert client.post("/iserver/auth/ssodh/init", {"publish": True, "compete": True}).status_code == 200
     assert client.get("/iserver/accounts").status_code == 200
