@@ -1,8 +1,13 @@
-"""Fixtures: a shared world, and simulators started on port 0 and always stopped."""
+"""Fixtures: a shared world, simulators started on port 0 and always stopped, and simulator CLI processes."""
 
 from __future__ import annotations
 
 import datetime
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -79,3 +84,32 @@ def open_brokerage(http: requests.Session, sim: Simulator) -> None:
     r = http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True, "compete": False})
     assert r.status_code == 200, r.text
     list_accounts(http, sim)
+
+
+EXE = Path(sys.executable).with_name("ibkr-pipelines")
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_"))}
+
+
+@pytest.fixture
+def run_cli() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``ibkr-pipelines simulator`` processes; every one is interrupted and reaped at the end."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([str(EXE), "simulator", *args], env=_env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()

@@ -12,7 +12,6 @@ import hmac
 import json
 import os
 import secrets
-import signal
 import socket
 import stat
 import string
@@ -20,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from urllib.parse import quote_plus, unquote_plus
 
 import pytest
@@ -474,26 +473,6 @@ def pem_files(tmp_path: Path, keys: dict[str, rsa.RSAPrivateKey]) -> tuple[str, 
     return paths[0], paths[1]
 
 
-@pytest.fixture
-def run_cli() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``ibkr-pipelines simulator`` processes; every one is interrupted and reaped at the end."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([str(EXE), "simulator", *args], env=_env(), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def _wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[str]) -> None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import jwt
 import pytest
@@ -360,26 +359,6 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_"))}
 
 
-@pytest.fixture
-def run_cli() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``ibkr-pipelines simulator`` processes; every one is interrupted and reaped at the end."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([str(EXE), "simulator", *args], env=_env(), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def test_cli_registers_an_oauth2_client(tmp_path: Path, keys: dict[str, rsa.RSAPrivateKey],
