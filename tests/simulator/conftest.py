@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,15 @@ EXE = Path(sys.executable).with_name("ibkr-pipelines")
 
 
 def _env() -> dict[str, str]:
+    """The environment without any IBKR_/DAGSTER_ setting (a simulator CLI takes none of them)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_"))}
+
+
+def _free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture

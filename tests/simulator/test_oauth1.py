@@ -10,9 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import socket
 import stat
 import string
 import subprocess
@@ -30,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ibkr_pipelines.simulator import OAuth1Consumer, OAuth1Credentials, Simulator, SimulatorConfig
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate
 
-from .conftest import LENIENT, TODAY
+from .conftest import LENIENT, TODAY, _env, _free_port
 
 EXE = Path(sys.executable).with_name("ibkr-pipelines")
 ENV_KEYS = {"IBKR_OAUTH1_CONSUMER_KEY", "IBKR_OAUTH1_ACCESS_TOKEN", "IBKR_OAUTH1_ACCESS_TOKEN_SECRET",
@@ -452,16 +450,6 @@ def test_registering_on_a_running_gateway_simulator_turns_on_oauth(
 
 
 # -- the CLI --
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_"))}
-
-
 @pytest.fixture
 def pem_files(tmp_path: Path, keys: dict[str, rsa.RSAPrivateKey]) -> tuple[str, str]:
     """The two public keys as PEM files."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from ibkr_pipelines.simulator import OAuth1Consumer, OAuth2Client, Simulator
 from ibkr_pipelines.simulator.api import USER_NAME
 from ibkr_pipelines.simulator.oauth2 import DEFAULT_CREDENTIAL
 
-from .conftest import LENIENT, TODAY
+from .conftest import LENIENT, TODAY, _env, _free_port
 
 EXE = Path(sys.executable).with_name("ibkr-pipelines")
 CLIENT_ID = "SIMCLIENT01"
@@ -349,16 +347,6 @@ def test_bad_client_settings_are_refused(keys: dict[str, rsa.RSAPrivateKey]) -> 
 
 
 # -- the CLI --
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_"))}
-
-
 
 
 def test_cli_registers_an_oauth2_client(tmp_path: Path, keys: dict[str, rsa.RSAPrivateKey],
