@@ -16,7 +16,7 @@ def night_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     What a crashed-and-re-run night and an OAuth night must land too. Session-scoped: each xdist
     worker makes it once for every module that compares with it. (xdist's ``loadgroup``, which could
     keep those modules on one worker, does nothing under pytest 9: it renames ``item._nodeid``, which
-    pytest 9 no longer reads.)
+    pytest 9 no longer reads; pytest-xdist issue #1386, fix proposed in PR #1388.)
     """
     work = Workdir.make(tmp_path_factory.mktemp("night"))
     done = work.run(["ingest", "--date", NIGHT])
