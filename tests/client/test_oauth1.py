@@ -131,10 +131,14 @@ def test_keys_that_cannot_be_used_are_named_when_the_authenticator_is_built(tmp_
     settings = Settings.from_env(_env(tmp_path, IBKR_OAUTH1_ACCESS_TOKEN_SECRET="c2hvcnQ="))
     with pytest.raises(ConfigError, match="IBKR_OAUTH1_ACCESS_TOKEN_SECRET"):
         OAuth1Auth(settings.oauth1)
-    # A secret encrypted to another key "decrypts" to noise (OpenSSL's implicit rejection of PKCS#1
-    # v1.5 padding): only IBKR's refusal of the signature shows it (tests/e2e/test_oauth1_cli.py).
+    # A secret encrypted to another key: when the ciphertext is too big for that key's modulus, decryption
+    # fails here and says so; otherwise it "decrypts" to noise (OpenSSL's implicit rejection of PKCS#1 v1.5
+    # padding) and only IBKR's refusal of the signature shows it (tests/e2e/test_oauth1_cli.py).
     other = _pem(_key(), tmp_path / "other.pem")
-    OAuth1Auth(Settings.from_env(_env(tmp_path, IBKR_OAUTH1_ENCRYPTION_KEY=str(other))).oauth1)
+    try:
+        OAuth1Auth(Settings.from_env(_env(tmp_path, IBKR_OAUTH1_ENCRYPTION_KEY=str(other))).oauth1)
+    except ConfigError as refused:
+        assert refused.setting == "IBKR_OAUTH1_ACCESS_TOKEN_SECRET" and "IBKR_OAUTH1_ENCRYPTION_KEY" in str(refused)
 
 
 @pytest.mark.parametrize(

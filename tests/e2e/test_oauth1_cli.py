@@ -239,8 +239,10 @@ def test_a_wrong_credential_is_one_line_naming_the_setting(tmp_path: Path, world
     assert not work.db.exists() or work.query("select count(*) from accounts") == [(0,)]
     oauth = world.stats()["oauth1"]
     assert oauth["lst_issued"] == 0
-    # One refused handshake for the whole run, not one per dataset.
-    assert sum(oauth["refusals"].values()) == 1, oauth
+    # One refused handshake for the whole run, not one per dataset. A secret encrypted to another key may
+    # also fail to decrypt before any request (tests/client/test_oauth1.py): then nothing was sent at all.
+    refused = sum(oauth["refusals"].values())
+    assert refused == 1 or (change == "encryption key" and refused == 0), oauth
 
 
 def test_a_clock_two_hours_off_is_named(tmp_path: Path, world: OAuthWorld) -> None:
