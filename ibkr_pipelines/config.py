@@ -165,9 +165,9 @@ def _oauth1(env: Mapping[str, str]) -> OAuth1Settings:
 
 
 def _key_file(env: Mapping[str, str], name: str, what: str) -> Path:
-    path = Path(_required(env, name, f"the path of {what}")).expanduser()
-    if not path.is_file():
-        raise ConfigError(name, f"no such file: {str(path)!r}")
+    path = _optional_path(env, name, must_exist=True)
+    if path is None:
+        raise ConfigError(name, f"is required with IBKR_AUTH=oauth1: the path of {what}")
     return path
 
 
