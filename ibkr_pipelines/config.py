@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -32,6 +33,18 @@ class OAuth1Settings:
     dh_prime: str = field(repr=False)
     dh_generator: int = 2
     realm: str = "limited_poa"
+
+@dataclass(frozen=True)
+class OAuth2Settings:
+    """An OAuth 2.0 ``private_key_jwt`` client registered with IBKR (reference §1.4); the key path never in repr."""
+
+    client_id: str
+    key_id: str
+    private_key: Path = field(repr=False)
+    credential: str = ""  # the IB username the SSO session acts for
+    ip: str = ""  # this machine's public IP address, as IBKR sees it (the SSO session JWT's ``ip`` claim)
+    scopes: tuple[str, ...] = ("sso-sessions.write",)
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -70,6 +83,7 @@ class Settings:
     bar_source: str = "Trades"
     bars_outside_rth: bool = False
     oauth1: OAuth1Settings | None = None  # IBKR_AUTH=oauth1 only
+    oauth2: OAuth2Settings | None = None  # IBKR_AUTH=oauth2 only
 
     @property
     def uses_simulator(self) -> bool:
@@ -93,10 +107,8 @@ class Settings:
         auth = env.get("IBKR_AUTH", "gateway").strip().lower() or "gateway"
         if auth not in AUTH_MODES:
             raise ConfigError("IBKR_AUTH", f"must be one of {', '.join(AUTH_MODES)}, got {auth!r}")
-        if auth == "oauth2":
-            raise ConfigError("IBKR_AUTH", "'oauth2' is not supported yet; use 'gateway' or 'oauth1'")
         base_url = _base_url(env.get("IBKR_BASE_URL"))
-        if auth == "oauth1" and base_url is None:
+        if auth in ("oauth1", "oauth2") and base_url is None:
             base_url = IBKR_API_URL  # OAuth talks to IBKR itself; the embedded simulator is a gateway
         ca_bundle = _optional_path(env, "IBKR_CA_BUNDLE", must_exist=True)
         settings = cls(
@@ -126,6 +138,7 @@ class Settings:
             bar_source=_bar_source(env, "IBKR_BAR_SOURCE", cls.bar_source),
             bars_outside_rth=_bool(env, "IBKR_BARS_OUTSIDE_RTH", False),
             oauth1=_oauth1(env) if auth == "oauth1" else None,
+            oauth2=_oauth2(env) if auth == "oauth2" else None,
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings
@@ -134,10 +147,10 @@ class Settings:
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-def _required(env: Mapping[str, str], name: str, what: str) -> str:
+def _required(env: Mapping[str, str], name: str, what: str, mode: str = "oauth1") -> str:
     raw = (env.get(name) or "").strip()
     if not raw:
-        raise ConfigError(name, f"is required with IBKR_AUTH=oauth1: {what}")
+        raise ConfigError(name, f"is required with IBKR_AUTH={mode}: {what}")
     return raw
 
 
@@ -164,11 +177,41 @@ def _oauth1(env: Mapping[str, str]) -> OAuth1Settings:
     )
 
 
-def _key_file(env: Mapping[str, str], name: str, what: str) -> Path:
+def _key_file(env: Mapping[str, str], name: str, what: str, mode: str = "oauth1") -> Path:
     path = _optional_path(env, name, must_exist=True)
     if path is None:
-        raise ConfigError(name, f"is required with IBKR_AUTH=oauth1: the path of {what}")
+        raise ConfigError(name, f"is required with IBKR_AUTH={mode}: the path of {what}")
     return path
+
+
+# Reference §3.1's scope table plus sso-sessions.write (§1.4 step 1).
+OAUTH2_SCOPES = (
+    "sso-sessions.write", "statements.read", "statements.write", "reports.read", "reports.write", "transfers.read",
+    "transfers.write", "instructions.read", "accounts.write", "sso-browser-sessions.write", "fee-templates.write",
+    "echo.read", "echo.write",
+)
+
+
+def _oauth2(env: Mapping[str, str]) -> OAuth2Settings:
+    """The OAuth 2.0 client's settings, each checked for presence and form (values are never echoed)."""
+    ip = _required(env, "IBKR_OAUTH2_IP", "this machine's public IP address as IBKR sees it (the SSO session's ip claim)",
+                   "oauth2")
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise ConfigError("IBKR_OAUTH2_IP", "must be an IP address such as 203.0.113.7") from None
+    scopes = tuple((env.get("IBKR_OAUTH2_SCOPES") or "sso-sessions.write").replace(",", " ").split())
+    unknown = [s for s in scopes if s not in OAUTH2_SCOPES]
+    if unknown:
+        raise ConfigError("IBKR_OAUTH2_SCOPES", f"unknown scope {unknown[0]!r}; IBKR's: {', '.join(OAUTH2_SCOPES)}")
+    return OAuth2Settings(
+        client_id=_required(env, "IBKR_OAUTH2_CLIENT_ID", "the client id IBKR registered", "oauth2"),
+        key_id=_required(env, "IBKR_OAUTH2_KEY_ID", "the key id (kid) your public key was registered under", "oauth2"),
+        private_key=_key_file(env, "IBKR_OAUTH2_PRIVATE_KEY", "your private key (PEM)", "oauth2"),
+        credential=_required(env, "IBKR_OAUTH2_CREDENTIAL", "the IB username this client acts for", "oauth2"),
+        ip=ip,
+        scopes=scopes,
+    )
 
 
 def _base_url(raw: str | None) -> str | None:

@@ -167,6 +167,8 @@ def run_doctor() -> int:
         say(finding)
 
     who = f" (consumer {settings.oauth1.consumer_key}, realm {settings.oauth1.realm})" if settings.oauth1 else ""
+    if settings.oauth2:
+        who = f" (client {settings.oauth2.client_id}, key id {settings.oauth2.key_id}, scopes {' '.join(settings.oauth2.scopes)})"
     add(Finding(True, "auth", f"{settings.auth}{who} -> {where}"))
     for finding in storage_findings(settings):
         add(finding)

@@ -60,7 +60,8 @@ def classify(answer: Answer) -> Verdict:
     if status >= 400:
         line, title, detail = problem_line(body, status)
         if status == 401:
-            return fail(NotAuthenticated(f"Account Management refused the credentials: {line}", endpoint=endpoint, status=401))
+            return fail(NotAuthenticated(f"Account Management refused the credentials: {line}", endpoint=endpoint,
+                                         status=401, text=detail or title))
         what = {404: "unknown to IBKR", 422: "a business error"}.get(status, "refused")
         return fail(ProblemAnswer(f"Account Management: {what}: {line}", endpoint=endpoint, status=status, title=title, detail=detail))
     if body is UNPARSEABLE:

@@ -6,9 +6,14 @@ can depend on them without an import cycle.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from ibkr_pipelines.client.stats import RunStats
+
+if TYPE_CHECKING:  # auth imports this module; these only name types
+    from ibkr_pipelines.client.auth import Authenticator
+    from ibkr_pipelines.client.services import Service
+    from ibkr_pipelines.client.transport import Body
 
 
 class SessionCalls(Protocol):
@@ -26,6 +31,13 @@ class SessionCalls(Protocol):
 
     def call_unrecovered(self, method: str, path: str, *, json: Any = None) -> Any:
         """Send a session-management request, paced and retried but never recovered (no loops in a handshake)."""
+        ...
+
+    def call_service(
+        self, service: "Service", method: str, path: str, *, auth: "Authenticator | None" = None,
+        body: "Body | None" = None,
+    ) -> Any:
+        """Send a session-management request to another service on the same host (OAuth 2.0's token, SSO session)."""
         ...
 
 

@@ -248,12 +248,24 @@ FLEX_ENDPOINTS = EndpointTable(
 ACCOUNT_MANAGEMENT_ENDPOINTS = EndpointTable(
     "account_management",
     (
-        # The OAuth 2.0 token endpoint (§1.4, §3.1) answers access tokens: never archived.
-        row(r"/oauth2/.*", **_SESSION_ANSWER),
+        # §1.4 step 4: the SSO session answers the Client Portal bearer; its body is a signed JWS. Never archived.
+        row(r"/sso-sessions", "POST", **_SESSION_ANSWER),
         row(r".*"),
     ),
 )
 
+# -- OAuth 2.0 token endpoint (paths relative to /oauth2/api/v1) ---------------------------------
+
+# §1.4 steps 1-3: client assertions in, access tokens out; never archived. Paced as Account
+# Management is (§3.1, 10 req/s per endpoint): a guess, the reference gives the token endpoint no limit.
+OAUTH2_ENDPOINTS = EndpointTable(
+    "oauth2",
+    (
+        row(r"/token", "POST", secret_params=("client_assertion",), **_SESSION_ANSWER),
+        row(r".*", **_SESSION_ANSWER),
+    ),
+)
+
 TABLES: dict[str, EndpointTable] = {
-    t.service: t for t in (CLIENT_PORTAL_ENDPOINTS, FLEX_ENDPOINTS, ACCOUNT_MANAGEMENT_ENDPOINTS)
+    t.service: t for t in (CLIENT_PORTAL_ENDPOINTS, FLEX_ENDPOINTS, ACCOUNT_MANAGEMENT_ENDPOINTS, OAUTH2_ENDPOINTS)
 }

@@ -70,11 +70,15 @@ def pacing_file(settings: Settings, base_url: str) -> Path:
 
 
 def auth_strategy(settings: Settings) -> Authenticator:
-    """The authenticator for IBKR_AUTH: a gateway someone logged into, or OAuth 1.0a credentials."""
+    """The authenticator for IBKR_AUTH: a gateway someone logged into, OAuth 1.0a or OAuth 2.0 credentials."""
     if settings.auth == "oauth1" and settings.oauth1 is not None:
         from ibkr_pipelines.client.oauth1 import OAuth1Auth  # loads the keys: only in this mode
 
         return OAuth1Auth(settings.oauth1, compete=settings.compete)
+    if settings.auth == "oauth2" and settings.oauth2 is not None:
+        from ibkr_pipelines.client.oauth2 import OAuth2Auth  # loads the key: only in this mode
+
+        return OAuth2Auth(settings.oauth2, compete=settings.compete)
     return GatewayAuth(compete=settings.compete)
 
 

@@ -20,10 +20,10 @@ from ibkr_pipelines.client.flex_client import DEFAULT_FLEX_URL, FlexClient
 from ibkr_pipelines.client.keepalive import Tickler
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.retry import RetryPolicy
-from ibkr_pipelines.client.services import CLIENT_PORTAL
+from ibkr_pipelines.client.services import CLIENT_PORTAL, Service
 from ibkr_pipelines.client.session_keeper import SessionKeeper
 from ibkr_pipelines.client.stats import RunStats
-from ibkr_pipelines.client.transport import GatedAdapter, ResponseHook, Route, Transport
+from ibkr_pipelines.client.transport import Body, GatedAdapter, ResponseHook, Route, Transport
 from ibkr_pipelines.errors import AccountNotVisible, IbkrError, NoBridge, NotAuthenticated
 
 __all__ = ["GatedAdapter", "IbkrClient", "ResponseHook"]
@@ -172,6 +172,13 @@ class IbkrClient:
     def call_unrecovered(self, method: str, path: str, *, json: Any = None) -> Any:
         """Send a session-management request: paced and retried, but no recovery (used by auth)."""
         return self.transport.send(self.route, method, path, params=None, json=json, recover=False)
+
+    def call_service(
+        self, service: Service, method: str, path: str, *, auth: Authenticator | None = None, body: Body | None = None
+    ) -> Any:
+        """Send a session-management request to ``service`` on this client's host (OAuth 2.0), never recovered."""
+        route = self.transport.route(service, self.root_url + service.root, auth)
+        return self.transport.send(route, method, path, body=body, recover=False)
 
     def send_listing(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a call-order listing (``/portfolio/accounts``...) without preparing for it again (session keeper)."""

@@ -6,6 +6,7 @@
   ``flex_rules``, 1 req/s and 10 req/min per token (§4.1), the token ``t`` in the query.
 - Account Management (§3): ``/gw/api/v1``, JSON with problem+json errors in ``am_rules``, 10 req/s per
   endpoint and 600 req/min per master account (§3.1), a bearer token in ``Authorization``.
+- OAuth 2.0 tokens (§1.4): ``/oauth2/api/v1/token``, a form in, JSON or problem+json out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ibkr_pipelines.client import am_rules, cp_rules, flex_rules
 from ibkr_pipelines.client.endpoints import (
     ACCOUNT_MANAGEMENT_ENDPOINTS,
     CLIENT_PORTAL_ENDPOINTS,
+    OAUTH2_ENDPOINTS,
     FLEX_ENDPOINTS,
     FLEX_TOKEN_PARAM,
     Endpoint,
@@ -106,7 +108,21 @@ ACCOUNT_MANAGEMENT = Service(
     keys_with_root=True,
 )
 
-SERVICES: dict[str, Service] = {s.name: s for s in (CLIENT_PORTAL, FLEX, ACCOUNT_MANAGEMENT)}
+# §1.4: the OAuth 2.0 token endpoint, on the same host as the others; problem+json errors as §3.1 says.
+OAUTH2 = Service(
+    name="oauth2",
+    root="/oauth2/api/v1",
+    accept="application/json",
+    classify=am_rules.classify,
+    endpoints=OAUTH2_ENDPOINTS,
+    scopes=_am_scopes,
+    url_setting="IBKR_BASE_URL (its host serves /oauth2)",
+    unreachable_hint="is IBKR_BASE_URL's host IBKR's API (https://api.ibkr.com)?",
+    secret_params=frozenset({"client_assertion", "access_token"}),
+    keys_with_root=True,
+)
+
+SERVICES: dict[str, Service] = {s.name: s for s in (CLIENT_PORTAL, FLEX, ACCOUNT_MANAGEMENT, OAUTH2)}
 
 
 def service_named(name: str) -> Service:

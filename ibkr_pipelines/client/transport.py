@@ -246,6 +246,14 @@ class _Prime(Exception):
         self.text = text
 
 
+@dataclass(frozen=True)
+class Body:
+    """A request body that is not JSON: the bytes or form fields, and their media type."""
+
+    data: bytes | Mapping[str, str]
+    content_type: str
+
+
 class Transport:
     """Paced, retried, classified HTTP for every IBKR service, sharing one pacer, counters and hooks."""
 
@@ -312,21 +320,26 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        body: Body | None = None,
         recover: bool = True,
     ) -> Any:
-        """Send one request with pacing, retries, recovery (when allowed) and the endpoint's re-reads."""
+        """Send one request with pacing, retries, recovery (when allowed) and the endpoint's re-reads.
+
+        ``json`` is a JSON body; ``body`` any other (a form, or a JWS as ``application/jwt``: OAuth 2.0).
+        """
         row = route.service.endpoints.lookup(method, path)
-        answer = self._send(route, row, method, path, params=params, json=json, recover=recover)
+        answer = self._send(route, row, method, path, params=params, json=json, body=body, recover=recover)
         rereads = 0
         while row.incomplete is not None and rereads < row.rereads and row.incomplete(answer):
             rereads += 1
             self.stats.note("cold_read_retries")
             log.info("%s came back incomplete; reading it again (%d)", route.service.endpoint_key(method, path), rereads)
-            answer = self._send(route, row, method, path, params=params, json=json, recover=recover)
+            answer = self._send(route, row, method, path, params=params, json=json, body=body, recover=recover)
         return answer
 
     def _send(
-        self, route: Route, row: Endpoint, method: str, path: str, *, params: Any, json: Any, recover: bool
+        self, route: Route, row: Endpoint, method: str, path: str, *, params: Any, json: Any, body: Body | None,
+        recover: bool,
     ) -> Any:
         service = route.service
         endpoint = service.endpoint_key(method, path)
@@ -342,7 +355,7 @@ class Transport:
         penalties = 0
         while True:
             try:
-                answer = self._attempt(route, row, method, path, endpoint, scopes, params=params, json=json)
+                answer = self._attempt(route, row, method, path, endpoint, scopes, params=params, json=json, body=body)
                 with self._state_lock:
                     self._failing_since.pop(service.name, None)
                 self.pacer.clear_unreachable(service.name)
@@ -421,8 +434,12 @@ class Transport:
         *,
         params: Any,
         json: Any,
+        body: Body | None = None,
     ) -> Any:
         service = route.service
+        headers = {"Accept": service.accept}
+        if body is not None:
+            headers["Content-Type"] = body.content_type
         with self.pacer.slot(scopes, gate=False) as slot, _signing(route.auth.signer()):
             # GatedAdapter passes the gate and signs at the socket
             waited_before_send = slot.waited
@@ -433,7 +450,8 @@ class Transport:
                     route.base_url + path,
                     params=params,
                     json=json,
-                    headers={"Accept": service.accept},
+                    data=None if body is None else body.data,
+                    headers=headers,
                     timeout=self.timeout,
                     verify=self.verify,
                     allow_redirects=False,  # a redirect means a login page or a wrong URL, never data
@@ -474,7 +492,9 @@ class Transport:
             content=content,
             where=route.root_url,
         )
-        return self._act(route, answer, scopes, response, params=params, json=json)
+        # What a response hook may see of the body: the JSON, or a form's fields (a JWS or bytes: nothing).
+        shown = json if body is None else dict(body.data) if isinstance(body.data, Mapping) else None
+        return self._act(route, answer, scopes, response, params=params, json=shown)
 
     def _act(
         self, route: Route, answer: Answer, scopes: list[Scope], response: requests.Response, *, params: Any, json: Any

@@ -10,6 +10,7 @@ from ibkr_pipelines.client.endpoints import (
     ACCOUNT_MANAGEMENT_ENDPOINTS,
     CLIENT_PORTAL_ENDPOINTS,
     FLEX_ENDPOINTS,
+    OAUTH2_ENDPOINTS,
     Prime,
     sparse_positions_page,
 )
@@ -70,7 +71,11 @@ def test_session_answers_are_never_archived(path: str) -> None:
 
 def test_data_answers_are_archived() -> None:
     assert CP.lookup("GET", "/portfolio/accounts").archive and CP.lookup("GET", "/iserver/accounts").archive
-    assert not ACCOUNT_MANAGEMENT_ENDPOINTS.lookup("POST", "/oauth2/api/v1/token").archive
+    # OAuth 2.0 answers tokens (reference §1.4): the token endpoint and the SSO session, never archived.
+    assert not OAUTH2_ENDPOINTS.lookup("POST", "/token").archive
+    assert OAUTH2_ENDPOINTS.lookup("POST", "/token").secret_params == {"client_assertion"}
+    assert not ACCOUNT_MANAGEMENT_ENDPOINTS.lookup("POST", "/sso-sessions").archive
+    assert ACCOUNT_MANAGEMENT_ENDPOINTS.lookup("GET", "/statements/available").archive
 
 
 def test_the_flex_token_is_a_secret_of_both_steps() -> None:
