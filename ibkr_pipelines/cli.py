@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the IB username its SSO sessions are for (default: the simulated login's)")
     oauth2.add_argument("--bearer-seconds", type=float, default=86399.0, metavar="S",
                         help="access token and SSO session bearer lifetime (IBKR: expires_in 86399)")
+    sim.add_argument("--secrets-out", metavar="FILE", default=None,
+                     help="for secret scans in tests (IBKR has no such thing): append every live session token, "
+                          "access token and bearer the simulator issues to FILE (mode 0600)")
 
     ingest = sub.add_parser("ingest", help="run the nightly ingestion through Dagster in this process (steps side by side)")
     ingest.add_argument("--date", type=_date, default=None, help="partition date (default: today in New York)")
@@ -114,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     public_key=args.public_key,
                     credential=args.credential,
                     bearer_seconds=args.bearer_seconds,
+                    secrets_out=args.secrets_out,
                 )
             except ValueError as exc:  # a simulator setting it cannot use (its own --limits, a date...)
                 print(f"error: {exc}", file=sys.stderr)

@@ -141,6 +141,36 @@ def open_brokerage_tier(
     )
 
 
+class _Refused401(Exception):
+    """A 401 while opening the brokerage tier with credentials that may have just ended."""
+
+
+def open_brokerage_renewing(
+    caller: SessionCalls,
+    *,
+    compete: bool,
+    status_polls: int,
+    poll_seconds: float,
+    renew: Callable[[], None],
+    refused: Callable[[str], Exception],
+) -> None:
+    """``open_brokerage_tier`` for token modes: on a 401, new credentials (``renew``) and once more, then ``refused``.
+
+    A token IBKR ended (expiry, revocation, its nightly reset) shows first as a 401 on ``auth/status``;
+    the second 401, with fresh credentials, is the user's to fix.
+    """
+    def first_401(endpoint: str) -> Exception:
+        return _Refused401(endpoint)
+
+    try:
+        open_brokerage_tier(caller, compete=compete, status_polls=status_polls, poll_seconds=poll_seconds,
+                            not_logged_in=first_401)
+    except _Refused401:
+        renew()
+        open_brokerage_tier(caller, compete=compete, status_polls=status_polls, poll_seconds=poll_seconds,
+                            not_logged_in=refused)
+
+
 class GatewayAuth:
     """Client Portal Gateway: a person logged in at the gateway; callers send no credentials."""
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from requests.auth import AuthBase
 
-from ibkr_pipelines.client.auth import open_brokerage_tier
+from ibkr_pipelines.client.auth import open_brokerage_renewing
 from ibkr_pipelines.client.calls import SessionCalls
 from ibkr_pipelines.client.oauth1_signing import (
     HMAC_METHOD,
@@ -227,15 +227,9 @@ class OAuth1Auth:
 
     def open_brokerage(self, caller: SessionCalls) -> None:
         """``ssodh/init`` as after any login (reference §1.3 step 11); on a 401 a new LST, then once more."""
-        try:
-            self._open_brokerage(caller, on_401=_LstRefused)
-        except _LstRefused:
-            self.open_session(caller)
-            self._open_brokerage(caller, on_401=self._refused)
-
-    def _open_brokerage(self, caller: SessionCalls, on_401: Callable[[str], Exception]) -> None:
-        open_brokerage_tier(caller, compete=self.compete, status_polls=self._status_polls,
-                            poll_seconds=self._poll_seconds, not_logged_in=on_401)
+        open_brokerage_renewing(caller, compete=self.compete, status_polls=self._status_polls,
+                                poll_seconds=self._poll_seconds, renew=lambda: self.open_session(caller),
+                                refused=self._refused)
 
     @staticmethod
     def _refused(endpoint: str) -> OAuthRefused:
@@ -245,10 +239,3 @@ class OAuth1Auth:
             endpoint=endpoint,
             status=401,
         )
-
-
-class _LstRefused(Exception):
-    """A 401 while opening the brokerage session: the LST may have just expired (renewed once)."""
-
-    def __init__(self, endpoint: str) -> None:
-        super().__init__(endpoint)

@@ -28,7 +28,7 @@ import jwt
 import requests
 from requests.auth import AuthBase
 
-from ibkr_pipelines.client.auth import open_brokerage_tier
+from ibkr_pipelines.client.auth import open_brokerage_renewing
 from ibkr_pipelines.client.calls import SessionCalls
 from ibkr_pipelines.client.oauth1 import load_private_key
 from ibkr_pipelines.client.services import ACCOUNT_MANAGEMENT, OAUTH2
@@ -231,9 +231,10 @@ class OAuth2Auth:
         return _Token(answer["access_token"], now, now + life)
 
     def open_brokerage(self, caller: SessionCalls) -> None:
-        """``ssodh/init`` with the SSO session's bearer, as after any login (reference §1.4 step 5)."""
-        open_brokerage_tier(caller, compete=self.compete, status_polls=self._status_polls,
-                            poll_seconds=self._poll_seconds, not_logged_in=self._brokerage_refused)
+        """``ssodh/init`` with the SSO session's bearer (reference §1.4 step 5); on a 401 a new session, then once more."""
+        open_brokerage_renewing(caller, compete=self.compete, status_polls=self._status_polls,
+                                poll_seconds=self._poll_seconds, renew=lambda: self.open_session(caller),
+                                refused=self._brokerage_refused)
 
     @staticmethod
     def _brokerage_refused(endpoint: str) -> OAuthRefused:

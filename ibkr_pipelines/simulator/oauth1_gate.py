@@ -26,7 +26,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ibkr_pipelines.simulator.api import Reply, error
 from ibkr_pipelines.simulator.oauth1 import (
@@ -122,6 +122,8 @@ class OAuth1Gate:
         self._issued = 0
         self._accepted = 0
         self._refusals: dict[str, int] = {}
+        # Not IBKR: a test hook told every LST issued, so a secret scan can look for it (--secrets-out).
+        self.on_secret: Callable[[str], None] | None = None
 
     # -- registration (the self-service portal) --
     @property
@@ -271,6 +273,8 @@ class OAuth1Gate:
         expires = now + self.lst_seconds  # reference §1.3 step 7: valid 24 h by default
         live = self._sweep(c, now)
         live.append(_Lst(lst, expires))
+        if self.on_secret is not None:
+            self.on_secret(lst)
         while len(live) > LIVE_LSTS_KEPT:
             old = live.pop(0)
             old.ended = "lst_replaced"

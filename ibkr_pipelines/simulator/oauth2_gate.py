@@ -27,7 +27,7 @@ import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from ibkr_pipelines.simulator.api import Reply, error
@@ -159,6 +159,8 @@ class OAuth2Gate:
         self._sso = 0
         self._accepted = 0
         self._refusals: dict[str, int] = {}
+        # Not IBKR: a test hook told every token issued, so a secret scan can look for it (--secrets-out).
+        self.on_secret: Callable[[str], None] | None = None
 
     # -- registration --
     @property
@@ -201,6 +203,8 @@ class OAuth2Gate:
             del self._tokens[key]
         token = secrets.token_urlsafe(32)
         self._tokens[_digest(token)] = _Token(kind, client_id, scopes, now + self.bearer_seconds)
+        if self.on_secret is not None:
+            self.on_secret(token)
         return token
 
     # -- POST /oauth2/api/v1/token --

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 from ibkr_pipelines.simulator.clock import SimClock
 from ibkr_pipelines.simulator.config import FaultConfig, SimulatorConfig
@@ -358,11 +358,24 @@ def write_credentials(creds: OAuth1Credentials, path: str | None) -> None:
         raise ValueError(f"cannot write the OAuth credentials to {path}: {exc.strerror}") from None
 
 
+def _appender(path: str) -> Callable[[str], None]:
+    """A function appending one line to ``path`` (created 0600), for the --secrets-out test hook."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    lock = threading.Lock()
+
+    def append(secret: str) -> None:
+        with lock, open(path, "a", encoding="ascii") as out:
+            out.write(secret + "\n")
+
+    return append
+
+
 def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.date | None = None,
           logged_in: bool = True, *, oauth1_consumer: str | None = None, signature_public_key: str | None = None,
           encryption_public_key: str | None = None, realm: str | None = None,
           credentials_out: str | None = None, oauth2_client: str | None = None, key_id: str | None = None,
-          public_key: str | None = None, credential: str | None = None, **options: Any) -> None:
+          public_key: str | None = None, credential: str | None = None, secrets_out: str | None = None,
+          **options: Any) -> None:
     """Run a simulator in the foreground until KeyboardInterrupt, printing its base URL.
 
     ``options`` are further SimulatorConfig fields (e.g. ``paper=True``, ``extra_subaccounts=150``).
@@ -370,7 +383,8 @@ def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.da
     OAuth consumer registered, and writes the consumer's credentials to ``credentials_out`` (0600) or,
     without it, prints them to stdout before serving. With ``oauth2_client`` (its ``key_id`` and
     ``public_key`` PEM path, optionally the IB username ``credential``) it registers that OAuth 2.0
-    client too. ValueError for a setting it cannot use.
+    client too. ``secrets_out`` (a test's secret scan) gets every token issued, one per line.
+    ValueError for a setting it cannot use.
     """
     if oauth2_client is not None:
         options["oauth2_clients"] = (client_from_file(oauth2_client, key_id, public_key, credential),)
@@ -386,6 +400,8 @@ def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.da
                          "need --oauth1-consumer")
     config = SimulatorConfig(seed=seed, today=today, port=port, tls=tls, logged_in=logged_in, **options)
     sim = Simulator(config)
+    if secrets_out is not None:
+        sim.oauth1.on_secret = sim.oauth2.on_secret = _appender(secrets_out)
     sim.start()
     try:
         for creds in sim.oauth1_credentials.values():

@@ -9,96 +9,36 @@ credential is one line naming the setting, with no traceback and nothing landed 
 from __future__ import annotations
 
 import base64
-import json
-import os
-import shutil
-import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.e2e.cli_helpers import DATA_TABLES, EXE, FAST, Workdir, clean_env, failure_lines, free_port, kill_group
+from tests.e2e.cli_helpers import DATA_TABLES, Workdir, failure_lines, kill_group
+from tests.e2e.oauth_sim import DAY, EVENING, FAKETIME, SimProcess, files_containing, key_slice, private_pem
 
-DAY = "2026-11-20"
 CONSUMER = "PIPELINESTEST"
-# A real account serves only today's snapshot, so both processes run on DAY's New York evening
-# (libfaketime), the simulator first: their clocks agree within the seconds between their starts.
-FAKETIME = shutil.which("faketime")
-EVENING = f"{DAY} 20:00:00"
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(FAKETIME is None, reason="needs Debian's faketime (make system-deps installs it)")]
 
 
-def _private_pem(path: Path) -> tuple[Path, Path]:
-    """A fresh RSA key: the private PEM (for the client) and the public PEM (handed to the portal)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
-    public = path.with_suffix(".pub.pem")
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
-    return path, public
-
-
-def _faked(at: str) -> dict[str, str]:
-    return {"TZ": "America/New_York", "FAKETIME": f"@{at}"}
-
-
-class OAuthWorld:
-    """``ibkr-pipelines simulator`` standing in for api.ibkr.com with one consumer, as a user registers one."""
+class OAuthWorld(SimProcess):
+    """The simulator with one consumer registered as a user does: public keys in, the portal's credentials out."""
 
     def __init__(self, root: Path, *extra: str) -> None:
         root.mkdir(parents=True, exist_ok=True)
-        self.signature_key, signature_public = _private_pem(root / "signature.pem")
-        self.encryption_key, encryption_public = _private_pem(root / "encryption.pem")
+        self.signature_key, signature_public = private_pem(root / "signature.pem")
+        self.encryption_key, encryption_public = private_pem(root / "encryption.pem")
         self.credentials_file = root / "credentials.env"
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [str(FAKETIME), "-f", f"@{EVENING}", str(EXE), "simulator", "--port", str(self.port), "--date", DAY,
-             "--limits", FAST, "--oauth1-consumer", CONSUMER, "--signature-public-key", str(signature_public),
-             "--encryption-public-key", str(encryption_public), "--credentials-out", str(self.credentials_file),
-             *extra],
-            env=clean_env(TZ="America/New_York"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,  # faketime runs the simulator as its child: stop() ends the whole group
-        )
-        deadline = time.monotonic() + 60
-        while not self._answers():
-            assert self.process.poll() is None, self.process.stderr.read() if self.process.stderr else ""
-            assert time.monotonic() < deadline, "the simulator did not start"
-            time.sleep(0.2)
+        super().__init__("--oauth1-consumer", CONSUMER, "--signature-public-key", str(signature_public),
+                         "--encryption-public-key", str(encryption_public), "--credentials-out",
+                         str(self.credentials_file), *extra, ready=self.credentials_file.exists)
         assert oct(self.credentials_file.stat().st_mode & 0o777) == "0o600"
         self.credentials = dict(line.split("=", 1) for line in self.credentials_file.read_text().splitlines() if "=" in line)
-
-    @property
-    def base_url(self) -> str:
-        """The Client Portal root the client is given."""
-        return f"http://127.0.0.1:{self.port}/v1/api"
-
-    def _answers(self) -> bool:
-        try:
-            self.stats()
-            return self.credentials_file.exists()
-        except OSError:
-            return False
-
-    def control(self, path: str, body: Any = None) -> Any:
-        """GET a /sim/* control path, or POST ``body`` to it (not paced, not counted)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                         method="GET" if data is None else "POST")
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.loads(answer.read())
-
-    def stats(self) -> dict[str, Any]:
-        """The simulator's counters."""
-        return self.control("/sim/stats")
 
     def env(self, **overrides: str) -> dict[str, str]:
         """IBKR_AUTH=oauth1 with the portal's credentials and the key paths."""
@@ -107,18 +47,6 @@ class OAuthWorld:
                "IBKR_OAUTH1_ENCRYPTION_KEY": str(self.encryption_key), **self.credentials}
         env.update(overrides)
         return env
-
-    def run(self, work: Workdir, *, at: str = EVENING, timeout: float = 300) -> Any:
-        """``ingest --date DAY`` under libfaketime at ``at`` (New York)."""
-        return work.run(["ingest", "--date", DAY], prefix=[str(FAKETIME), "-f", f"@{at}"], timeout=timeout,
-                        TZ="America/New_York")
-
-    def stop(self) -> None:
-        """Stop the simulator and faketime's wrapper around it (the process group)."""
-        try:
-            kill_group(self.process, signal.SIGTERM)
-        except subprocess.TimeoutExpired:
-            kill_group(self.process)
 
 
 @pytest.fixture
@@ -143,19 +71,8 @@ def _secrets(world: OAuthWorld) -> list[str]:
     encryption = serialization.load_pem_private_key(world.encryption_key.read_bytes(), password=None)
     secret = base64.b64decode(world.credentials["IBKR_OAUTH1_ACCESS_TOKEN_SECRET"])
     found.append(encryption.decrypt(secret, padding.PKCS1v15()).hex())  # type: ignore[union-attr]
-    for path in (world.signature_key, world.encryption_key):
-        body = "".join(line for line in path.read_text().splitlines() if "PRIVATE KEY" not in line)
-        found.append(body[40:100])  # a slice of the key's base64 body
+    found += [key_slice(world.signature_key), key_slice(world.encryption_key)]
     return found
-
-
-def _files_containing(root: Path, secrets: list[str]) -> list[str]:
-    hits = []
-    for path in root.rglob("*"):
-        if path.is_file() and not path.name.endswith((".pem", ".env")):
-            data = path.read_bytes()
-            hits += [f"{path}: secret #{i}" for i, s in enumerate(secrets) if s.encode() in data]
-    return hits
 
 
 def test_the_night_over_oauth1_lands_what_the_gateway_lands_and_leaks_no_secret(
@@ -173,7 +90,7 @@ def test_the_night_over_oauth1_lands_what_the_gateway_lands_and_leaks_no_secret(
     # No secret in the terminal, the warehouse, the lake, the raw archive or the Dagster instance.
     secrets = _secrets(world)
     assert not [s for s in secrets if s in done.stdout + done.stderr + doctor.stdout + doctor.stderr]
-    assert not _files_containing(work.root, secrets)
+    assert not files_containing(work.root, secrets)
 
 
 def test_a_live_session_token_that_expires_mid_run_is_renewed_without_losing_a_row(
@@ -186,9 +103,7 @@ def test_a_live_session_token_that_expires_mid_run_is_renewed_without_losing_a_r
     world = OAuthWorld(tmp_path / "keys")
     try:
         work = Workdir.make(tmp_path / "work", **world.env())
-        running = subprocess.Popen([str(FAKETIME), "-f", f"@{EVENING}", str(EXE), "ingest", "--date", DAY],
-                                   cwd=work.root, env=clean_env(**work.env, TZ="America/New_York"),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        running = world.ingest_in_background(work)
         try:
             deadline = time.monotonic() + 120
             while world.stats()["oauth1"]["signed_requests"] < 20:  # the night is well under way
@@ -225,7 +140,7 @@ def _one_line_naming(stderr: str, setting: str) -> None:
 )
 def test_a_wrong_credential_is_one_line_naming_the_setting(tmp_path: Path, world: OAuthWorld, change: str,
                                                            setting: str) -> None:
-    other, _public = _private_pem(tmp_path / "other.pem")
+    other, _public = private_pem(tmp_path / "other.pem")
     wrong = {
         "consumer": {"IBKR_OAUTH1_CONSUMER_KEY": "NOTREGISTERED"},
         "token": {"IBKR_OAUTH1_ACCESS_TOKEN": "0" * len(world.credentials["IBKR_OAUTH1_ACCESS_TOKEN"])},
