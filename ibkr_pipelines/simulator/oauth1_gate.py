@@ -21,6 +21,7 @@ No secret (LST, secret, signature, DH value) is ever put in a reply text, a coun
 
 from __future__ import annotations
 
+import base64
 import collections
 import hmac
 import secrets
@@ -273,8 +274,9 @@ class OAuth1Gate:
         expires = now + self.lst_seconds  # reference §1.3 step 7: valid 24 h by default
         live = self._sweep(c, now)
         live.append(_Lst(lst, expires))
-        if self.on_secret is not None:
-            self.on_secret(lst)
+        if self.on_secret is not None:  # as a client holds it (base64, reference §1.3 step 8) and as hex
+            self.on_secret(base64.b64encode(lst).decode("ascii"))
+            self.on_secret(lst.hex())
         while len(live) > LIVE_LSTS_KEPT:
             old = live.pop(0)
             old.ended = "lst_replaced"

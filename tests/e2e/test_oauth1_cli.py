@@ -34,7 +34,8 @@ class OAuthWorld(SimProcess):
         self.signature_key, signature_public = private_pem(root / "signature.pem")
         self.encryption_key, encryption_public = private_pem(root / "encryption.pem")
         self.credentials_file = root / "credentials.env"
-        super().__init__("--oauth1-consumer", CONSUMER, "--signature-public-key", str(signature_public),
+        self.issued = root / "issued-tokens.env"
+        super().__init__("--secrets-out", str(self.issued), "--oauth1-consumer", CONSUMER, "--signature-public-key", str(signature_public),
                          "--encryption-public-key", str(encryption_public), "--credentials-out",
                          str(self.credentials_file), *extra, ready=self.credentials_file.exists)
         assert oct(self.credentials_file.stat().st_mode & 0o777) == "0o600"
@@ -66,59 +67,46 @@ def world(tmp_path: Path) -> Iterator[OAuthWorld]:
 
 
 def _secrets(world: OAuthWorld) -> list[str]:
-    """Every secret value of the run: credentials, the decrypted secret, both private keys' PEM bodies."""
+    """Every secret value of the run: credentials, the decrypted secret, the keys' PEM bodies, the LSTs."""
     found = [world.credentials["IBKR_OAUTH1_ACCESS_TOKEN"], world.credentials["IBKR_OAUTH1_ACCESS_TOKEN_SECRET"]]
     encryption = serialization.load_pem_private_key(world.encryption_key.read_bytes(), password=None)
     secret = base64.b64decode(world.credentials["IBKR_OAUTH1_ACCESS_TOKEN_SECRET"])
     found.append(encryption.decrypt(secret, padding.PKCS1v15()).hex())  # type: ignore[union-attr]
     found += [key_slice(world.signature_key), key_slice(world.encryption_key)]
-    return found
+    return found + world.issued.read_text().split()  # every LST the simulator issued (--secrets-out)
 
 
-def test_the_night_over_oauth1_lands_what_the_gateway_lands_and_leaks_no_secret(
+def test_the_night_over_oauth1_survives_ibkr_ending_the_token_and_leaks_no_secret(
     tmp_path: Path, world: OAuthWorld, gateway_tables: dict[str, str]
 ) -> None:
     work = Workdir.make(tmp_path / "work", **world.env())
     doctor = work.run(["doctor"], prefix=[str(FAKETIME), "-f", f"@{EVENING}"], timeout=120, TZ="America/New_York")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr[-2000:]
     assert f"oauth1 (consumer {CONSUMER}, realm limited_poa)" in doctor.stdout
-    done = world.run(work)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert work.table_hashes() == gateway_tables
-    oauth = world.stats()["oauth1"]
-    assert oauth["lst_issued"] >= 1 and not oauth["refusals"], oauth
-    # No secret in the terminal, the warehouse, the lake, the raw archive or the Dagster instance.
-    secrets = _secrets(world)
-    assert not [s for s in secrets if s in done.stdout + done.stderr + doctor.stdout + doctor.stderr]
-    assert not files_containing(work.root, secrets)
-
-
-def test_a_live_session_token_that_expires_mid_run_is_renewed_without_losing_a_row(
-    tmp_path: Path, gateway_tables: dict[str, str]
-) -> None:
     # Every live token ends once the night is under way (as at expiry, or IBKR's nightly reset): the requests in
     # flight are answered 401, and the client gets a new token and opens the brokerage session again.
     # (Renewal ahead of expiry is tests/client/test_oauth1.py's: two processes under libfaketime
     # disagree by the seconds between their starts, which a token of a few seconds cannot absorb.)
-    world = OAuthWorld(tmp_path / "keys")
+    running = world.ingest_in_background(work)
     try:
-        work = Workdir.make(tmp_path / "work", **world.env())
-        running = world.ingest_in_background(work)
-        try:
-            deadline = time.monotonic() + 120
-            while world.stats()["oauth1"]["signed_requests"] < 20:  # the night is well under way
-                assert running.poll() is None and time.monotonic() < deadline, "the run ended before any revocation"
-                time.sleep(0.05)
-            world.control("/sim/expire-oauth", {})
-            out, err = running.communicate(timeout=300)
-        finally:
-            if running.poll() is None:
-                kill_group(running)
-        assert running.returncode == 0, err[-3000:]
-        assert work.table_hashes() == gateway_tables
-        assert world.stats()["oauth1"]["lst_issued"] >= 2
+        deadline = time.monotonic() + 120
+        while world.stats()["oauth1"]["signed_requests"] < 20:  # the night is well under way
+            assert running.poll() is None and time.monotonic() < deadline, "the run ended before any revocation"
+            time.sleep(0.05)
+        world.control("/sim/expire-oauth", {})
+        out, err = running.communicate(timeout=300)
     finally:
-        world.stop()
+        if running.poll() is None:
+            kill_group(running)
+    assert running.returncode == 0, err[-3000:]
+    assert work.table_hashes() == gateway_tables
+    oauth = world.stats()["oauth1"]
+    assert oauth["lst_issued"] >= 3, oauth  # doctor's, the night's, the renewal
+    # No secret (the LSTs the simulator issued among them) in the terminal, the warehouse, the lake, the raw
+    # archive or the Dagster instance.
+    secrets = _secrets(world)
+    assert not [s for s in secrets if s in out + err + doctor.stdout + doctor.stderr]
+    assert not files_containing(work.root, secrets)
 
 
 def _one_line_naming(stderr: str, setting: str) -> None:
