@@ -40,22 +40,16 @@ class FlexChunk:
 
 
 class _Buffer:
-    """Rows of one table, column by column, until a chunk is full."""
+    """Rows of one table until a chunk is full (dicts holding only their non-null values)."""
 
     def __init__(self, spec: TableSpec) -> None:
         self.spec = spec
-        self.columns: dict[str, list[Any]] = {name: [] for name in spec.column_names}
-        self.height = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        for name, values in self.columns.items():
-            values.append(row.get(name))
-        self.height += 1
+        self.schema = spec.polars_schema()
+        self.rows: list[dict[str, Any]] = []
 
     def take(self) -> FlexChunk:
-        frame = pl.DataFrame(self.columns, schema=self.spec.polars_schema(), strict=False)
-        self.columns = {name: [] for name in self.spec.column_names}
-        self.height = 0
+        frame = pl.DataFrame(self.rows, schema=self.schema, strict=False)
+        self.rows = []
         return FlexChunk(self.spec.name, frame)
 
 
@@ -97,11 +91,11 @@ def parse_flex(
                 continue  # every account's statement repeats the day's rates
             rates_seen.add(key)
         buffer = buffers[table]
-        buffer.add(row)
-        if buffer.height >= chunk_rows:
+        buffer.rows.append(row)
+        if len(buffer.rows) >= chunk_rows:
             yield buffer.take()
     for buffer in buffers.values():
-        if buffer.height:
+        if buffer.rows:
             yield buffer.take()
 
 

@@ -33,9 +33,9 @@ def to_json(value: dict[str, str]) -> str:
 def _reader(dtype: pl.DataType, day_first: bool | None) -> Reader:
     """The converter for a column of ``dtype`` (dates need the file's month/day order)."""
     if isinstance(dtype, pl.Datetime):
-        return lambda text: None if text.strip() in NO_VALUE else read_instant(text, day_first)
+        return lambda text: None if text in NO_VALUE else read_instant(text, day_first)
     if isinstance(dtype, pl.Date):
-        return lambda text: None if text.strip() in NO_VALUE else read_date(text, day_first)
+        return lambda text: None if text in NO_VALUE else read_date(text, day_first)
     if isinstance(dtype, pl.Float64):
         return read_number
     if isinstance(dtype, (pl.Int64, pl.Int32)):
@@ -65,44 +65,48 @@ class RowBuilder:
         self.mapping = mapping
         dtypes = mapping.spec.polars_schema()
         self.readers = {c: _reader(dtypes[c], day_first) for cs in mapping.attributes.values() for c in cs}
+        self.keyed = "row_key" in dtypes
+        self.finish = FINISHERS.get(mapping.spec.name, _nothing)
 
     def build(self, row: FlexRow, statement: Statement) -> Row:
-        """The table row for ``row`` of ``statement`` (every spec column present, null where absent)."""
+        """The table row for ``row`` of ``statement`` (columns it has no value for are left out: null)."""
         values: Row = {}
-        extra: dict[str, str] = dict(statement.notes)
+        extra: dict[str, str] = dict(statement.notes) if statement.notes else {}
         unparsed: dict[str, str] = {}
+        attributes, readers = self.mapping.attributes, self.readers
         for name, text in row.attributes.items():
-            columns = self.mapping.attributes.get(name)
+            columns = attributes.get(name)
             if columns is None:
-                if text != "":
+                if text:
                     extra[name] = text
                 continue
             for column in columns:
                 try:
-                    value = self.readers[column](text)
+                    value = readers[column](text)
                 except UnreadableValue:
                     unparsed[name] = text
                     continue
-                if value is None:
-                    continue
-                if values.get(column) is None:
-                    values[column] = value
-                elif values[column] != value:
-                    extra[name] = text
-        values["account_id"] = values.get("account_id") or statement.account_id
-        if values.get("report_date") is None and not unparsed.keys() & {"reportDate", "toDate"}:
+                if value is not None:
+                    known = values.get(column)
+                    if known is None:
+                        values[column] = value
+                    elif known != value:
+                        extra[name] = text
+        if values.get("account_id") is None:
+            values["account_id"] = statement.account_id
+        if values.get("report_date") is None and "reportDate" not in unparsed and "toDate" not in unparsed:
             values["report_date"] = statement.to_date
             unparsed.update(_needed(statement, "FlexStatement.toDate"))
-        if "row_key" in self.mapping.spec.column_names:
+        if self.keyed:
             values["row_key"] = _row_key(self.mapping, row, statement)
-        FINISHERS.get(self.mapping.spec.name, _nothing)(values, row, statement, unparsed)
-        values.update(
-            statement_from_date=statement.from_date,
-            statement_to_date=statement.to_date,
-            generated_at=statement.generated_at,
-            raw_extra=to_json(extra) if extra else None,
-            unparsed=to_json(unparsed) if unparsed else None,
-        )
+        self.finish(values, row, statement, unparsed)
+        values["statement_from_date"] = statement.from_date
+        values["statement_to_date"] = statement.to_date
+        values["generated_at"] = statement.generated_at
+        if extra:
+            values["raw_extra"] = to_json(extra)
+        if unparsed:
+            values["unparsed"] = to_json(unparsed)
         return values
 
 

@@ -71,11 +71,14 @@ def walk(source: bytes | Path) -> Iterator[StatementStart | FlexRow]:
                     continue
                 path.pop()
                 depth = len(path)
+                if path and len(path[-1]) and path[-1][0] is element:
+                    # Earlier siblings are gone already, so it is the first child (later ones may be
+                    # parsed in the same block): the tree lets go of it, the row keeps its attributes.
+                    del path[-1][0]
                 if depth > _STATEMENT_DEPTH and element.attrib and path[_STATEMENT_DEPTH].tag == STATEMENT:
                     section = path[_STATEMENT_DEPTH + 1].tag if depth > _STATEMENT_DEPTH + 1 else element.tag
-                    yield FlexRow(section, element.tag, dict(element.attrib))
-                element.clear()
-                if path and len(path[-1]) and path[-1][-1] is element:
-                    del path[-1][-1]
+                    yield FlexRow(section, element.tag, element.attrib)
+                elif len(element):
+                    element.clear()
         except ET.ParseError as problem:
             raise FlexFileError(f"the Flex XML does not parse: {problem}") from None
