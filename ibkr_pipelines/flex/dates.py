@@ -26,10 +26,11 @@ class UnreadableValue(ValueError):
 MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 
-# Zone abbreviations as fixed offsets (hours). IBKR writes EDT/EST; the rest are guesses at what an
-# account elsewhere might see. An abbreviation not listed makes the value unreadable, not guessed.
+# Zone abbreviations as fixed offsets (hours); "ET" (and no zone) is New York's own rule. IBKR writes
+# EDT/EST; the rest are guesses at what an account elsewhere might see. An abbreviation not listed
+# makes the value unreadable, not guessed.
 ZONE_OFFSETS = {
-    "EST": -5, "EDT": -4, "ET": None, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
     "UTC": 0, "GMT": 0, "Z": 0, "BST": 1, "CET": 1, "CEST": 2, "HKT": 8, "JST": 9,
 }
 
