@@ -20,7 +20,7 @@ import polars as pl
 from ibkr_pipelines.flex.context import Statement, read_statement
 from ibkr_pipelines.flex.day_order import decide_day_first, scan_slash_dates
 from ibkr_pipelines.flex.mappings import MAPPINGS
-from ibkr_pipelines.flex.rows import RowBuilder, other_row
+from ibkr_pipelines.flex.rows import RowBuilder, other_row, statement_row
 from ibkr_pipelines.flex.sections import OTHER_ROWS, route
 from ibkr_pipelines.flex.stream import FlexRow, StatementStart, walk
 from ibkr_pipelines.schemas.flex_tables import FLEX_SPECS, FLEX_TABLES
@@ -81,10 +81,11 @@ def parse_flex(
     for item in walk(data):
         if isinstance(item, StatementStart):
             statement = read_statement(item.attributes, day_first)
-            continue
-        assert statement is not None  # walk yields rows only inside a statement
-        table = route(item.section, item.element, item.attributes.get("levelOfDetail"))
-        row = _row(table, item, statement, builders, day_first)
+            table, row = OTHER_ROWS, statement_row(item.attributes, item.response, statement)
+        else:
+            assert statement is not None  # walk yields rows only inside a statement
+            table = route(item.section, item.element, item.attributes.get("levelOfDetail"))
+            row = _row(table, item, statement, builders, day_first)
         if table == _RATES:
             key = (row["report_date"], row["from_currency"], row["to_currency"])
             if key in rates_seen:

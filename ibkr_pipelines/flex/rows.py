@@ -18,7 +18,7 @@ from ibkr_pipelines.flex.categories import cash_category
 from ibkr_pipelines.flex.context import Statement
 from ibkr_pipelines.flex.dates import UnreadableValue, read_date, read_instant
 from ibkr_pipelines.flex.mappings import TableMapping
-from ibkr_pipelines.flex.stream import FlexRow
+from ibkr_pipelines.flex.stream import RESPONSE, STATEMENT, FlexRow
 from ibkr_pipelines.flex.values import NO_VALUE, read_flag, read_integer, read_number, read_text
 
 Reader = Callable[[str], Any]
@@ -167,3 +167,10 @@ def other_row(row: FlexRow, statement: Statement, day_first: bool | None) -> Row
         "statement_to_date": statement.to_date,
         "generated_at": statement.generated_at,
     }
+
+
+def statement_row(attributes: dict[str, str], response: dict[str, str], statement: Statement) -> Row:
+    """The statement itself as a `flex_other_rows` row (section and element FlexStatement), so its period,
+    query name and type are kept and a statement with no rows (a closed account's) is still seen."""
+    kept = {**attributes, **{f"{RESPONSE}.{name}": value for name, value in response.items()}}
+    return other_row(FlexRow(STATEMENT, STATEMENT, kept), statement, None)

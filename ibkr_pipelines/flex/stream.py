@@ -28,9 +28,11 @@ class FlexFileError(IbkrPipelinesError):
 
 @dataclass(frozen=True)
 class StatementStart:
-    """A FlexStatement opens: its attributes (accountId, fromDate, toDate, period, whenGenerated) as sent."""
+    """A FlexStatement opens: its attributes (accountId, fromDate, toDate, period, whenGenerated) as sent,
+    and the FlexQueryResponse's (queryName, type)."""
 
     attributes: dict[str, str]
+    response: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def walk(source: bytes | Path) -> Iterator[StatementStart | FlexRow]:
                         raise _error_answer(element, events)
                     path.append(element)
                     if element.tag == STATEMENT and len(path) == _STATEMENT_DEPTH + 1:
-                        yield StatementStart(dict(element.attrib))
+                        yield StatementStart(dict(element.attrib), dict(path[0].attrib))
                     continue
                 path.pop()
                 depth = len(path)

@@ -2,12 +2,13 @@
 
 The counts come from a plain ElementTree pass over the file (not from the parser): execution lines
 (Trade, TradeConfirm) are trades, CashTransaction rows are cash transactions, and every other element
-with attributes inside a statement is an other row.
+with attributes, the FlexStatement included, is an other row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -29,8 +30,8 @@ def expected_counts(path: Path) -> Counter[str]:
     """Rows per table, by element name, counted with ElementTree."""
     counts: Counter[str] = Counter()
     for statement in ET.parse(path).getroot().iter("FlexStatement"):
-        for element in statement.iter():
-            if element is not statement and element.attrib:
+        for element in statement.iter():  # the statement itself is an other row too
+            if element.attrib:
                 counts[TABLE_OF.get(element.tag, "flex_other_rows")] += 1
     return counts
 
@@ -75,5 +76,7 @@ def test_trade_confirmations_are_executions_and_their_summaries_other_rows() -> 
     assert first["trade_time"] == dt.datetime(2026, 4, 2, 15, 8, 5, tzinfo=dt.timezone.utc)  # 11:08:05 EDT
     assert first["element"] == "TradeConfirm" and first["price"] == 582.74 and first["commission"] == -1
     assert first["generated_at"] == dt.datetime(2026, 4, 10, 1, 23, 54, tzinfo=dt.timezone.utc)
-    assert Counter(other["element"]) == Counter({"Order": 39, "SymbolSummary": 2})
+    assert Counter(other["element"]) == Counter({"Order": 39, "SymbolSummary": 2, "FlexStatement": 1})
+    kept = json.loads(other.filter(pl.col("element") == "FlexStatement")["attributes"][0])
+    assert kept["period"] == "" and kept["FlexQueryResponse.type"] == "TCF"
     assert other.select("section", "element", "row_key").is_unique().all()

@@ -56,11 +56,12 @@ def test_unknown_and_nested_sections_land_in_other_rows_with_every_attribute() -
     ))
     other = read_flex(text)["flex_other_rows"]
     assert other.select("section", "element", "row_key").rows() == [
+        ("FlexStatement", "FlexStatement", "20250301..20250301#1"),
         ("MutualFundDividendDetails", "MutualFundDividendDetail", "20250301..20250301#1"),
         ("FxPositions", "FxLot", "20250301..20250301#1"),
         ("ChangeInPositionValues", "ChangeInPositionValues", "20250301..20250301#1"),
     ]
-    assert json.loads(other["attributes"][0]) == {"accountId": "U1", "amount": "3", "a": ""}
+    assert json.loads(other["attributes"][1]) == {"accountId": "U1", "amount": "3", "a": ""}
 
 
 @pytest.mark.parametrize(("attribute", "text", "column"), [
