@@ -160,7 +160,7 @@ def other_row(row: FlexRow, statement: Statement, day_first: bool | None) -> Row
         "account_id": row.attributes.get("accountId") or statement.account_id,
         "section": row.section,
         "element": row.element,
-        "row_key": f"{statement.from_text}..{statement.to_text}#{rank}",
+        "row_key": f"{statement.account_id or ''}:{statement.from_text}..{statement.to_text}#{rank}",
         "level_of_detail": row.attributes.get("levelOfDetail") or None,
         "attributes": to_json(row.attributes),
         "statement_from_date": statement.from_date,

@@ -56,10 +56,10 @@ def test_unknown_and_nested_sections_land_in_other_rows_with_every_attribute() -
     ))
     other = read_flex(text)["flex_other_rows"]
     assert other.select("section", "element", "row_key").rows() == [
-        ("FlexStatement", "FlexStatement", "20250301..20250301#1"),
-        ("MutualFundDividendDetails", "MutualFundDividendDetail", "20250301..20250301#1"),
-        ("FxPositions", "FxLot", "20250301..20250301#1"),
-        ("ChangeInPositionValues", "ChangeInPositionValues", "20250301..20250301#1"),
+        ("FlexStatement", "FlexStatement", "U1:20250301..20250301#1"),
+        ("MutualFundDividendDetails", "MutualFundDividendDetail", "U1:20250301..20250301#1"),
+        ("FxPositions", "FxLot", "U1:20250301..20250301#1"),
+        ("ChangeInPositionValues", "ChangeInPositionValues", "U1:20250301..20250301#1"),
     ]
     assert json.loads(other["attributes"][1]) == {"accountId": "U1", "amount": "3", "a": ""}
 
@@ -119,3 +119,11 @@ def test_flex_tables_are_declared_but_not_registered() -> None:
     for spec in FLEX_TABLES:
         assert pl.DataFrame(schema=spec.polars_schema()).columns == spec.column_names
         assert spec.partition_column == "report_date"
+
+
+def test_other_rows_of_a_master_and_a_sub_account_statement_do_not_collide() -> None:
+    info = section("SecuritiesInfo", row("SecurityInfo", accountId="U2", symbol="KO", conid="8894"))
+    text = response(statement("F1", "20250301", "20250301", info), statement("U2", "20250301", "20250301", info))
+    other = read_flex(text)["flex_other_rows"].filter(pl.col("element") == "SecurityInfo")
+    assert other.select("account_id", "row_key").rows() == [("U2", "F1:20250301..20250301#1"),
+                                                            ("U2", "U2:20250301..20250301#1")]
