@@ -87,7 +87,7 @@ def parse_flex(
             table = route(item.section, item.element, item.attributes.get("levelOfDetail"))
             row = _row(table, item, statement, builders, day_first)
         if table == _RATES:
-            key = (row["report_date"], row["from_currency"], row["to_currency"])
+            key = (row.get("report_date"), row.get("from_currency"), row.get("to_currency"))
             if key in rates_seen:
                 continue  # every account's statement repeats the day's rates
             rates_seen.add(key)

@@ -127,3 +127,9 @@ def test_other_rows_of_a_master_and_a_sub_account_statement_do_not_collide() -> 
     other = read_flex(text)["flex_other_rows"].filter(pl.col("element") == "SecurityInfo")
     assert other.select("account_id", "row_key").rows() == [("U2", "F1:20250301..20250301#1"),
                                                             ("U2", "U2:20250301..20250301#1")]
+
+
+def test_a_row_missing_its_key_attributes_still_parses_and_is_left_for_validation() -> None:
+    rates = section("ConversionRates", row("ConversionRate", reportDate="20250301", rate="1.1"))
+    got = read_flex(response(statement("U1", "20250301", "20250301", rates)))["flex_conversion_rates"]
+    assert got.select("from_currency", "to_currency", "rate").rows() == [(None, None, 1.1)]
