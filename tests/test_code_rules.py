@@ -63,6 +63,13 @@ def test_imports_flow_one_way() -> None:
             ]
         if module.startswith("ibkr_pipelines.land"):
             problems += [f"{module} imports {i}" for i in imports if i.startswith("ibkr_pipelines.extract")]
+        if module.startswith("ibkr_pipelines.flex"):  # a parser: it fetches, stages and lands nothing
+            problems += [
+                f"{module} imports {i}"
+                for i in imports
+                if i.startswith(("ibkr_pipelines.client", "ibkr_pipelines.extract", "ibkr_pipelines.land",
+                                 "ibkr_pipelines.staging", "ibkr_pipelines.sources"))
+            ]
         if not module.startswith("ibkr_pipelines.simulator") and module not in simulator_users:
             problems += [f"{module} imports {i}" for i in imports if i.startswith("ibkr_pipelines.simulator")]
     assert problems == []
