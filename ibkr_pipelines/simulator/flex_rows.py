@@ -199,7 +199,7 @@ def position_attrs(world: World, a: Account, money_row: dict[str, float], lot: L
     """One OpenPosition row (levelOfDetail SUMMARY) from the positions endpoint's money row of a lot."""
     c = world.contracts[int(money_row["conid"])]
     fx = world.fx_rate(c.currency, a.currency, d)
-    avg_price = round(lot.cost / lot.quantity / c.value_multiplier, 8)
+    avg_price = round(round(lot.cost / lot.quantity, 8) / c.value_multiplier, 8)  # as the positions endpoint
     share = round(money_row["baseMktValue"] / nav * 100, 2) if nav else 0.0
     return owner(a) + [("currency", c.currency), ("fxRateToBase", num(fx))] + instrument(c, layout) + [
         ("reportDate", layout.date(d)), ("position", num(lot.quantity)), ("markPrice", num(world.price(c.conid, d))),

@@ -14,15 +14,15 @@ OpenPositions at the statement's last day, Trades (or TradeConfirms) by trade da
 business day and currency. Nothing is collected across statements: a day's trades are sorted, a
 statement's positions listed, and that is the most held at once, so years of statements stream.
 
-Novelties (a query's ``novelties``): rows whose id is divisible by 7 carry one attribute and a third of
-the statements one section the reference does not list for these rows (NOVEL_ATTRIBUTE: invented;
-``CommissionCredits``: a section name IBKR has, ibflex keeps it as a placeholder; its row invented).
+Novelties (a query's ``novelties``): rows whose id is divisible by 7 carry one attribute, and the
+statements of one account (roster.BIG_CLIENT) one section, that the parser has never seen
+(NOVEL_ATTRIBUTE: invented; ``CommissionCredits``: a section name IBKR has that ibflex keeps as a
+placeholder; its row invented).
 """
 
 from __future__ import annotations
 
 import datetime
-import zlib
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -42,7 +42,7 @@ from ibkr_pipelines.simulator.flex_rows import (
     transfer_attrs,
 )
 from ibkr_pipelines.simulator.payloads import Views, net_liquidation
-from ibkr_pipelines.simulator.roster import Account
+from ibkr_pipelines.simulator.roster import BIG_CLIENT, Account
 from ibkr_pipelines.simulator.world import WORLD_START, CashEvent, World
 
 NOVEL_ATTRIBUTE = ("routingDetail", "SMART")  # invented: stands for an attribute IBKR added lately
@@ -176,7 +176,7 @@ class Writer:
                 yield from section(name, self._transfers(h, first, last), 3)
             elif name == "ConversionRates":
                 yield from section(name, self._rates(h, first, last), 3)
-        if self.query.novelties and zlib.crc32(f"{h.account.id}:{last.isoformat()}".encode()) % 3 == 0:
+        if self.query.novelties and h.account.live_id == BIG_CLIENT:
             credit = owner(h.account) + [("currency", h.account.currency), ("reportDate", lay.date(last)),
                                          ("amount", "0"), ("description", "COMMISSION CREDITS")]
             yield from section("CommissionCredits", iter([row("CommissionCredit", credit, 4)]), 3)
