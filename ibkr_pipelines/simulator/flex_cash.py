@@ -13,6 +13,8 @@ Flex agree once every row is reported):
 - a dividend split into an ordinary part and a payment in lieu: for a fixed quarter of the untaxed ones
   (guess: shares on loan over the ex-date), two rows, ``Dividends`` and ``Payment In Lieu Of Dividends``,
   with one actionID; a short position's (negative) dividend is a payment in lieu as a whole;
+- descriptions of dividends and taxes follow IBKR's "... per Share (Ordinary Dividend)" style (guess:
+  no ISIN in the catalog), advisor fees' are the world's text (guess);
 - interest as ``Broker Interest Received``/``Paid`` "USD CREDIT INT FOR FEB-2026" (recording), deposits as
   ``Deposits/Withdrawals`` (the recording's spelling; the reference's enum says "Deposits & Withdrawals"),
   the FA fee as ``Advisor Fees``. Trade legs, commissions and FX are Trades; transfers are Transfers.
@@ -165,7 +167,8 @@ def cash_transaction_attrs(world: World, account: Account, ordinal: int, r: Cash
     c = world.contracts[ev.conid] if ev.conid else None
     attrs = instrument(c, layout)
     attrs[3] = ("description", r.description)
-    if r.type == DEPOSITS:  # recording: a deposit's dateTime has a time, interest's the date alone
+    if r.type == DEPOSITS:  # recording: a deposit's dateTime has a time (00:58:50), interest's the date alone;
+        # guess: 05:00 UTC, New York's first hour
         when = layout.date_time(datetime.datetime.combine(ev.date, datetime.time(5, 0), UTC))
     else:
         when = layout.date(ev.date)

@@ -8,9 +8,14 @@ recording's tradeIDs); ``transactionID`` is TRADE_TRANSACTIONS + tradeID. Open p
 positions endpoint's numbers (``positionValue`` = mktValue, ``costBasisPrice`` = avgPrice,
 ``fifoPnlUnrealized`` = unrealizedPnl; guess: the world keeps average cost, so its "FIFO" P&L is that).
 
-Attribute names: reference §4.3 ("Key attributes") for Trade, OpenPosition and Transfer; the recording
-trade-confirmations.xml for TradeConfirm, in its order. The catalog has no ISIN, CUSIP or FIGI: those
-are written empty, as a query that leaves them out would (guess).
+Attribute names: reference §4.3 ("Key attributes") for Trade, OpenPosition and Transfer (their order is
+ours); the recording trade-confirmations.xml for TradeConfirm, in its order. Values that are guesses:
+ISIN, CUSIP and FIGI empty (the catalog has none; a query may leave them out); a sell's quantity and
+money negative in both Trade and TradeConfirm (the recording holds buys only); ``tradeDate`` and
+``reportDate`` the exchange's day (the UTC date of the fill, the same day in every simulated session)
+while ``dateTime`` is New York's; ``isAPIOrder`` "N"; TradeConfirm's ``code`` the open/close indicator
+(recording: "O"); Trade's ``cost`` the change of the lot's cost basis; ``fifoPnlRealized`` and
+``capitalGainsPnl`` the world's average-cost realized P&L; futures' proceeds as for other contracts.
 """
 
 from __future__ import annotations

@@ -6,9 +6,13 @@ whole period (recording unit-cash-transactions-consolidated.xml), accounts in li
 closed ones after them. A closed account has statements for the days it was open only, and is in a
 period report only when the period reaches back to them (issue 12: closed accounts in multi-year reports).
 
-Rows go to the statement of their ``reportDate``. Per statement: AccountInformation and ChangeInNAV
-(``endingValue`` is the ledger's BASE net liquidation value; ``mtm`` is what the listed components
-leave), EquitySummaryByReportDateInBase per business day (``total`` = the ledger's NAV of that day),
+Guess: accounts in listing order, closed ones last; statements of one account together, oldest first.
+
+Rows go to the statement of their ``reportDate``. Per statement: AccountInformation (its accountType
+and customerType values: guess) and ChangeInNAV (``endingValue`` is the ledger's BASE net liquidation
+value; guess: ``mtm`` is what the listed components leave, ``realized`` and ``changeInUnrealized`` 0),
+EquitySummaryByReportDateInBase per business day (``total`` = the ledger's NAV of that day; guess:
+``commodities`` holds the futures' open P&L, the ledger's ``futuresonlypnl``),
 OpenPositions at the statement's last day, Trades (or TradeConfirms) by trade date, CorporateActions
 (always empty: the world has none), CashTransactions (flex_cash.py), Transfers, ConversionRates per
 business day and currency. Nothing is collected across statements: a day's trades are sorted, a
