@@ -139,13 +139,14 @@ class FlexService:
                world: World, views: Views, get_url: str, warn: Callable[[], bool]) -> FlexReply:
         """Answer one request to SendRequest or GetStatement (``path`` is the URL path); anything else: 1020."""
         send = path == SEND_REQUEST
-        self._count("send_requests" if send else "get_statements")
+        if send or path == GET_STATEMENT:
+            self._count("send_requests" if send else "get_statements")
         try:
+            if not send and path != GET_STATEMENT:
+                raise _Refused(1020)  # guess: another path under the service's root
             token = self._token(params, client_ip, arrival, today)
             if send:
                 return self._send(token, params, today, get_url)
-            if path != GET_STATEMENT:
-                raise _Refused(1020)
             return self._get(token, params, today, world, views, warn)
         except _Refused as refused:
             return self._fail(refused.code, today)
