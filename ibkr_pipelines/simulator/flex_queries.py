@@ -9,9 +9,11 @@ and what a demo uses:
 - ``900001`` "Daily Activity": the last business day, one statement per account and day, every section,
   ``yyyyMMdd`` dates, ``;`` then ``HHmmss`` times (the recording cash-transactions.xml's layout);
 - ``900002`` "Activity Last 365 Days": one statement per account and business day, every section but
-  OpenPositions, ``yyyy-MM-dd;HH:mm:ss EDT`` (the recording trade-confirmations.xml's layout);
+  OpenPositions, ``yyyy-MM-dd;HH:mm:ss EDT`` (the recording trade-confirmations.xml's layout), with the
+  novelties (as 900003);
 - ``900003`` "History Since Inception": one statement per account for everything since the world's
-  first day (multi-year), every section, ``MM/dd/yyyy,HH:mm:ss``, with the novelties (below) switched on;
+  first day (multi-year), every section, ``MM/dd/yyyy,HH:mm:ss``, with the novelties: now and then an
+  attribute or a section the parser has never seen (flex_statement.py);
 - ``900004`` "Cash Transactions - API": CashTransactions only, Last365CalendarDays, one per day (the
   recording cash-transactions.xml);
 - ``900005`` "Trade Confirmations": a TCF query (TradeConfirms, recording trade-confirmations.xml), one
@@ -120,7 +122,7 @@ def _default_queries() -> tuple[FlexQuery, ...]:
     return (
         FlexQuery("900001", "Daily Activity"),
         FlexQuery("900002", "Activity Last 365 Days", no_positions, "Last365CalendarDays", True, "yyyy-MM-dd",
-                  "HH:mm:ss", ";", time_zone=True),
+                  "HH:mm:ss", ";", time_zone=True, novelties=True),
         FlexQuery("900003", "History Since Inception", SECTIONS, "SinceInception", False, "MM/dd/yyyy",
                   "HH:mm:ss", ",", novelties=True),
         FlexQuery("900004", "Cash Transactions - API", ("CashTransactions",), "Last365CalendarDays", True),

@@ -198,8 +198,13 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         sim = self.sim
         scheme = "https" if sim.config.tls else "http"
         host = self.headers.get("Host") or f"{sim.config.host}:{sim.port}"
-        reply = sim.flex_request(path, dict(parse_qsl(query, keep_blank_values=True)), self.client_address[0],
-                                 arrival, f"{scheme}://{host}{FLEX_ROOT}/GetStatement")
+        try:
+            reply = sim.flex_request(path, dict(parse_qsl(query, keep_blank_values=True)), self.client_address[0],
+                                     arrival, f"{scheme}://{host}{FLEX_ROOT}/GetStatement")
+        except Exception as exc:  # a simulator bug must not kill the connection
+            traceback.print_exc(file=sys.stderr)
+            self._send(500, f"simulator error: {type(exc).__name__}".encode(), {"Content-Type": "text/plain"})
+            return
         headers = {"Content-Type": reply.content_type}
         if reply.chunks is None:
             self._send(200, reply.body or b"", headers)
