@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ibkr_pipelines.simulator.flex_queries import FlexConfig
 from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, ibkr_limits, with_overrides
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer
 from ibkr_pipelines.simulator.oauth2 import OAuth2Client
@@ -26,6 +27,9 @@ class FaultConfig:
     p_429: float = 0.0
     timeout_seconds: float = 2.0
     only_scope: str | None = None  # a scope name or an endpoint_key; None: every /v1/api request
+    # Flex (flex_service.py): the share of GetStatement calls answered 1001 with Status Warn (reference
+    # §4.2: "statement could not be generated right now", one fixture with Warn); not in ``active``.
+    p_flex_1001: float = 0.0
 
     @property
     def active(self) -> bool:
@@ -122,6 +126,9 @@ class SimulatorConfig:
     bearer_seconds: float = 86399.0
     # Reference §1.4 step 6: new paper accounts may get 500 from ssodh/init; modelled only when True.
     oauth2_ssodh_init_500: bool = False
+
+    # -- the Flex Web Service (flex_queries.py: tokens, queries, its own 1/s and 10/min per token) --
+    flex: FlexConfig = field(default_factory=FlexConfig)
 
     def __post_init__(self) -> None:
         if self.summary_timestamp_unit not in ("s", "ms"):

@@ -2,7 +2,8 @@
 
 For each (seed, method, path+query, n) -- n being how many times this exact request was seen -- one
 uniform number from SHA-256 picks at most one fault, with cumulative probabilities in the order
-5xx, timeout, malformed, drop_session, 429.
+5xx, timeout, malformed, drop_session, 429. Flex's Warn 1001 is decided the same way on its own
+counters (``flex_warning``).
 """
 
 from __future__ import annotations
@@ -51,3 +52,13 @@ class FaultInjector:
             if u < edge:
                 return kind, (500, 502, 503)[byte % 3] if kind == "5xx" else 0
         return None, 0
+
+    def flex_warning(self, target: str) -> bool:
+        """Whether this Flex request (path+query) answers Warn 1001 under ``p_flex_1001``, seeded as ``decide``."""
+        cfg = self.config
+        if cfg.p_flex_1001 <= 0:
+            return False
+        with self._lock:
+            n = self._seen.get(("FLEX", target), 0)
+            self._seen[("FLEX", target)] = n + 1
+        return _uniform(cfg.seed, "FLEX", target, n)[0] < cfg.p_flex_1001

@@ -21,6 +21,11 @@ With OAuth 2.0 clients registered the handler also answers IBKR's other two root
 guess: they are not paced by the Client Portal limits nor met by faults (reference §5.1 counts CP API
 requests; the AM API's own 10 req/s and 600 req/min of §3.1 are not modelled yet); their errors are
 problem+json. A gateway simulator answers them 404 as before.
+
+The Flex Web Service (reference §4) answers under ``/AccountManagement/FlexWebService`` (flex_service.py),
+in every mode: another IBKR host with its own token and limits, so neither the Client Portal pacing, the
+session nor the faults above meet it (its own Warn 1001 fault: FaultConfig.p_flex_1001). A statement is
+streamed with chunked transfer encoding, never held whole.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ibkr_pipelines.simulator.api import compete_flag
 from ibkr_pipelines.simulator.config import FaultConfig
+from ibkr_pipelines.simulator.flex_service import FLEX_ROOT
 from ibkr_pipelines.simulator.oauth1_gate import Verdict
 from ibkr_pipelines.simulator.oauth2 import AM_ROOT, TOKEN_PATH
 from ibkr_pipelines.simulator.routes import Reply, Request, error
@@ -154,6 +160,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         if path.startswith("/sim/"):
             self._control(path, raw)
             return
+        if path.startswith(FLEX_ROOT + "/"):
+            self._flex(path, parts.query, arrival)
+            return
         if self.sim.oauth2.active and (path == TOKEN_PATH or path.startswith(AM_ROOT + "/")):
             self._oauth2_root(path, raw)
             return
@@ -183,6 +192,36 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             pacer.done(ticket, answer[0] if answer else 0, time.monotonic())
         if answer is not None:
             self._send(*answer)
+
+    def _flex(self, path: str, query: str, arrival: float) -> None:
+        """Answer the Flex Web Service: small XML whole, a statement streamed in chunks."""
+        sim = self.sim
+        scheme = "https" if sim.config.tls else "http"
+        host = self.headers.get("Host") or f"{sim.config.host}:{sim.port}"
+        try:
+            reply = sim.flex_request(path, dict(parse_qsl(query, keep_blank_values=True)), self.client_address[0],
+                                     arrival, f"{scheme}://{host}{FLEX_ROOT}/GetStatement")
+        except Exception as exc:  # a simulator bug must not kill the connection
+            traceback.print_exc(file=sys.stderr)
+            self._send(500, f"simulator error: {type(exc).__name__}".encode(), {"Content-Type": "text/plain"})
+            return
+        headers = {"Content-Type": reply.content_type}
+        if reply.chunks is None:
+            self._send(200, reply.body or b"", headers)
+            return
+        lines = ["HTTP/1.1 200 OK", f"Content-Type: {reply.content_type}", "Transfer-Encoding: chunked"]
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        try:
+            for chunk in reply.chunks:
+                if chunk:
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        except Exception:  # a simulator bug mid-statement: the answer cannot change status, so it is cut
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            return
+        self.wfile.write(b"0\r\n\r\n")
 
     def _oauth2_root(self, path: str, raw: bytes) -> None:
         """Answer the token endpoint or the /gw root (OAuth 2.0, reference §1.4 steps 1-4)."""

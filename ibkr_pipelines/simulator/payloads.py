@@ -27,7 +27,7 @@ from ibkr_pipelines.simulator.position_rows import (  # noqa: F401 (re-exported 
     virtual_fx_rows,
 )
 from ibkr_pipelines.simulator.roster import Account
-from ibkr_pipelines.simulator.world import World
+from ibkr_pipelines.simulator.world import Lot, World
 
 _INCREMENT_RULES = [{"lowerEdge": 0.0, "increment": 0.01}]
 _LEDGER_ZERO_KEYS = ("commoditymarketvalue", "warrantsmarketvalue", "interest", "moneyfunds", "funds",
@@ -173,16 +173,17 @@ class Views:
                 self._cache[key] = v
         return v
 
-    def money_rows(self, account_id: str, d: datetime.date) -> list[dict[str, Any]]:
+    def money_rows(self, account_id: str, d: datetime.date, book: dict[int, Lot] | None = None) -> list[dict[str, Any]]:
         """The money of each position at the close of d (value, P&L, in its currency and the base), in the rows' order.
 
         The one valuation of a position: the enriched rows, the ledger and ``nav_base`` are all built
         from these, so the NAV of /pa and the ledger's BASE net liquidation value cannot drift apart.
+        ``book`` is the account's lots at d when the caller has them (default: ``World.book_as_of``).
         """
         w = self.world
         base = w.account_by_id[account_id].currency
         out: list[dict[str, Any]] = []
-        for conid, lot in w.book_as_of(account_id, d).items():
+        for conid, lot in (w.book_as_of(account_id, d) if book is None else book).items():
             c = w.contracts[conid]
             fx = w.fx_rate(c.currency, base, d)
             mkt_value = _r2(lot.quantity * w.price(conid, d) * c.value_multiplier)
@@ -211,6 +212,15 @@ class Views:
             with self._lock:
                 self._nav[key] = nav
         return nav
+
+    def base_totals(self, account_id: str, d: datetime.date) -> dict[str, float]:
+        """The ledger's BASE sums at the close of d (cash, stk, opt, bond, futpnl, futmv, upnl, rpnl), kept nowhere.
+
+        For walks over years of dates (Flex equity summaries): ``net_liquidation`` of these is ``nav_base``.
+        """
+        book = self.world.book_on(account_id, d)
+        rows = self.money_rows(account_id, d, book)
+        return self._ledger_sums(self.world.account_by_id[account_id], d, rows)[1]
 
     def _build(self, account_id: str, d: datetime.date) -> Valuation:
         w = self.world
@@ -415,6 +425,11 @@ def previous_business_day(d: datetime.date) -> datetime.date:
 
 def _summary_item(amount: float, currency: str | None, ts: int, value: str | None) -> dict[str, Any]:
     return {"amount": amount, "currency": currency, "isNull": False, "timestamp": ts, "value": value, "severity": 0}
+
+
+def net_liquidation(base_totals: dict[str, float]) -> float:
+    """Net liquidation value of ledger sums (``Views.base_totals``): the ledger's own formula."""
+    return _nlv(base_totals)
 
 
 def _nlv(acc: dict[str, float]) -> float:

@@ -16,7 +16,10 @@ BIG_CLIENT = "U7000011"  # the client account that trades every stock of the cat
 VIRTUAL_FX_CLIENT = "U7000012"
 # Guess: the client whose positions are partly held through a model portfolio when that switch is on.
 MODEL_CLIENT = "U7000013"
-MODEL_NAME = "Balanced Growth"  # guess: any model name; IBKR's OpenAPI only says "Name of the model portfolio"
+MODEL_NAME = "Balanced Growth"
+INDIVIDUAL = "U7000099"  # the linked individual account
+# Guess: the individual's closed predecessor, its money moved to INDIVIDUAL (world.py); in no listing.
+PREDECESSOR = "U7000098"  # guess: any model name; IBKR's OpenAPI only says "Name of the model portfolio"
 # Thin client accounts added by ``extra_subaccounts`` are numbered from here (U7100001, U7100002, ...).
 _EXTRA_BASE = 7_100_000
 
@@ -71,7 +74,7 @@ def make_accounts(roster: Roster) -> list[Account]:
         (VIRTUAL_FX_CLIENT, "EUR", "sub", "Beatrice Keller", master, 1_500_000.0),
         (MODEL_CLIENT, "USD", "sub", "Chen Family Trust", master, 2_000_000.0),
         ("U7000014", "USD", "sub", "Dana Ortiz", master, 750_000.0),
-        ("U7000099", "GBP", "individual", "Evan Hughes", None, 600_000.0),
+        (INDIVIDUAL, "GBP", "individual", "Evan Hughes", None, 600_000.0),
     ]
     out = [
         Account(_shown(live, p), ccy, kind, title, parent, deposit, live,
@@ -84,3 +87,8 @@ def make_accounts(roster: Roster) -> list[Account]:
         out.append(Account(_shown(live, p), "USD", "sub", f"Client Account {n:03d}", master, extra_deposit(n),
                            live, thin=True))
     return out
+
+
+def predecessor(roster: Roster) -> Account:
+    """The closed account the individual was funded from (world.py); Flex reports still show it."""
+    return Account(_shown(PREDECESSOR, roster.paper), "GBP", "individual", "Evan Hughes", None, 0.0, PREDECESSOR)

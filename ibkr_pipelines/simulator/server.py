@@ -16,6 +16,7 @@ from typing import Any, Callable
 from ibkr_pipelines.simulator.clock import SimClock
 from ibkr_pipelines.simulator.config import FaultConfig, SimulatorConfig
 from ibkr_pipelines.simulator.faults import FaultInjector
+from ibkr_pipelines.simulator.flex_service import FLEX_ROOT, FlexReply, FlexService
 from ibkr_pipelines.simulator.handler import SimRequestHandler
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
@@ -77,6 +78,7 @@ class Simulator:
             self.oauth2.register(client)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
+        self.flex = FlexService(self.config.flex, self.config.seed)
         self._world_lock = threading.Lock()
         state = self._build_state(_through(today))
         self.api = Api(state, self.session, self.clock, self.config)
@@ -268,6 +270,15 @@ class Simulator:
             self.oauth2.expire_all(now)
             self.session.logout()
 
+    # -- the Flex Web Service --
+    def flex_request(self, path: str, params: dict[str, str], client_ip: str, arrival: float,
+                     get_url: str) -> FlexReply:
+        """Answer a Flex Web Service request (flex_service.py) from one world and one simulated date."""
+        api = self.api.pinned()
+        target = f"{path}?q={params.get('q', '')}"  # the fault's request identity, without the token
+        return self.flex.answer(path, params, client_ip, arrival, api.today, api.world, api.views, get_url,
+                                lambda: self.faults.flex_warning(target))
+
     # -- controls --
     def set_today(self, d: datetime.date) -> None:
         """Move the simulated date; answers reflect the close of that date (ValueError before the world)."""
@@ -289,6 +300,10 @@ class Simulator:
         ``stats()["oauth1"]`` counts consumers, LSTs issued, signed requests accepted and 401 refusals
         by reason (oauth1_gate.REFUSALS); never a token, secret or signature.
 
+        ``stats()["flex"]`` counts Flex Web Service requests (``send_requests``, ``get_statements``),
+        statements served (``statements``, ``statement_bytes``), 1019 answers (``not_ready``), 1018s
+        (``throttled``), Warn 1001s (``warnings``) and every error code (``errors``); never a token.
+
         ``stats()["oauth2"]`` counts clients, access tokens issued (``tokens_issued``), SSO sessions
         created, /v1/api requests a bearer let through (``bearer_requests``) and refusals by reason
         (oauth2_gate.PROBLEMS; /v1/api ones as ``cp_`` + an oauth2_gate.REFUSALS key); never a token.
@@ -297,6 +312,7 @@ class Simulator:
         out["session"] = self.session.snapshot() | {"today": self.clock.today.isoformat()}
         out["oauth1"] = self.oauth1.stats()
         out["oauth2"] = self.oauth2.stats()
+        out["flex"] = self.flex.stats()
         return out
 
     def reset_stats(self) -> None:
@@ -304,6 +320,7 @@ class Simulator:
         self.pacer.reset_stats()
         self.oauth1.reset_stats()
         self.oauth2.reset_stats()
+        self.flex.reset_stats()
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Replace the fault configuration (restarts the per-request fault counters)."""
@@ -413,6 +430,8 @@ def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.da
     if tls:
         line += f" (CA bundle: {sim.ca_bundle_path})"
     print(line, flush=True)
+    for text in sim.config.flex.describe():  # the simulator's own demo token: nothing secret
+        print(f"{text} (at {sim.root_url}{FLEX_ROOT})" if text.startswith("Flex token") else text, flush=True)
     for client in sim.oauth2.clients().values():  # ids only: nothing secret
         print(f"OAuth 2.0 client {client.client_id} (key id {client.key_id}, credential {client.credential}): "
               f"token endpoint {sim.root_url}{TOKEN_PATH}", flush=True)

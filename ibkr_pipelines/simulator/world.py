@@ -4,7 +4,9 @@ Modelling simplification: one gateway login (one username) sees a Financial Advi
 master ``F`` account and its client accounts) plus one linked individual account (roster.py: ids,
 paper prefixes, and the thin clients ``extra_subaccounts`` adds, whose activity is thin.py's). Positions
 are the sum of executions, cash is the sum of cash events, and every endpoint answers from these same
-objects.
+objects. One more account, closed, is in no listing: the individual's predecessor (roster.PREDECESSOR),
+funded and closed on WORLD_START, its money moved that day to the individual account by an internal
+transfer (``transfers``, ``closed_accounts``); only Flex reports show it (flex_rows.py).
 
 The world does not depend on the clock (issue 6): its history starts on WORLD_START and runs through
 the date the caller asks for, and it is prefix-stable: two worlds of one seed built through D1 < D2
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from ibkr_pipelines.simulator.catalog import FIRST_EXPIRY, Contract, build_catalog
 from ibkr_pipelines.simulator.clock import UTC, business_days
 from ibkr_pipelines.simulator.prices import close_paths, tick, usd_paths
-from ibkr_pipelines.simulator.roster import BIG_CLIENT, Account, Roster, make_accounts
+from ibkr_pipelines.simulator.roster import BIG_CLIENT, INDIVIDUAL, Account, Roster, make_accounts, predecessor
 from ibkr_pipelines.simulator.thin import ThinClients
 
 # The first day of the world: every account is funded (its initial deposit) on this day.
@@ -77,9 +79,41 @@ class CashEvent:
     date: datetime.date
     currency: str
     amount: float
-    kind: str  # deposit, trade, commission, dividend, interest, advisor_fee, fx, futures_pnl
+    kind: str  # deposit, transfer, trade, commission, dividend, interest, advisor_fee, fx, futures_pnl
     ref: str = ""
     conid: int = 0
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Cash moved between two of the user's own accounts (an internal transfer), seen from both sides."""
+
+    date: datetime.date
+    from_account: str
+    to_account: str
+    currency: str
+    amount: float  # positive: what left ``from_account`` and reached ``to_account``
+
+
+@dataclass(frozen=True)
+class ClosedAccount:
+    """An account of the user that is closed: in no listing, only in Flex reports of the dates it was open."""
+
+    account: Account
+    opened: datetime.date
+    closed: datetime.date
+    cash_events: tuple[CashEvent, ...]
+
+
+def _predecessor_history(roster: Roster, individual: Account) -> tuple[ClosedAccount, Transfer]:
+    """The individual's predecessor: funded with the individual's first deposit and closed the same day,
+    the money moved by an internal transfer (the individual's first cash event, kind "transfer")."""
+    old = predecessor(roster)
+    moved = CashEvent(old.id, WORLD_START, old.currency, -individual.deposit, "transfer",
+                      f"internal transfer to {individual.id}")
+    funded = CashEvent(old.id, WORLD_START, old.currency, individual.deposit, "deposit", "initial deposit")
+    closed = ClosedAccount(old, WORLD_START, WORLD_START, (funded, moved))
+    return closed, Transfer(WORLD_START, old.id, individual.id, old.currency, individual.deposit)
 
 
 @dataclass
@@ -166,6 +200,10 @@ class World:
         gen.run()
         self.executions: list[Execution] = gen.executions
         self.cash_events: list[CashEvent] = gen.cash_events
+        individual = next(a for a in self.accounts if a.live_id == INDIVIDUAL)
+        closed, transfer = _predecessor_history(self.roster, individual)
+        self.closed_accounts: list[ClosedAccount] = [closed]
+        self.transfers: list[Transfer] = [transfer]
         self._execs_by_account: dict[str, list[Execution]] = {a.id: [] for a in self.accounts}
         for e in self.executions:
             self._execs_by_account[e.account].append(e)
@@ -241,6 +279,12 @@ class World:
         cached = self._book_cache.get(key)
         if cached is not None:
             return cached
+        out = self.book_on(account_id, d)
+        self._book_cache[key] = out
+        return out
+
+    def book_on(self, account_id: str, d: datetime.date) -> dict[int, Lot]:
+        """The lots of book_as_of without keeping them: a walk over years of dates (Flex) holds one at a time."""
         out: dict[int, Lot] = {}
         for conid, (dates, states) in self._book_timeline(account_id).items():
             i = bisect.bisect_right(dates, d) - 1
@@ -250,7 +294,6 @@ class World:
             lot = out[conid] = Lot(quantity, cost)
             if dates[i] == d:
                 lot.realized_day, lot.realized_date = realized, d
-        self._book_cache[key] = out
         return out
 
     def _book_timeline(self, account_id: str) -> dict[int, tuple[list[datetime.date], list[_LotState]]]:
@@ -463,7 +506,11 @@ class _ActivityGenerator:
         for i, d in enumerate(days):
             if i == 0:
                 for a in w.accounts:
-                    self._cash(a.id, d, a.currency, a.deposit, "deposit", "initial deposit")
+                    if a.live_id == INDIVIDUAL:  # funded from its predecessor (World.transfers), same money
+                        self._cash(a.id, d, a.currency, a.deposit, "transfer",
+                                   f"internal transfer from {predecessor(w.roster).id}")
+                    else:
+                        self._cash(a.id, d, a.currency, a.deposit, "deposit", "initial deposit")
                 continue
             first_of_month = days[i - 1].month != d.month
             dividend_day = d.day >= 15 and days[i - 1].day < 15
