@@ -19,7 +19,7 @@ from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.pacing_store import FilePacingStore, PacingState
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import open_connection
-from ibkr_pipelines.errors import IbkrPipelinesError
+from ibkr_pipelines.errors import IbkrPipelinesError, OAuthRefused
 from ibkr_pipelines.extract.accounts import fetch_account_records, is_master_account, select_accounts
 from ibkr_pipelines.sources import SOURCES
 
@@ -178,6 +178,8 @@ def run_doctor() -> int:
                 add(finding)
             for finding in session_findings(connection.client, settings):
                 add(finding)
+    except OAuthRefused as exc:  # the line names the setting to fix already
+        add(Finding(False, "connection", str(exc), "fix what it names, then run doctor again"))
     except IbkrPipelinesError as exc:
         add(Finding(False, "connection", str(exc), "check IBKR_BASE_URL and that the gateway runs"))
     return 0 if all(f.ok for f in findings) else 1
