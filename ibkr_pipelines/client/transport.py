@@ -18,6 +18,7 @@ service's and the endpoint's secret parameters removed from the query and the bo
 
 from __future__ import annotations
 
+import json as json_text  # ``json`` names the JSON body parameter throughout
 import logging
 import random
 import re
@@ -34,7 +35,7 @@ import requests.adapters
 from ibkr_pipelines.client import wire
 from requests.auth import AuthBase
 
-from ibkr_pipelines.client.answers import connection_failure, retry_after_seconds
+from ibkr_pipelines.client.answers import UNPARSEABLE, connection_failure, parse_json, retry_after_seconds
 from ibkr_pipelines.client.auth import Authenticator, NoAuth
 from ibkr_pipelines.client.endpoints import Endpoint
 from ibkr_pipelines.client.jitter import JitterMeter
@@ -115,6 +116,17 @@ def without_secrets(value: Any, secrets: frozenset[str]) -> Any:
     if isinstance(value, list):
         return [without_secrets(v, secrets) for v in value]
     return value
+
+
+def answer_without_secrets(content: bytes, fields: frozenset[str]) -> bytes:
+    """A JSON answer without the keys named in ``fields`` (a session id beside the data), for hooks."""
+    lowered = content.lower()
+    if not fields or not any(f.encode() in lowered for f in fields):
+        return content
+    body = parse_json(content)
+    if body is UNPARSEABLE:
+        return content
+    return json_text.dumps(without_secrets(body, fields), separators=(",", ":")).encode()
 
 
 def redact_query(text: str, secrets: frozenset[str]) -> str:
@@ -545,5 +557,6 @@ class Transport:
         secrets = frozenset(s.lower() for s in route.service.secrets(answer.row))
         safe_params = without_secrets(dict(params), secrets) if params else params
         safe_body = without_secrets(json, secrets)
+        content = answer_without_secrets(answer.content, route.service.secret_answer_fields)
         for hook in list(self.hooks):
-            hook(answer.method, answer.path, safe_params, safe_body, answer.status, answer.content)
+            hook(answer.method, answer.path, safe_params, safe_body, answer.status, content)

@@ -127,6 +127,18 @@ def test_secret_parameters_of_an_endpoint_never_reach_a_hook() -> None:
     assert params == {"x": 1} and body == {"conids": [1], "nested": {}}
 
 
+def test_the_session_id_beside_the_accounts_never_reaches_a_hook() -> None:
+    answer = {"accounts": ["U1"], "sessionId": "5e55aaab", "serverInfo": {"serverName": "x"}}
+    client, _ = make_client({"GET /iserver/accounts": [(200, answer)], "GET /portfolio/accounts": [(200, [])]})
+    seen: list[tuple[object, ...]] = []
+    client.add_response_hook(lambda *args: seen.append(args))
+    assert client.get("/iserver/accounts") == answer  # the caller gets the whole answer
+    client.get("/portfolio/accounts")
+    content = [c for *_, c in seen]
+    assert b"5e55aaab" not in content[0] and b'"accounts":["U1"]' in content[0]
+    assert content[1] == b"[]"  # answers without a secret field are handed over byte for byte
+
+
 def test_history_without_data_is_an_empty_answer() -> None:
     client, _ = make_client({"GET /iserver/marketdata/history": [(400, {"error": "No data."})]})
     assert client.get("/iserver/marketdata/history", {"conid": "8314", "period": "1d", "bar": "1h"}) is None

@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.cli_helpers import EXE, FAST, Workdir, clean_env, free_port, kill_group
+from tests.e2e.secret_scan import files_containing
+
+__all__ = ["DAY", "EVENING", "FAKETIME", "SimProcess", "files_containing", "key_slice", "private_pem"]
 
 DAY = "2026-11-20"
 EVENING = f"{DAY} 20:00:00"
@@ -41,16 +44,6 @@ def key_slice(path: Path) -> str:
     """A slice of a private key's base64 body: what a secret scan looks for."""
     body = "".join(line for line in path.read_text().splitlines() if "PRIVATE KEY" not in line)
     return body[40:100]
-
-
-def files_containing(root: Path, secrets: list[str]) -> list[str]:
-    """Every file under ``root`` (keys and credential files aside) holding one of ``secrets``."""
-    hits = []
-    for path in root.rglob("*"):
-        if path.is_file() and not path.name.endswith((".pem", ".env")):
-            data = path.read_bytes()
-            hits += [f"{path}: secret #{i}" for i, s in enumerate(secrets) if s.encode() in data]
-    return hits
 
 
 class SimProcess:
