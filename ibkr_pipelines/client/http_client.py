@@ -13,14 +13,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
-from ibkr_pipelines.client.am_client import DEFAULT_AM_URL, AccountManagementClient
+from ibkr_pipelines.client.am_client import AccountManagementClient
 from ibkr_pipelines.client.auth import Authenticator
 from ibkr_pipelines.client.endpoints import account_in
 from ibkr_pipelines.client.flex_client import DEFAULT_FLEX_URL, FlexClient
 from ibkr_pipelines.client.keepalive import Tickler
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.retry import RetryPolicy
-from ibkr_pipelines.client.services import CLIENT_PORTAL, Service
+from ibkr_pipelines.client.services import ACCOUNT_MANAGEMENT, CLIENT_PORTAL, Service
 from ibkr_pipelines.client.session_keeper import SessionKeeper
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.client.transport import Body, GatedAdapter, ResponseHook, Route, Transport
@@ -188,9 +188,18 @@ class IbkrClient:
         """A Flex Web Service client sharing this client's transport (pacing store, counters, response hooks)."""
         return FlexClient(self.transport, token, base_url=base_url)
 
-    def account_management(self, auth: Authenticator, *, base_url: str = DEFAULT_AM_URL) -> AccountManagementClient:
-        """An Account Management client sharing this client's transport, signed by ``auth`` (OAuth 2.0)."""
-        return AccountManagementClient(self.transport, auth=auth, base_url=base_url)
+    def account_management(
+        self, auth: Authenticator | None = None, *, base_url: str | None = None
+    ) -> AccountManagementClient:
+        """An Account Management client sharing this client's transport and host, signed with this login's token.
+
+        By default it takes this login's OAuth 2.0 access token (``for_account_management``), renewed as
+        it is for the Client Portal; other logins have none, and IBKR refuses them in one line.
+        """
+        own = getattr(self.auth, "for_account_management", None)
+        signer = auth or (own() if callable(own) else self.auth)
+        return AccountManagementClient(self.transport, auth=signer, base_url=base_url or self.root_url + ACCOUNT_MANAGEMENT.root,
+                                       caller=self)
 
     # -- session management -----------------------------------------------------------------
 
