@@ -164,7 +164,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             self._flex(path, parts.query, arrival)
             return
         if self.sim.oauth2.active and (path == TOKEN_PATH or path.startswith(AM_ROOT + "/")):
-            self._oauth2_root(path, raw)
+            self._oauth2_root(path, raw, dict(parse_qsl(parts.query, keep_blank_values=True)))
             return
         if not (path.startswith(API_PREFIX + "/")):
             self._send(404, dumps({"error": f"Not Found: {path}", "statusCode": 404}))
@@ -223,14 +223,14 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"0\r\n\r\n")
 
-    def _oauth2_root(self, path: str, raw: bytes) -> None:
+    def _oauth2_root(self, path: str, raw: bytes, query: dict[str, str]) -> None:
         """Answer the token endpoint or the /gw root (OAuth 2.0, reference §1.4 steps 1-4)."""
         sim, method = self.sim, self.command.upper()
         content_type = self.headers.get("Content-Type")
         if path == TOKEN_PATH:
             reply = sim.oauth2_token(method, content_type, raw, self._signed_url(sim, path))
         else:
-            reply = sim.oauth2_gateway(method, path, self.headers.get("Authorization"), content_type, raw)
+            reply = sim.oauth2_gateway(method, path, self.headers.get("Authorization"), content_type, raw, query)
         self._send(reply.status, None if reply.body is None else dumps(reply.body), reply.headers)
 
     def _signed_url(self, sim: "Simulator", path: str) -> str:

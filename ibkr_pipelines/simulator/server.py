@@ -20,7 +20,9 @@ from ibkr_pipelines.simulator.flex_service import FLEX_ROOT, FlexReply, FlexServ
 from ibkr_pipelines.simulator.handler import SimRequestHandler
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
-from ibkr_pipelines.simulator.oauth2 import SSO_SESSIONS_PATH, TOKEN_PATH, OAuth2Client, client_from_file
+from ibkr_pipelines.simulator.am_endpoints import am_routes  # noqa: F401 - fills the AM route table
+from ibkr_pipelines.simulator.am_routes import AmRequest, find_am_route
+from ibkr_pipelines.simulator.oauth2 import AM_ROOT, SSO_SESSIONS_PATH, TOKEN_PATH, OAuth2Client, client_from_file
 from ibkr_pipelines.simulator.oauth2_gate import OAuth2Gate
 from ibkr_pipelines.simulator.pacing import Pacer
 from ibkr_pipelines.simulator.payloads import Views
@@ -252,15 +254,22 @@ class Simulator:
         return self.oauth2.token(content_type, raw, token_url, time.time())
 
     def oauth2_gateway(self, method: str, path: str, authorization: str | None, content_type: str | None,
-                       raw: bytes) -> Reply:
-        """A request under /gw/api/v1: ``POST sso-sessions`` (reference §1.4 step 4), else the AM hook."""
+                       raw: bytes, query: dict[str, str] | None = None) -> Reply:
+        """A request under /gw/api/v1: ``POST sso-sessions`` (reference §1.4 step 4), else an AM endpoint."""
         now = time.time()
         if method == "POST" and path == SSO_SESSIONS_PATH:
             return self.oauth2.sso_session(authorization, content_type, raw, now)
-        # The Account Management API (reference §3) takes the access token; no AM endpoint is served yet,
-        # so a request that passes the bearer check is a 404. A new endpoint calls authorize with its scope.
-        refusal, _client = self.oauth2.authorize(authorization, None, now)
-        return refusal if refusal is not None else self.oauth2.refuse("no_am_endpoint")
+        # The Account Management API (reference §3) takes the access token with the endpoint's scope
+        # (§3.1); its endpoints are declared in am_routes (modules listed in am_endpoints).
+        relative = path[len(AM_ROOT):]
+        found = find_am_route(method, relative)
+        refusal, client_id = self.oauth2.authorize(authorization, found[0].scope if found else None, now)
+        if refusal is not None:
+            return refusal
+        if found is None:
+            return self.oauth2.refuse("no_am_endpoint")
+        route, match = found
+        return route.handler(AmRequest(self, method, relative, match, query or {}, content_type, raw, client_id, now))
 
     def expire_oauth(self) -> None:
         """Every live LST, access token and bearer expires now: 401 until renewed (``POST /sim/expire-oauth``)."""
