@@ -12,10 +12,11 @@ import datetime
 import gc
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ibkr_pipelines.simulator.clock import SimClock
 from ibkr_pipelines.simulator.config import SimulatorConfig
+from ibkr_pipelines.simulator.funding_program import Instruction
 from ibkr_pipelines.simulator.history import HistoryBuilder
 from ibkr_pipelines.simulator.payloads import ViewOptions, Views
 from ibkr_pipelines.simulator.roster import Account, Roster
@@ -100,9 +101,9 @@ class WorldState:
 
     @classmethod
     def build(cls, seed: int, through: datetime.date, roster: Roster | None = None,
-              options: ViewOptions | None = None) -> "WorldState":
-        """The world of ``seed`` from its start through ``through``, with fresh views and history."""
-        world = World(seed, through, roster)
+              options: ViewOptions | None = None, funding: Sequence[Instruction] = ()) -> "WorldState":
+        """The world of ``seed`` (plus ``funding``, instructions a test added) through ``through``, with fresh views."""
+        world = World(seed, through, roster, funding)
         # The world is hundreds of thousands of long-lived objects: a full cyclic collection walking
         # them stalled an answer by 55-90 ms (measured with gc.callbacks), which a client's jitter
         # meter rightly reads as delay on the way. Freezing them keeps them out of the collector's

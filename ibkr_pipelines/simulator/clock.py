@@ -12,10 +12,16 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 class SimClock:
-    """Holds the simulated 'today'; answers reflect the state at the close of that date."""
+    """Holds the simulated 'today'; answers reflect the state at the close of that date.
+
+    A New York time of day may be set with the date (``set_today(d, at)``): only what happens at an
+    instant reads it (``now``: funding instructions and the banking downtime, am_funding.py); every
+    other answer stays the close of ``today``. Without one, ``now`` is the close (21:00 UTC).
+    """
 
     def __init__(self, today: datetime.date) -> None:
         self._today = today
+        self._at: datetime.time | None = None
         self._lock = threading.Lock()
 
     @property
@@ -23,10 +29,18 @@ class SimClock:
         """The current simulated date."""
         return self._today
 
-    def set_today(self, today: datetime.date) -> None:
-        """Move the clock (forward or back)."""
+    def set_today(self, today: datetime.date, at: datetime.time | None = None) -> None:
+        """Move the clock (forward or back), to the close of ``today`` or to New York time ``at`` on it."""
         with self._lock:
-            self._today = today
+            self._today, self._at = today, at
+
+    def now(self) -> datetime.datetime:
+        """The simulated instant (aware): ``today`` at the time set in New York, else its close."""
+        with self._lock:
+            today, at = self._today, self._at
+        if at is None:
+            return close_datetime(today)
+        return datetime.datetime.combine(today, at.replace(tzinfo=None), NEW_YORK)
 
     def close_epoch_s(self) -> int:
         """Epoch seconds of the simulated close (21:00 UTC) of today, used for `timestamp` fields."""

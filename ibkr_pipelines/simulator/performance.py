@@ -29,8 +29,8 @@ from ibkr_pipelines.simulator.payloads import Views, previous_business_day
 from ibkr_pipelines.simulator.world import World
 
 PERIODS = ("1D", "7D", "MTD", "1M", "3M", "6M", "12M", "YTD", "1Y")  # reference §2.7 and the OpenAPI enum
-# Cash-event kinds that are money moved into or out of an account (world.py has deposits and one internal
-# transfer, from a closed account no /pa request can name; a withdrawal kind would count the same way).
+# Cash-event kinds that are money moved into or out of an account (world.py: deposits, withdrawals and
+# internal transfers, from its funding instructions and the closed predecessor's one transfer).
 EXTERNAL_FLOWS = frozenset({"deposit", "withdrawal", "transfer"})
 _MONTHS_BACK = {"1M": 1, "3M": 3, "6M": 6, "12M": 12, "1Y": 12}
 _VIEWS: "weakref.WeakKeyDictionary[World, Views]" = weakref.WeakKeyDictionary()

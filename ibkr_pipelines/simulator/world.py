@@ -6,7 +6,10 @@ paper prefixes, and the thin clients ``extra_subaccounts`` adds, whose activity 
 are the sum of executions, cash is the sum of cash events, and every endpoint answers from these same
 objects. One more account, closed, is in no listing: the individual's predecessor (roster.PREDECESSOR),
 funded and closed on WORLD_START, its money moved that day to the individual account by an internal
-transfer (``transfers``, ``closed_accounts``); only Flex reports show it (flex_rows.py).
+transfer (``transfers``, ``closed_accounts``); only Flex reports show it (flex_rows.py). From
+funding_program.FUNDING_START the login also deposits, withdraws and moves cash between its accounts
+(``funding``): a processed instruction is cash on its processed date (funding_program.py), a rejected
+one never is. Simplification: monthly interest is on the activity walk's balances, without that money.
 
 The world does not depend on the clock (issue 6): its history starts on WORLD_START and runs through
 the date the caller asks for, and it is prefix-stable: two worlds of one seed built through D1 < D2
@@ -22,9 +25,11 @@ import datetime
 import math
 import random
 from dataclasses import dataclass
+from typing import Sequence
 
 from ibkr_pipelines.simulator.catalog import FIRST_EXPIRY, Contract, build_catalog
-from ibkr_pipelines.simulator.clock import UTC, business_days
+from ibkr_pipelines.simulator.clock import UTC, business_days, new_york_date
+from ibkr_pipelines.simulator.funding_program import INTERNAL, Instruction, program
 from ibkr_pipelines.simulator.prices import close_paths, tick, usd_paths
 from ibkr_pipelines.simulator.roster import BIG_CLIENT, INDIVIDUAL, Account, Roster, make_accounts, predecessor
 from ibkr_pipelines.simulator.thin import ThinClients
@@ -183,7 +188,8 @@ def check_world_date(d: datetime.date) -> None:
 class World:
     """All simulated data from WORLD_START through a date, built once from a seed; read-only afterwards."""
 
-    def __init__(self, seed: int, through: datetime.date, roster: Roster | None = None) -> None:
+    def __init__(self, seed: int, through: datetime.date, roster: Roster | None = None,
+                 funding: Sequence[Instruction] = ()) -> None:
         check_world_date(through)
         self.seed = seed
         self.start = WORLD_START
@@ -199,11 +205,16 @@ class World:
         gen = _ActivityGenerator(self, random.Random(f"{seed}-activity"))
         gen.run()
         self.executions: list[Execution] = gen.executions
-        self.cash_events: list[CashEvent] = gen.cash_events
         individual = next(a for a in self.accounts if a.live_id == INDIVIDUAL)
         closed, transfer = _predecessor_history(self.roster, individual)
         self.closed_accounts: list[ClosedAccount] = [closed]
         self.transfers: list[Transfer] = [transfer]
+        # Funding instructions (funding_program.py): the seed's programme plus any a test added, requested
+        # by ``through``; each processed one is cash on its processed date, after that date's other events.
+        self.funding: list[Instruction] = sorted(
+            program(seed, self.accounts, through) + [i for i in funding if new_york_date(i.requested) <= through],
+            key=lambda i: (i.requested, i.instruction_id))
+        self.cash_events: list[CashEvent] = self._with_funding(gen.cash_events)
         self._execs_by_account: dict[str, list[Execution]] = {a.id: [] for a in self.accounts}
         for e in self.executions:
             self._execs_by_account[e.account].append(e)
@@ -219,6 +230,19 @@ class World:
         for c in self.contracts.values():
             if c.asset_class == "STK":
                 self.by_symbol.setdefault(c.symbol, []).append(c)
+
+    def _with_funding(self, events: list[CashEvent]) -> list[CashEvent]:
+        """``events`` with the cash of the processed funding instructions settled by ``through`` (stable by date)."""
+        legs: list[CashEvent] = []
+        for i in self.funding:
+            d = i.settle_date
+            if d is None or d > self.through:
+                continue
+            legs += [CashEvent(acct, d, i.currency, _r2(amount), kind, text)
+                     for acct, amount, kind, text in i.cash_legs()]
+            if i.type == INTERNAL:
+                self.transfers.append(Transfer(d, i.account, str(i.target), i.currency, i.amount))
+        return sorted(events + legs, key=lambda ev: ev.date) if legs else events
 
     # ----- prices -------------------------------------------------------------------------------
 
