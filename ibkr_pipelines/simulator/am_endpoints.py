@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ibkr_pipelines.simulator import am_routes
+from ibkr_pipelines.simulator import am_funding, am_routes
 
-__all__ = ["am_routes"]
+__all__ = ["am_funding", "am_routes"]

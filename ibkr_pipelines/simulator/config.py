@@ -127,6 +127,11 @@ class SimulatorConfig:
     # Reference §1.4 step 6: new paper accounts may get 500 from ssodh/init; modelled only when True.
     oauth2_ssodh_init_500: bool = False
 
+    # -- Account Management funding (am_funding.py) --
+    # Wall seconds until a POST /instructions/query is PROCESSED. guess: IBKR's example asks to poll a minute
+    # later; shorter here so tests are quick (60 for IBKR's pace, 0 for an answer on the first poll).
+    funding_query_seconds: float = 2.0
+
     # -- the Flex Web Service (flex_queries.py: tokens, queries, its own 1/s and 10/min per token) --
     flex: FlexConfig = field(default_factory=FlexConfig)
 
@@ -147,6 +152,8 @@ class SimulatorConfig:
         if self.bearer_seconds <= 0:
             raise ValueError(f"bearer_seconds must be > 0, got {self.bearer_seconds}")
         self.oauth2_clients = tuple(self.oauth2_clients)
+        if self.funding_query_seconds < 0:
+            raise ValueError(f"funding_query_seconds must be >= 0, got {self.funding_query_seconds}")
 
     @property
     def oauth_mode(self) -> bool:

@@ -9,7 +9,7 @@ When at least one client is registered the simulator stands in for ``api.ibkr.co
 - every ``/v1/api`` request carrying ``Authorization: Bearer`` (``check``): the bearer must be a live
   SSO session's (step 5).
 - ``authorize`` is the hook for the Account Management root ``/gw/api/v1`` (reference §3.1): a live
-  access token holding a scope. The simulator serves no AM endpoint besides sso-sessions yet.
+  access token holding a scope; the AM endpoints are declared in am_routes (funding: am_funding.py).
 
 Refusals on /oauth2 and /gw are RFC 9457 problem+json (reference §1.4 step 3, §3.1), each with its
 own ``detail``; on /v1/api they are 401 ``{"error": ..., "statusCode": 401}`` as the OAuth 1.0a gate
@@ -50,7 +50,8 @@ from ibkr_pipelines.simulator.oauth2 import (
 )
 
 PROBLEM_TYPE = "/simple"  # reference §1.4 step 3: {"type":"/simple","title":"Bad Request","status":400}
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           422: "Unprocessable Entity", 429: "Too Many Requests", 503: "Service Unavailable"}
 _FORM = "application/x-www-form-urlencoded"  # reference §1.4 step 1
 _JWT = "application/jwt"  # reference §1.4 step 4
 _TOKEN_FIELDS = ("grant_type", "client_assertion_type", "client_assertion", "scope")

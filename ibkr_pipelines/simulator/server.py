@@ -17,10 +17,13 @@ from ibkr_pipelines.simulator.clock import SimClock
 from ibkr_pipelines.simulator.config import FaultConfig, SimulatorConfig
 from ibkr_pipelines.simulator.faults import FaultInjector
 from ibkr_pipelines.simulator.flex_service import FLEX_ROOT, FlexReply, FlexService
+from ibkr_pipelines.simulator.funding_control import instruction_from
+from ibkr_pipelines.simulator.funding_desk import FundingDesk
 from ibkr_pipelines.simulator.handler import SimRequestHandler
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
 from ibkr_pipelines.simulator.am_endpoints import am_routes  # noqa: F401 - fills the AM route table
+from ibkr_pipelines.simulator.am_limits import AmLimits
 from ibkr_pipelines.simulator.am_routes import AmRequest, find_am_route
 from ibkr_pipelines.simulator.oauth2 import AM_ROOT, SSO_SESSIONS_PATH, TOKEN_PATH, OAuth2Client, client_from_file
 from ibkr_pipelines.simulator.oauth2_gate import OAuth2Gate
@@ -81,6 +84,8 @@ class Simulator:
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
         self.flex = FlexService(self.config.flex, self.config.seed)
+        self.am_limits = AmLimits()  # reference §3.1: every Account Management endpoint's limits, together
+        self.funding = FundingDesk(self.config.funding_query_seconds)  # am_funding.py's state
         self._world_lock = threading.Lock()
         state = self._build_state(_through(today))
         self.api = Api(state, self.session, self.clock, self.config)
@@ -167,7 +172,8 @@ class Simulator:
 
     def _build_state(self, through: datetime.date) -> WorldState:
         """The world of this simulator's seed and account switches through ``through``."""
-        return WorldState.build(self.config.seed, through, self.config.roster(), self.config.view_options())
+        return WorldState.build(self.config.seed, through, self.config.roster(), self.config.view_options(),
+                                self.funding.added())
 
     def network_delay(self) -> float:
         """Seconds the next request spends on the way here (0..arrival_jitter_seconds, seeded)."""
@@ -289,15 +295,34 @@ class Simulator:
                                 lambda: self.faults.flex_warning(target))
 
     # -- controls --
-    def set_today(self, d: datetime.date) -> None:
-        """Move the simulated date; answers reflect the close of that date (ValueError before the world)."""
+    def set_today(self, d: datetime.date, at: datetime.time | None = None) -> None:
+        """Move the simulated date; answers reflect the close of that date (ValueError before the world).
+
+        ``at`` (New York wall time) puts the clock's instant on that date for what happens at an
+        instant: funding instructions and the banking downtime (clock.py); other answers stay the close.
+        """
         check_world_date(d)
         with self._world_lock:
             if d > self.api.world.through:
                 # Prefix-stable, so every answer about an earlier date stays the same. The new world
                 # is complete before it is installed, and installed before the clock moves (Api.pinned).
                 self.api.state = self._build_state(_through(d))
-            self.clock.set_today(d)
+            self.clock.set_today(d, at)
+
+    def add_funding(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Test control (``POST /sim/funding``, not IBKR): add an instruction requested now; its ids (ValueError).
+
+        The world is rebuilt with it, so its cash is in every answer from its processed date on
+        (funding_control.py describes the body).
+        """
+        with self._world_lock:
+            instruction = instruction_from(data, self.funding.next_added_number(), self.clock.now(), self.world)
+            self.funding.add(instruction)
+            self.api.state = self._build_state(self.api.world.through)
+        i = instruction
+        return {"instructionId": i.instruction_id, "clientInstructionId": i.client_instruction_id,
+                "instructionSetId": i.instruction_set_id, "requested": i.requested.isoformat(),
+                "resolved": i.resolved.isoformat(), "outcome": i.outcome}
 
     def stats(self) -> dict[str, Any]:
         """Pacing and status counters (see Pacer.stats) plus the session's flags and ssodh/init counts.
@@ -316,12 +341,19 @@ class Simulator:
         ``stats()["oauth2"]`` counts clients, access tokens issued (``tokens_issued``), SSO sessions
         created, /v1/api requests a bearer let through (``bearer_requests``) and refusals by reason
         (oauth2_gate.PROBLEMS; /v1/api ones as ``cp_`` + an oauth2_gate.REFUSALS key); never a token.
+
+        ``stats()["funding"]`` counts the funding endpoints' requests per endpoint (``requests``), 429s
+        (``throttled``), downtime refusals (``downtime``), every refusal by reason (``refusals``), the
+        login's instructions by status at the simulated now (``instructions``), recent-instruction queries
+        kept and still pending (``queries``) and instructions tests added; never a token.
         """
         out = self.pacer.stats()
         out["session"] = self.session.snapshot() | {"today": self.clock.today.isoformat()}
         out["oauth1"] = self.oauth1.stats()
         out["oauth2"] = self.oauth2.stats()
         out["flex"] = self.flex.stats()
+        now = self.clock.now()
+        out["funding"] = self.funding.stats((i.status_at(now) for i in self.world.funding), time.time())
         return out
 
     def reset_stats(self) -> None:
@@ -330,6 +362,8 @@ class Simulator:
         self.oauth1.reset_stats()
         self.oauth2.reset_stats()
         self.flex.reset_stats()
+        self.funding.reset_stats()
+        self.am_limits.reset()
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Replace the fault configuration (restarts the per-request fault counters)."""
