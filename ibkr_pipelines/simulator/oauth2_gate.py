@@ -9,7 +9,7 @@ When at least one client is registered the simulator stands in for ``api.ibkr.co
 - every ``/v1/api`` request carrying ``Authorization: Bearer`` (``check``): the bearer must be a live
   SSO session's (step 5).
 - ``authorize`` is the hook for the Account Management root ``/gw/api/v1`` (reference §3.1): a live
-  access token holding a scope. The simulator serves no AM endpoint besides sso-sessions yet.
+  access token holding a scope; the AM endpoints are declared in am_routes (modules in am_endpoints).
 
 Refusals on /oauth2 and /gw are RFC 9457 problem+json (reference §1.4 step 3, §3.1), each with its
 own ``detail``; on /v1/api they are 401 ``{"error": ..., "statusCode": 401}`` as the OAuth 1.0a gate
