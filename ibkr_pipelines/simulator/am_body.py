@@ -60,7 +60,7 @@ def _refuse(reason: str) -> AmRefusal:
 
 
 def request_object(req: AmRequest) -> dict[str, Any]:
-    """The request's JSON object, from plain JSON or from a JWS signed by the requesting client (AmRefusal otherwise)."""
+    """The request's JSON object, from plain JSON or a JWS signed by the requesting client (else AmRefusal)."""
     media = (req.content_type or "").split(";")[0].strip().lower()
     if media == JWT:
         return _signed(req)

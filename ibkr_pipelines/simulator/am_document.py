@@ -40,7 +40,8 @@ def title(period: Period, account_ids: list[str]) -> str:
     return f"Activity Statement {' '.join(account_ids)} {_KINDS[period.kind]} {period.label}"
 
 
-def sections(period: Period, accounts: list[Figures], now: datetime.datetime) -> list[tuple[str, list[tuple[str, str]]]]:
+def sections(period: Period, accounts: list[Figures],
+             now: datetime.datetime) -> list[tuple[str, list[tuple[str, str]]]]:
     """(heading, [(line title, value)]) per part: the statement's header, then each account's figures."""
     head = [("Statement", f"{_KINDS[period.kind]} {period.label}"),
             ("Period", f"{period.start.isoformat()} to {period.end.isoformat()}"),

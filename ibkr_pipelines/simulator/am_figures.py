@@ -55,5 +55,6 @@ def figures(world: World, views: Views, account_id: str, start: datetime.date, e
             sums[ev.kind] += ev.amount * world.fx_rate(ev.currency, base, ev.date)
     before = start - datetime.timedelta(days=1)
     starting = 0.0 if before < funded else views.nav_base(account_id, before)
-    return Figures(account_id, acct.title, base, start, end, round(starting, 2), round(views.nav_base(account_id, end), 2),
+    ending = views.nav_base(account_id, end)
+    return Figures(account_id, acct.title, base, start, end, round(starting, 2), round(ending, 2),
                    tuple((title, round(sums[kind], 2) + 0.0) for kind, title in FLOWS))

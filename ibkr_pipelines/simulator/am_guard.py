@@ -44,7 +44,9 @@ class AmGuard:
         """None to run the handler, or the 429 or 503 problem+json (``path`` relative to /gw/api/v1)."""
         endpoint = endpoint_key(method, path)
         broken = self.limiter.arrive(client_id, endpoint, arrival)
-        down = route.downtime if broken is None and route.downtime is not None and route.downtime.down(sim_now) else None
+        down = route.downtime if broken is None else None
+        if down is not None and not down.down(sim_now):
+            down = None
         with self._lock:
             self._requests[endpoint] = self._requests.get(endpoint, 0) + 1
             if broken is not None:

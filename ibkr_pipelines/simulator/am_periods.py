@@ -1,4 +1,4 @@
-"""Which Account Management statements exist at a simulated instant, and the period a StmtRequest names (reference §3.3).
+"""Which Account Management statements exist at a simulated instant, and what period a StmtRequest names (§3.3).
 
 Reference §3.3: statements cover "up to 2 years plus year-to-date", exist "only from the date the account
 was funded", and "are ready around midnight ET". So, at a simulated instant:

@@ -28,7 +28,8 @@ from ibkr_pipelines.simulator.am_body import AmRefusal, refusal, request_object
 from ibkr_pipelines.simulator.am_document import MIME_TYPES, PDF, render
 from ibkr_pipelines.simulator.am_downtime import REPORTS
 from ibkr_pipelines.simulator.am_figures import Figures, figures, funding_date
-from ibkr_pipelines.simulator.am_periods import Period, PeriodError, availability, last_ready, parse_period, window_start
+from ibkr_pipelines.simulator.am_periods import (Period, PeriodError, availability, last_ready, parse_period,
+                                                 window_start)
 from ibkr_pipelines.simulator.am_routes import AmRequest, am_route
 from ibkr_pipelines.simulator.api import Api, Reply
 from ibkr_pipelines.simulator.clock import sim_instant
@@ -127,7 +128,7 @@ def _check_period(account_id: str, period: Period, funded: datetime.date, now: d
 
 @am_route("POST", r"/statements", GENERATE_SCOPES, downtime=REPORTS)
 def statements(req: AmRequest) -> Reply:
-    """``POST /statements`` with a StmtRequest (JSON or signed JWT): the document, base64, maybe gzipped (reference §3.3)."""
+    """``POST /statements``, a StmtRequest (JSON or signed JWT): the document in base64, maybe gzipped (§3.3)."""
     try:
         body = request_object(req)
         period, mime, compress = _options(body)

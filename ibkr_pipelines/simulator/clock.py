@@ -1,4 +1,4 @@
-"""The simulated calendar date (movable by tests), an optional time of day, and the helpers that turn them into timestamps.
+"""The simulated date (movable by tests), an optional time of day, and helpers that turn them into timestamps.
 
 The date is what every answer reflects (the state at the close of that date). The time of day is read
 only by what IBKR ties to the hour: Account Management statements (ready after midnight ET, scheduled

@@ -287,14 +287,14 @@ class OAuth2Gate:
     # -- the bearer on /gw (the Account Management root) --
     def authorize(self, authorization: str | None, scope: str | tuple[str, ...] | None,
                   now: float) -> tuple[Reply | None, str]:
-        """(problem+json refusal or None, client id): a live access token holding ``scope`` or one of a tuple of them (AM hook)."""
+        """(problem+json refusal or None, client id): a live access token holding ``scope`` (any of a tuple)."""
         with self._lock:
             reason, client_id = self._access_reason(authorization, scope, now)
             return (self._refuse(reason) if reason else None), client_id
 
     def _access_reason(self, authorization: str | None, scope: str | tuple[str, ...] | None,
                        now: float) -> tuple[str | None, str]:
-        """(reason or None, the token's client id) for an access-token bearer holding ``scope`` (any one of a tuple; lock held)."""
+        """(reason or None, the token's client id) for an access-token bearer holding ``scope`` (lock held)."""
         token = _bearer(authorization)
         if not token:
             return "bearer_missing", ""
