@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ibkr_pipelines.simulator import am_routes
+from ibkr_pipelines.simulator import am_statements  # noqa: F401 - statements (reference §3.3)
 
 __all__ = ["am_routes"]

@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from typing import Any, Callable
@@ -21,9 +22,10 @@ from ibkr_pipelines.simulator.handler import SimRequestHandler
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
 from ibkr_pipelines.simulator.am_endpoints import am_routes  # noqa: F401 - fills the AM route table
+from ibkr_pipelines.simulator.am_guard import AmGuard
 from ibkr_pipelines.simulator.am_routes import AmRequest, find_am_route
 from ibkr_pipelines.simulator.oauth2 import AM_ROOT, SSO_SESSIONS_PATH, TOKEN_PATH, OAuth2Client, client_from_file
-from ibkr_pipelines.simulator.oauth2_gate import OAuth2Gate
+from ibkr_pipelines.simulator.oauth2_gate import OAuth2Gate, problem
 from ibkr_pipelines.simulator.pacing import Pacer
 from ibkr_pipelines.simulator.payloads import Views
 from ibkr_pipelines.simulator.routes import Api, Reply, WorldState
@@ -81,6 +83,7 @@ class Simulator:
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
         self.flex = FlexService(self.config.flex, self.config.seed)
+        self.am = AmGuard()  # the Account Management API's own limits, downtime and counters (reference §3.1)
         self._world_lock = threading.Lock()
         state = self._build_state(_through(today))
         self.api = Api(state, self.session, self.clock, self.config)
@@ -269,7 +272,17 @@ class Simulator:
         if found is None:
             return self.oauth2.refuse("no_am_endpoint")
         route, match = found
-        return route.handler(AmRequest(self, method, relative, match, query or {}, content_type, raw, client_id, now))
+        # The AM API's own limits (10 req/s per endpoint, 600 req/min per master account) and the route's
+        # scheduled downtime on the simulated clock (reference §3.1): am_guard.py.
+        refusal = self.am.admit(route, method, relative, client_id, now, self.clock.now())
+        if refusal is not None:
+            return refusal
+        try:
+            return route.handler(AmRequest(self, method, relative, match, query or {}, content_type, raw,
+                                           client_id, now))
+        except Exception as exc:  # a simulator bug must not kill the connection
+            traceback.print_exc(file=sys.stderr)
+            return problem(500, f"simulator error: {type(exc).__name__}")
 
     def expire_oauth(self) -> None:
         """Every live LST, access token and bearer expires now: 401 until renewed (``POST /sim/expire-oauth``)."""
@@ -299,6 +312,14 @@ class Simulator:
                 self.api.state = self._build_state(_through(d))
             self.clock.set_today(d)
 
+    def set_time_of_day(self, t: datetime.time | None) -> None:
+        """Set the New York wall time of the simulated now (None: the close of the date, the default).
+
+        Only what IBKR ties to the hour reads it: Account Management statements' readiness and scheduled
+        downtime (reference §3.1, §3.3). The date answers reflect is still ``set_today``'s.
+        """
+        self.clock.set_time(t)
+
     def stats(self) -> dict[str, Any]:
         """Pacing and status counters (see Pacer.stats) plus the session's flags and ssodh/init counts.
 
@@ -313,6 +334,11 @@ class Simulator:
         statements served (``statements``, ``statement_bytes``), 1019 answers (``not_ready``), 1018s
         (``throttled``), Warn 1001s (``warnings``) and every error code (``errors``); never a token.
 
+        ``stats()["account_management"]`` counts Account Management requests per endpoint (``requests``),
+        429s (``throttled``, ``throttled_by`` limit), scheduled-downtime 503s (``downtime``), documents served
+        (``documents``, ``document_bytes``) and handler refusals by reason (am_guard.py); never a token
+        nor a document.
+
         ``stats()["oauth2"]`` counts clients, access tokens issued (``tokens_issued``), SSO sessions
         created, /v1/api requests a bearer let through (``bearer_requests``) and refusals by reason
         (oauth2_gate.PROBLEMS; /v1/api ones as ``cp_`` + an oauth2_gate.REFUSALS key); never a token.
@@ -322,6 +348,7 @@ class Simulator:
         out["oauth1"] = self.oauth1.stats()
         out["oauth2"] = self.oauth2.stats()
         out["flex"] = self.flex.stats()
+        out["account_management"] = self.am.stats()
         return out
 
     def reset_stats(self) -> None:
@@ -330,6 +357,7 @@ class Simulator:
         self.oauth1.reset_stats()
         self.oauth2.reset_stats()
         self.flex.reset_stats()
+        self.am.reset_stats()
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Replace the fault configuration (restarts the per-request fault counters)."""
