@@ -7,6 +7,7 @@ from assets.market_data import market_data_assets
 from assets.performance import performance_assets
 from assets.portfolio import portfolio_assets
 from assets.reference import reference_assets
+from assets.reports import reports_assets
 from assets.resources import IbkrResource, WarehouseResource
 from assets.schedules import nightly_ingestion, nightly_schedule
 from assets.trading import trading_assets
@@ -22,7 +23,8 @@ targeted_ingestion = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*portfolio_assets, *trading_assets, *reference_assets, *performance_assets, *market_data_assets],
+    assets=[*portfolio_assets, *trading_assets, *reference_assets, *performance_assets, *market_data_assets,
+            *reports_assets],
     asset_checks=[nav_reconciles],
     jobs=[nightly_ingestion, targeted_ingestion],
     schedules=[nightly_schedule],

@@ -84,6 +84,10 @@ class Settings:
     bars_outside_rth: bool = False
     oauth1: OAuth1Settings | None = None  # IBKR_AUTH=oauth1 only
     oauth2: OAuth2Settings | None = None  # IBKR_AUTH=oauth2 only
+    # Flex Web Service (reference §4): the token (a secret, never shown) and the saved queries to run.
+    flex_token: str | None = field(default=None, repr=False)
+    flex_query_ids: tuple[str, ...] = ()
+    flex_url: str | None = None  # the Flex Web Service root; IBKR's (§4.1) by default
 
     @property
     def uses_simulator(self) -> bool:
@@ -139,6 +143,9 @@ class Settings:
             bars_outside_rth=_bool(env, "IBKR_BARS_OUTSIDE_RTH", False),
             oauth1=_oauth1(env) if auth == "oauth1" else None,
             oauth2=_oauth2(env) if auth == "oauth2" else None,
+            flex_token=(env.get("IBKR_FLEX_TOKEN") or "").strip() or None,
+            flex_query_ids=_flex_query_ids(env),
+            flex_url=_base_url(env.get("IBKR_FLEX_URL"), "IBKR_FLEX_URL"),
         )
         settings.limits()  # surface a bad IBKR_LIMITS now, as one line
         return settings
@@ -214,7 +221,7 @@ def _oauth2(env: Mapping[str, str]) -> OAuth2Settings:
     )
 
 
-def _base_url(raw: str | None) -> str | None:
+def _base_url(raw: str | None, setting: str = "IBKR_BASE_URL") -> str | None:
     if raw is None or not raw.strip():
         return None
     url = raw.strip().rstrip("/")
@@ -222,16 +229,26 @@ def _base_url(raw: str | None) -> str | None:
     if parsed.username is not None or parsed.password is not None:
         # Never echo it: the part before '@' may be a password.
         raise ConfigError(
-            "IBKR_BASE_URL",
+            setting,
             "must not carry a user name or password (user:***@host): the gateway holds the login; remove them",
         )
     if parsed.scheme not in ("http", "https") or not parsed.netloc or not parsed.hostname:
-        raise ConfigError("IBKR_BASE_URL", f"must look like https://localhost:5000/v1/api, got {raw!r}")
+        example = "https://localhost:5000/v1/api" if setting == "IBKR_BASE_URL" else "https://host/path"
+        raise ConfigError(setting, f"must look like {example}, got {raw!r}")
     try:
         parsed.port
     except ValueError:
-        raise ConfigError("IBKR_BASE_URL", f"has an unreadable port: {raw!r}") from None
+        raise ConfigError(setting, f"has an unreadable port: {raw!r}") from None
     return url
+
+
+def _flex_query_ids(env: Mapping[str, str]) -> tuple[str, ...]:
+    """IBKR_FLEX_QUERY_IDS: the saved Flex queries' ids (digits), comma-separated."""
+    ids = tuple(q.strip() for q in (env.get("IBKR_FLEX_QUERY_IDS") or "").split(",") if q.strip())
+    bad = [q for q in ids if not q.isdigit()]
+    if bad:
+        raise ConfigError("IBKR_FLEX_QUERY_IDS", f"query ids are numbers (Reports > Flex Queries), got {bad[0]!r}")
+    return ids
 
 
 def _account_ids(env: Mapping[str, str]) -> tuple[str, ...]:

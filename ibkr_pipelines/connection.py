@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ibkr_pipelines.client.factory import build_client
+from ibkr_pipelines.client.flex_client import DEFAULT_FLEX_URL, FlexAccess
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.config import Settings
@@ -31,6 +32,11 @@ def reach_problem(window: DateWindow, reach: Reach, reach_days: int, today: date
     """Why a real account cannot serve ``window`` for a source of this reach (None when it can)."""
     if reach is Reach.ANY:
         return None
+    if reach is Reach.SETTLED:
+        if window.end < today:
+            return None
+        return (f"IBKR writes the report of {window.end} after its close of business (ready around midnight ET): "
+                f"land dates up to {today - datetime.timedelta(days=1)}, or run it again tomorrow")
     if reach is Reach.CURRENT:
         if window.end <= today and (today - window.start).days <= SNAPSHOT_GRACE_DAYS:
             return None
@@ -61,9 +67,12 @@ class Connection:
         *,
         now: datetime.datetime | None = None,
     ) -> None:
-        """Point the run at ``window``: move the simulator's clock to its end, or check a real account can serve it."""
+        """Point the run at ``window``: move the simulator's clock to its end, or check a real account can serve it.
+
+        A settled report (Flex) of the window's end exists from the next day: the simulator moves there.
+        """
         if self.simulator is not None:
-            self.simulator.set_today(window.end)
+            self.simulator.set_today(window.end + datetime.timedelta(days=1 if reach is Reach.SETTLED else 0))
             return
         problem = reach_problem(window, reach, reach_days, trading_date(now))
         if problem:
@@ -71,7 +80,7 @@ class Connection:
 
     def oldest(self, reach: Reach, reach_days: int = 0, *, now: datetime.datetime | None = None) -> datetime.date | None:
         """The oldest date a real account serves today for this reach (None: any, or the simulator, whose clock moves)."""
-        if self.simulator is not None or reach is Reach.ANY:
+        if self.simulator is not None or reach in (Reach.ANY, Reach.SETTLED):
             return None
         back = SNAPSHOT_GRACE_DAYS if reach is Reach.CURRENT else reach_days - 1
         return trading_date(now) - datetime.timedelta(days=back)
@@ -102,6 +111,22 @@ def start_embedded_simulator(settings: Settings, as_of: datetime.date | None, **
 
 
 _shared_simulator: "Simulator | None" = None
+
+# The embedded simulator's Flex query the datasets run: every section, one statement per account and
+# day (its period is overridden by the window's fd/td).
+SIMULATOR_FLEX_QUERIES = ("900001",)
+
+
+def flex_access(settings: Settings, simulator: "Simulator | None") -> FlexAccess | None:
+    """The Flex Web Service of this run: IBKR_FLEX_TOKEN's (IBKR's host, or IBKR_FLEX_URL), else the simulator's."""
+    if settings.flex_token:
+        return FlexAccess(settings.flex_url or DEFAULT_FLEX_URL, settings.flex_token, settings.flex_query_ids)
+    if simulator is None:
+        return None
+    from ibkr_pipelines.simulator.flex_queries import DEFAULT_TOKEN
+    from ibkr_pipelines.simulator.flex_service import FLEX_ROOT
+
+    return FlexAccess(simulator.root_url + FLEX_ROOT, DEFAULT_TOKEN, settings.flex_query_ids or SIMULATOR_FLEX_QUERIES)
 
 
 @contextmanager
@@ -138,6 +163,7 @@ def open_connection(
         base_url, ca_bundle = str(settings.base_url), None
     try:
         client = build_client(settings, base_url, ca_bundle=ca_bundle, stats=stats, verdict_group=verdict_group)
+        client.flex_access = flex_access(settings, simulator)
         connection = Connection(client=client, simulator=simulator)
         if as_of is not None:
             connection.at_date(as_of)

@@ -28,6 +28,7 @@ from ibkr_pipelines.extract.bar_fetch import stream_series
 from ibkr_pipelines.extract.history import BarSeries
 from ibkr_pipelines.extract.common import empty_frame
 from ibkr_pipelines.extract.contracts import fetch_contracts
+from ibkr_pipelines.extract.flex import fetch_flex
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.extract.ledger import fetch_ledger
 from ibkr_pipelines.extract.orders import fetch_orders
@@ -37,6 +38,7 @@ from ibkr_pipelines.extract.positions import fetch_positions
 from ibkr_pipelines.extract.summary import fetch_account_summary
 from ibkr_pipelines.extract.trades import fetch_executions
 from ibkr_pipelines.extract.watchlist import fetch_watchlist
+from ibkr_pipelines.schemas.flex_tables import FLEX_TABLES
 from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
 
@@ -252,6 +254,12 @@ def _bars(client: ApiClient, inputs: FetchInputs) -> Iterator[FetchOutput]:
         yield FetchOutput({"bars": frame})
 
 
+def _flex(client: ApiClient, inputs: FetchInputs) -> Iterator[FetchOutput]:
+    """Each saved Flex query over the window, handed to staging chunk by chunk as the XML is parsed."""
+    for frames in fetch_flex(client, inputs.window):
+        yield FetchOutput({spec.name: frames.get(spec.name, empty_frame(spec.name)) for spec in FLEX_TABLES})
+
+
 def _source(name: str, group: str, description: str, fetch: Callable[[ApiClient, FetchInputs], FetchOutput],
             upstream: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> Source:
     """A per-date, nightly source feeding the one table of its name."""
@@ -293,6 +301,12 @@ SOURCES: dict[str, Source] = {
         Source("pa_transactions", ("pa_transactions",), "performance",
                "Portfolio Analyst transactions of the conids in IBKR_PA_TRANSACTION_CONIDS (one call each).",
                _pa_transactions, per_date=False, nightly=False),
+        # Flex statements (reference §4): every IBKR_FLEX_QUERY_IDS query over the window, one statement
+        # feeding eight tables. Targeted: a statement is ready only after IBKR's close of business.
+        Source("flex", tuple(spec.name for spec in FLEX_TABLES), "reports",
+               "Flex statements of IBKR_FLEX_QUERY_IDS over the window: trades, open positions, cash transactions, "
+               "transfers, corporate actions, conversion rates, NAV, and every other row kept.",
+               _flex, per_date=False, nightly=False),
     )
 }
 

@@ -127,7 +127,7 @@ class LoadSummary:
 
 def source_reach(source: Source) -> tuple[Reach, int]:
     """The narrowest reach among the tables a source feeds (what IBKR can serve of all of them)."""
-    order = {Reach.CURRENT: 0, Reach.RECENT: 1, Reach.ANY: 2}
+    order = {Reach.CURRENT: 0, Reach.RECENT: 1, Reach.SETTLED: 2, Reach.ANY: 3}
     specs = sorted((spec_for(t) for t in source.tables), key=lambda s: (order[s.reach], s.reach_days))
     return specs[0].reach, specs[0].reach_days
 

@@ -33,6 +33,9 @@ def test_a_window_lists_its_dates_and_refuses_to_run_backwards() -> None:
         (DateWindow(TODAY - dt.timedelta(days=7), TODAY), Reach.RECENT, 7, False),
         (DateWindow.of(TODAY + dt.timedelta(days=1)), Reach.RECENT, 7, False),
         (DateWindow(dt.date(2020, 1, 1), TODAY), Reach.ANY, 0, True),
+        # A report (Flex) of a date exists once IBKR has closed its books on it: from the next day.
+        (DateWindow(dt.date(2020, 1, 1), TODAY - dt.timedelta(days=1)), Reach.SETTLED, 0, True),
+        (DateWindow(TODAY - dt.timedelta(days=3), TODAY), Reach.SETTLED, 0, False),
     ],
 )
 def test_a_real_account_serves_only_what_its_reach_allows(

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 from ibkr_pipelines.client.am_client import AccountManagementClient
 from ibkr_pipelines.client.auth import Authenticator
 from ibkr_pipelines.client.endpoints import account_in
-from ibkr_pipelines.client.flex_client import DEFAULT_FLEX_URL, FlexClient
+from ibkr_pipelines.client.flex_client import DEFAULT_FLEX_URL, FlexAccess, FlexClient
 from ibkr_pipelines.client.keepalive import Tickler
 from ibkr_pipelines.client.pacer import Pacer
 from ibkr_pipelines.client.retry import RetryPolicy
@@ -101,6 +101,8 @@ class IbkrClient:
         self.route: Route = self.transport.route(CLIENT_PORTAL, self.base_url, auth, _ClientPortalSession(self))
         self.root_url = self.route.root_url
         self._tickler = Tickler(self._tickle, tickle_seconds)
+        # The Flex Web Service this login's settings name, or the embedded simulator's (connection.py).
+        self.flex_access: FlexAccess | None = None
 
     @property
     def retry(self) -> RetryPolicy:

@@ -56,7 +56,7 @@ FLEX_CASH_TRANSACTIONS = TableSpec(
     load=LoadStrategy.UPSERT,
     partition_column="report_date",
     slice_column="account_id",
-    reach=Reach.ANY,
+    reach=Reach.SETTLED,
     analyst_columns=("amount", "currency"),
     frame_checks=(VALUES_PARSED,),
 )

@@ -23,7 +23,7 @@ FLEX_CONVERSION_RATES = TableSpec(
     natural_key=("report_date", "from_currency", "to_currency"),
     load=LoadStrategy.UPSERT,
     partition_column="report_date",
-    reach=Reach.ANY,
+    reach=Reach.SETTLED,
     analyst_columns=("rate",),
     frame_checks=(VALUES_PARSED,),
 )

@@ -57,7 +57,7 @@ FLEX_NAV = TableSpec(
     load=LoadStrategy.UPSERT,
     partition_column="report_date",
     slice_column="account_id",
-    reach=Reach.ANY,
+    reach=Reach.SETTLED,
     analyst_columns=("nav",),
     frame_checks=(VALUES_PARSED,),
 )

@@ -52,6 +52,6 @@ FLEX_OPEN_POSITIONS = TableSpec(
     load=LoadStrategy.UPSERT,
     partition_column="report_date",
     slice_column="account_id",
-    reach=Reach.ANY,
+    reach=Reach.SETTLED,
     frame_checks=(VALUES_PARSED,),
 )

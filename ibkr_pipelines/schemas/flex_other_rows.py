@@ -37,5 +37,5 @@ FLEX_OTHER_ROWS = TableSpec(
     load=LoadStrategy.UPSERT,
     partition_column="report_date",
     slice_column="account_id",
-    reach=Reach.ANY,
+    reach=Reach.SETTLED,
 )

@@ -95,7 +95,7 @@ FLEX_TRADES = TableSpec(
     load=LoadStrategy.UPSERT,
     partition_column="report_date",
     slice_column="account_id",
-    reach=Reach.ANY,
+    reach=Reach.SETTLED,
     analyst_columns=("trade_date", "quantity", "price"),
     frame_checks=(VALUES_PARSED,),
 )

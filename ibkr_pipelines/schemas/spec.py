@@ -40,7 +40,11 @@ class Reach(enum.Enum):
     CURRENT = "current"
     # A few recent days (``reach_days``), e.g. /iserver/account/trades' 7 days.
     RECENT = "recent"
-    # Any date (Flex statements, historical bars).
+    # Any date up to yesterday: IBKR writes a date's report after its close of business (Flex
+    # statements; reference §4.1 "refreshed once per day, at close of business", §3.3 "ready around
+    # midnight ET").
+    SETTLED = "settled"
+    # Any date (historical bars).
     ANY = "any"
 
 

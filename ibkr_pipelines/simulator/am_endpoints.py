@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from ibkr_pipelines.simulator import am_funding, am_routes
+from ibkr_pipelines.simulator import am_routes
+from ibkr_pipelines.simulator import am_statements  # noqa: F401 - statements (reference §3.3)
+from ibkr_pipelines.simulator import am_funding  # noqa: F401 - funding instructions (reference §3.4)
 
-__all__ = ["am_funding", "am_routes"]
+__all__ = ["am_routes"]

@@ -1,49 +1,64 @@
-"""The Account Management API's rate limits (reference §3.1): 10 requests a second per endpoint and 600 a
-minute per master account; beyond either, 429.
+"""The Account Management API's rate limits (reference §3.1, §5.2), policed apart from any client setting.
 
-Authentication is per master account (§3.1), and the simulator's OAuth 2.0 clients stand for the
-login's master, so both windows are kept per client id. guess: every arrival counts, refused ones too
-(as pacing.py and the Flex token windows count them), and "an endpoint" is a method and a path
-pattern (``GET /instructions/{instructionId}`` is one endpoint whatever the id). Windows slide on the
-wall clock: limits are about real time, unlike the simulated clock instructions move on. One instance
-per simulator polices every AM endpoint module together.
+"10 req/s per endpoint and 600 req/min per master account"; above them IBKR answers 429. The numbers
+are the reference's, written here and nowhere else (not ``limits.py``, which holds the Client Portal's
+table, and never the client's ``IBKR_LIMITS``). Guesses:
+
+- the master account is the OAuth 2.0 client (one registered client per master account: "Authentication
+  works at master-account level, not per user"), so both limits are kept per client id;
+- "per endpoint" means per endpoint of that master account, an endpoint being a method and path with
+  ids folded (``limits.endpoint_key``);
+- as in pacing.py, every arrival counts, the refused ones included (that is what IBKR sees); a window
+  "N per P s" is broken when, counting this arrival, more than N arrivals fell in (t-P, t];
+- no penalty box: §5.3's is documented for the Client Portal API only.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
-
-PER_ENDPOINT = (10, 1.0)  # reference §3.1: 10 req/s per endpoint
-PER_MASTER = (600, 60.0)  # reference §3.1: 600 req/min per master account
+from dataclasses import dataclass
 
 
-class AmLimits:
-    """Thread-safe sliding windows per (client, endpoint) and per client; tests may narrow the two limits."""
+@dataclass(frozen=True)
+class Rate:
+    """At most ``count`` requests in any ``seconds``-long window."""
 
-    def __init__(self, per_endpoint: tuple[int, float] = PER_ENDPOINT,
-                 per_master: tuple[int, float] = PER_MASTER) -> None:
+    count: int
+    seconds: float
+
+
+PER_ENDPOINT = Rate(10, 1.0)  # reference §3.1: 10 req/s per endpoint
+PER_MASTER = Rate(600, 60.0)  # reference §3.1: 600 req/min per master account
+
+
+class AmLimiter:
+    """Thread-safe sliding windows per (client, endpoint) and per client; says which limit an arrival breaks."""
+
+    def __init__(self, per_endpoint: Rate = PER_ENDPOINT, per_master: Rate = PER_MASTER) -> None:
         self.per_endpoint = per_endpoint
         self.per_master = per_master
         self._lock = threading.Lock()
         self._arrivals: dict[tuple[str, str], collections.deque[float]] = {}
 
-    def throttled(self, client_id: str, endpoint: str, now: float) -> bool:
-        """Count an arrival at ``now`` (wall seconds); True when the endpoint's or the master's window is over."""
-        with self._lock:
-            endpoint_over = self._over((client_id, endpoint), self.per_endpoint, now)
-            return self._over((client_id, ""), self.per_master, now) or endpoint_over
-
-    def _over(self, key: tuple[str, str], limit: tuple[int, float], now: float) -> bool:
-        """Add ``now`` to one window and say whether it holds more arrivals than allowed (lock held)."""
-        n, seconds = limit
-        window = self._arrivals.setdefault(key, collections.deque())
-        window.append(now)
-        while window and window[0] <= now - seconds:
-            window.popleft()
-        return len(window) > n
-
     def reset(self) -> None:
-        """Forget every window (``Simulator.reset_stats``)."""
+        """Forget every window (a fresh start, as ``Simulator.reset_stats`` gives the Client Portal pacer)."""
         with self._lock:
             self._arrivals = {}
+
+    def arrive(self, client_id: str, endpoint: str, t: float) -> str | None:
+        """Count an arrival at wall-clock ``t``; "per_endpoint" or "per_master" when it breaks that limit, else None."""
+        with self._lock:
+            broke_endpoint = self._over((client_id, endpoint), self.per_endpoint, t)
+            broke_master = self._over((client_id, ""), self.per_master, t)
+        if broke_endpoint:
+            return "per_endpoint"
+        return "per_master" if broke_master else None
+
+    def _over(self, key: tuple[str, str], rate: Rate, t: float) -> bool:
+        """Record ``t`` in ``key``'s window and say whether it now holds more than ``rate`` allows (lock held)."""
+        dq = self._arrivals.setdefault(key, collections.deque())
+        dq.append(t)
+        while dq and dq[0] <= t - rate.seconds - 1.0:  # a margin for arrivals counted out of order
+            dq.popleft()
+        return sum(1 for x in dq if t - rate.seconds < x <= t) > rate.count

@@ -1,7 +1,9 @@
 """The Account Management API's endpoints in the simulator (reference §3, root ``/gw/api/v1``): one table.
 
-An endpoint module declares its routes with ``am_route(method, pattern, scope)``; the server checks the
-OAuth 2.0 access token and the scope (``OAuth2Gate.authorize``), then calls the handler with an
+An endpoint module declares its routes with ``am_route(method, pattern, scope, downtime=...)``; the server
+checks the OAuth 2.0 access token and the scope (``OAuth2Gate.authorize``; a tuple of scopes means any
+one of them, as IBKR's pages write "`statements.read` OR `reports.read`"), then the AM rate limits and
+the route's scheduled downtime (am_guard.py, am_downtime.py), then calls the handler with an
 ``AmRequest``. Modules are imported by ``am_endpoints`` so the table is full before the first request.
 """
 
@@ -11,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from ibkr_pipelines.simulator.am_downtime import Downtime
 from ibkr_pipelines.simulator.api import Reply
 
 if TYPE_CHECKING:
@@ -37,22 +40,26 @@ Handler = Callable[[AmRequest], Reply]
 
 @dataclass(frozen=True)
 class AmRoute:
-    """A method, a path pattern (relative to /gw/api/v1, matched in full), the scope it needs, the handler."""
+    """A method, a path pattern (relative to /gw/api/v1, matched in full), the scope(s) it takes, the handler,
+    and the scheduled downtime it follows (reference §3.1), if any."""
 
     method: str
     pattern: re.Pattern[str]
-    scope: str | None
+    scope: str | tuple[str, ...] | None
     handler: Handler
+    downtime: Downtime | None = None
 
 
 AM_ROUTES: list[AmRoute] = []
 
 
-def am_route(method: str, pattern: str, scope: str | None) -> Callable[[Handler], Handler]:
-    """Declare ``handler`` as the answer to ``method pattern`` for tokens holding ``scope`` (reference §3.1)."""
+def am_route(method: str, pattern: str, scope: str | tuple[str, ...] | None, *,
+             downtime: Downtime | None = None) -> Callable[[Handler], Handler]:
+    """Declare ``handler`` as the answer to ``method pattern`` for tokens holding ``scope`` (or one of a tuple),
+    down in ``downtime``'s windows (reference §3.1)."""
 
     def register(handler: Handler) -> Handler:
-        AM_ROUTES.append(AmRoute(method.upper(), re.compile(pattern), scope, handler))
+        AM_ROUTES.append(AmRoute(method.upper(), re.compile(pattern), scope, handler, downtime))
         return handler
 
     return register

@@ -1,4 +1,11 @@
-"""The simulated calendar date (movable by tests) and the helpers that turn it into timestamps."""
+"""The simulated date (movable by tests), an optional time of day, and helpers that turn them into timestamps.
+
+The date is what every answer reflects (the state at the close of that date). The time of day is read
+only by what IBKR ties to the hour: Account Management statements (ready after midnight ET), scheduled
+downtime (reference §3.1, §3.3) and funding instructions, which move at an instant (§3.4,
+funding_program.py). Unset, the simulated "now" is the close of the date (21:00 UTC), as it has always
+been; set, it is that New York wall time on the simulated date.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +19,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 class SimClock:
-    """Holds the simulated 'today'; answers reflect the state at the close of that date.
+    """Holds the simulated 'today'; answers reflect the state at the close of that date."""
 
-    A New York time of day may be set with the date (``set_today(d, at)``): only what happens at an
-    instant reads it (``now``: funding instructions and the banking downtime, am_funding.py); every
-    other answer stays the close of ``today``. Without one, ``now`` is the close (21:00 UTC).
-    """
-
-    def __init__(self, today: datetime.date) -> None:
+    def __init__(self, today: datetime.date, time_of_day: datetime.time | None = None) -> None:
         self._today = today
-        self._at: datetime.time | None = None
+        self._time = time_of_day
         self._lock = threading.Lock()
 
     @property
@@ -29,18 +31,27 @@ class SimClock:
         """The current simulated date."""
         return self._today
 
-    def set_today(self, today: datetime.date, at: datetime.time | None = None) -> None:
-        """Move the clock (forward or back), to the close of ``today`` or to New York time ``at`` on it."""
+    @property
+    def time_of_day(self) -> datetime.time | None:
+        """The New York wall time of the simulated now, or None for the close of the date."""
+        return self._time
+
+    def set_today(self, today: datetime.date) -> None:
+        """Move the clock (forward or back); the time of day stays as set."""
         with self._lock:
-            self._today, self._at = today, at
+            self._today = today
+
+    def set_time(self, time_of_day: datetime.time | None) -> None:
+        """Set the New York wall time of the simulated now (None: back to the close of the date)."""
+        if time_of_day is not None and time_of_day.tzinfo is not None:
+            raise ValueError("the simulated time of day is a New York wall time, without a zone")
+        with self._lock:
+            self._time = time_of_day
 
     def now(self) -> datetime.datetime:
-        """The simulated instant (aware): ``today`` at the time set in New York, else its close."""
+        """The simulated instant: the date at the time of day in New York, or the date's close when unset."""
         with self._lock:
-            today, at = self._today, self._at
-        if at is None:
-            return close_datetime(today)
-        return datetime.datetime.combine(today, at.replace(tzinfo=None), NEW_YORK)
+            return sim_instant(self._today, self._time)
 
     def close_epoch_s(self) -> int:
         """Epoch seconds of the simulated close (21:00 UTC) of today, used for `timestamp` fields."""
@@ -55,6 +66,13 @@ def close_epoch_s(d: datetime.date) -> int:
 def close_datetime(d: datetime.date) -> datetime.datetime:
     """The simulated close of ``d`` (21:00 UTC): the sim's "now" when its clock reads ``d``."""
     return datetime.datetime(d.year, d.month, d.day, 21, 0, tzinfo=UTC)
+
+
+def sim_instant(d: datetime.date, time_of_day: datetime.time | None) -> datetime.datetime:
+    """``d`` at the New York wall time ``time_of_day`` (an aware instant), or the close of ``d`` for None."""
+    if time_of_day is None:
+        return close_datetime(d)
+    return datetime.datetime.combine(d, time_of_day, tzinfo=NEW_YORK)
 
 
 def new_york_date(t: datetime.datetime) -> datetime.date:

@@ -1,4 +1,4 @@
-"""A simulator's funding state: the recent-instruction queries clients made, instructions tests added, counters.
+"""A simulator's funding state: the recent-instruction queries clients made and the instructions tests added.
 
 A ``POST /instructions/query`` is itself an instruction (reference §3.4, [am-ref-zh] example: 202 and
 PENDING, "poll ... 1 minutes later", "no new queries ... before this one is processed"): the desk keeps
@@ -9,7 +9,8 @@ time (guess: the scope of "no new queries").
 
 Ids (guess): queries' instructionIds from 45,000,000 and instruction sets from 20,000; instructions a test
 adds (``POST /sim/funding``, funding_control.py) from 44,000,000 and 10,000, beside the programme's
-(funding_program.py). Counters are for ``Simulator.stats()["funding"]``: never a token.
+(funding_program.py). ``stats`` is ``Simulator.stats()["funding"]``, a snapshot of that state; requests and
+refusals count with every Account Management endpoint's (am_guard.py). Never a token.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any, Iterable
 from ibkr_pipelines.simulator.funding_program import Instruction
 
 QUERIES_KEPT = 10_000
-ANSWERED_208 = "answered_208"  # a count key that is an answer, not a refusal
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Query:
 
 
 class FundingDesk:
-    """Thread-safe: queries by id, instructions tests added, and request counters."""
+    """Thread-safe: queries by id and instructions tests added."""
 
     def __init__(self, query_seconds: float = 2.0) -> None:
         self.query_seconds = query_seconds
@@ -53,7 +53,6 @@ class FundingDesk:
         self._queries: collections.OrderedDict[int, Query] = collections.OrderedDict()
         self._made = 0
         self._added: list[Instruction] = []
-        self.reset_stats()
 
     # -- queries --
     def open_query(self, client_id: str, account: str, wall: float) -> Query | None:
@@ -101,33 +100,15 @@ class FundingDesk:
         with self._lock:
             return tuple(self._added)
 
-    # -- counters --
-    def count(self, key: str, endpoint: str | None = None) -> None:
-        """Count a request to ``endpoint`` (when given) and, unless "requests", one ``key`` event (a refusal...)."""
-        with self._lock:
-            if endpoint is not None:
-                self._requests[endpoint] = self._requests.get(endpoint, 0) + 1
-            if key != "requests":
-                self._events[key] = self._events.get(key, 0) + 1
-
+    # -- the snapshot --
     def stats(self, statuses: Iterable[str | None], wall: float) -> dict[str, Any]:
-        """Counts for ``stats()["funding"]``: requests per endpoint, refusals, 208s, instructions by status, queries."""
+        """``stats()["funding"]``: instructions by status, queries kept and pending, instructions tests added."""
         by_status: dict[str, int] = {}
         for s in statuses:
             if s is not None:
                 by_status[s] = by_status.get(s, 0) + 1
         with self._lock:
             open_queries = sum(1 for q in self._queries.values() if not q.done(wall))
-            refusals = {k: n for k, n in self._events.items() if k != ANSWERED_208}
-            return {"requests": dict(self._requests), "throttled": self._events.get("throttled", 0),
-                    "downtime": self._events.get("downtime", 0), "refusals": refusals,
-                    "answered_208": self._events.get(ANSWERED_208, 0),
-                    "instructions": dict(sorted(by_status.items())),
+            return {"instructions": dict(sorted(by_status.items())),
                     "queries": {"kept": len(self._queries), "pending": open_queries},
                     "added_by_tests": len(self._added)}
-
-    def reset_stats(self) -> None:
-        """Forget the counters (queries and added instructions stay)."""
-        with self._lock:
-            self._requests: dict[str, int] = {}
-            self._events: dict[str, int] = {}

@@ -2,7 +2,7 @@
 
 /v1/api/* goes through pacing, fault injection, the session tiers and the routes. /sim/* is the
 control surface for other processes (not paced, not counted, no faults): GET /sim/stats, POST
-/sim/reset-stats, /sim/clock {"today", "time" (optional New York HH:MM, clock.py)}, /sim/login, /sim/logout, /sim/expire-login (the gateway's
+/sim/reset-stats, /sim/clock {"today", "time" (New York, HH:MM[:SS], or null)}, /sim/login, /sim/logout, /sim/expire-login (the gateway's
 login is gone), /sim/expire-session (the brokerage session idled out), /sim/compete (another platform
 takes the brokerage session), /sim/reset-window {"seconds"}, /sim/penalty {"scope","seconds"},
 /sim/faults {...}, /sim/expire-oauth (every live OAuth 1.0a live session token, OAuth 2.0 access
@@ -20,8 +20,8 @@ judged by the OAuth 2.0 gate (oauth2_gate.py) instead, in the same place.
 With OAuth 2.0 clients registered the handler also answers IBKR's other two roots (reference §1.4):
 ``POST /oauth2/api/v1/token`` and ``/gw/api/v1/*`` (``sso-sessions``; the Account Management root).
 guess: they are not paced by the Client Portal limits nor met by faults (reference §5.1 counts CP API
-requests; the AM API's own 10 req/s and 600 req/min of §3.1 are am_limits.py's, applied by the AM
-endpoints that use them: the funding ones, am_funding.py); their errors are problem+json. A gateway simulator answers them 404 as before.
+requests); the AM API's own 10 req/s and 600 req/min and its scheduled downtime (§3.1) are policed by
+am_guard.py; their errors are problem+json. A gateway simulator answers them 404 as before.
 
 The Flex Web Service (reference §4) answers under ``/AccountManagement/FlexWebService`` (flex_service.py),
 in every mode: another IBKR host with its own token and limits, so neither the Client Portal pacing, the
@@ -323,9 +323,12 @@ class SimRequestHandler(BaseHTTPRequestHandler):
                 sim.reset_stats()
                 out = {"ok": True}
             elif cmd == ("POST", "/sim/clock"):
-                at = datetime.time.fromisoformat(data["time"]) if data.get("time") else None
-                sim.set_today(datetime.date.fromisoformat(data["today"]), at)
-                out = {"ok": True, "today": sim.clock.today.isoformat(), "now": sim.clock.now().isoformat()}
+                if "today" in data or "time" not in data:
+                    sim.set_today(datetime.date.fromisoformat(data["today"]))
+                if "time" in data:  # the New York wall time of the simulated now; null: the close
+                    sim.set_time_of_day(datetime.time.fromisoformat(data["time"]) if data["time"] else None)
+                t = sim.clock.time_of_day
+                out = {"ok": True, "today": sim.clock.today.isoformat(), "time": t.isoformat() if t else None}
             elif cmd == ("POST", "/sim/funding"):
                 out = {"ok": True} | sim.add_funding(data)
             elif cmd == ("POST", "/sim/login"):

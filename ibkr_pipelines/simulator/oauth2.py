@@ -118,6 +118,28 @@ def signature_valid(token: str, key: rsa.RSAPublicKey) -> bool:
     return True
 
 
+def verify_client_jws(body: str, client: OAuth2Client) -> tuple[str | None, dict[str, Any]]:
+    """(None, claims) for a compact RS256 JWS signed by ``client``'s registered key, else (reason, {}).
+
+    The check of every JWS a client signs after its assertion: the SSO session body (reference §1.4
+    step 4) and Account Management "Signed JWT" bodies (§3.1). Reasons: ``malformed``,
+    ``unsupported_alg``, ``unknown_kid``, ``bad_signature``; the claims themselves are the caller's to judge.
+    """
+    try:
+        header, claims = read_jws(body)
+    except ValueError:
+        return "malformed", {}
+    if header.get("alg") != ALGORITHM:
+        return "unsupported_alg", {}
+    # guess: ibauth sends the kid (its _compute_jws adds it to every JWS); a JWS without one is
+    # checked against the client's key all the same.
+    if "kid" in header and header["kid"] != client.key_id:
+        return "unknown_kid", {}
+    if not signature_valid(body, client.public_key()):
+        return "bad_signature", {}
+    return None, claims
+
+
 def audience_ok(claims: dict[str, Any], audiences: list[str]) -> bool:
     """Whether ``aud`` (a string or a list, RFC 7519 §4.1.3) names one of ``audiences``."""
     aud = claims.get("aud")

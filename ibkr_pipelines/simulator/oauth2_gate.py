@@ -9,7 +9,7 @@ When at least one client is registered the simulator stands in for ``api.ibkr.co
 - every ``/v1/api`` request carrying ``Authorization: Bearer`` (``check``): the bearer must be a live
   SSO session's (step 5).
 - ``authorize`` is the hook for the Account Management root ``/gw/api/v1`` (reference §3.1): a live
-  access token holding a scope; the AM endpoints are declared in am_routes (funding: am_funding.py).
+  access token holding a scope; the AM endpoints are declared in am_routes (modules in am_endpoints).
 
 Refusals on /oauth2 and /gw are RFC 9457 problem+json (reference §1.4 step 3, §3.1), each with its
 own ``detail``; on /v1/api they are 401 ``{"error": ..., "statusCode": 401}`` as the OAuth 1.0a gate
@@ -47,11 +47,13 @@ from ibkr_pipelines.simulator.oauth2 import (
     scopes_of,
     signature_valid,
     token_audiences,
+    verify_client_jws,
 )
 
 PROBLEM_TYPE = "/simple"  # reference §1.4 step 3: {"type":"/simple","title":"Bad Request","status":400}
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           422: "Unprocessable Entity", 429: "Too Many Requests", 503: "Service Unavailable"}
+           415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
+           500: "Internal Server Error", 503: "Service Unavailable"}
 _FORM = "application/x-www-form-urlencoded"  # reference §1.4 step 1
 _JWT = "application/jwt"  # reference §1.4 step 4
 _TOKEN_FIELDS = ("grant_type", "client_assertion_type", "client_assertion", "scope")
@@ -283,14 +285,16 @@ class OAuth2Gate:
         return None, (client.client_id, scopes)
 
     # -- the bearer on /gw (the Account Management root) --
-    def authorize(self, authorization: str | None, scope: str | None, now: float) -> tuple[Reply | None, str]:
-        """(problem+json refusal or None, client id): a live access token holding ``scope`` (AM hook)."""
+    def authorize(self, authorization: str | None, scope: str | tuple[str, ...] | None,
+                  now: float) -> tuple[Reply | None, str]:
+        """(problem+json refusal or None, client id): a live access token holding ``scope`` (any of a tuple)."""
         with self._lock:
             reason, client_id = self._access_reason(authorization, scope, now)
             return (self._refuse(reason) if reason else None), client_id
 
-    def _access_reason(self, authorization: str | None, scope: str | None, now: float) -> tuple[str | None, str]:
-        """(reason or None, the token's client id) for an access-token bearer (lock held)."""
+    def _access_reason(self, authorization: str | None, scope: str | tuple[str, ...] | None,
+                       now: float) -> tuple[str | None, str]:
+        """(reason or None, the token's client id) for an access-token bearer holding ``scope`` (lock held)."""
         token = _bearer(authorization)
         if not token:
             return "bearer_missing", ""
@@ -301,7 +305,9 @@ class OAuth2Gate:
             return "bearer_is_cp_token", ""
         if t.expires <= now:
             return "bearer_expired", ""
-        if scope is not None and scope not in t.scopes:
+        # A tuple lists alternatives: IBKR's reference pages write "Scope: `statements.read` OR `reports.read`".
+        wanted = (scope,) if isinstance(scope, str) else scope
+        if wanted is not None and not set(wanted) & set(t.scopes):
             return "insufficient_scope", ""
         return None, t.client_id
 
@@ -331,17 +337,11 @@ class OAuth2Gate:
             return "not_jwt"
         try:
             body = raw.decode("ascii").strip()
-            header, claims = read_jws(body)
-        except (UnicodeDecodeError, ValueError):
+        except UnicodeDecodeError:
             return "sso_malformed"
-        if header.get("alg") != ALGORITHM:
-            return "sso_unsupported_alg"
-        # guess: ibauth sends the kid (its _compute_jws adds it to every JWS); a JWS without one is
-        # checked against the client's key all the same.
-        if "kid" in header and header["kid"] != client.key_id:
-            return "sso_unknown_kid"
-        if not signature_valid(body, client.public_key()):
-            return "sso_bad_signature"
+        jws_reason, claims = verify_client_jws(body, client)
+        if jws_reason is not None:
+            return "sso_" + jws_reason
         if any(claims.get(name) in (None, "") for name in _SSO_CLAIMS):
             return "sso_missing_claim"
         if claims["iss"] != client.client_id:

@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from typing import Any, Callable
@@ -23,10 +24,11 @@ from ibkr_pipelines.simulator.handler import SimRequestHandler
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer, OAuth1Credentials, consumer_from_files
 from ibkr_pipelines.simulator.oauth1_gate import OAuth1Gate, Verdict
 from ibkr_pipelines.simulator.am_endpoints import am_routes  # noqa: F401 - fills the AM route table
-from ibkr_pipelines.simulator.am_limits import AmLimits
+from ibkr_pipelines.simulator.am_body import AmRefusal
+from ibkr_pipelines.simulator.am_guard import AmGuard
 from ibkr_pipelines.simulator.am_routes import AmRequest, find_am_route
 from ibkr_pipelines.simulator.oauth2 import AM_ROOT, SSO_SESSIONS_PATH, TOKEN_PATH, OAuth2Client, client_from_file
-from ibkr_pipelines.simulator.oauth2_gate import OAuth2Gate
+from ibkr_pipelines.simulator.oauth2_gate import OAuth2Gate, problem
 from ibkr_pipelines.simulator.pacing import Pacer
 from ibkr_pipelines.simulator.payloads import Views
 from ibkr_pipelines.simulator.routes import Api, Reply, WorldState
@@ -84,7 +86,7 @@ class Simulator:
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
         self.flex = FlexService(self.config.flex, self.config.seed)
-        self.am_limits = AmLimits()  # reference §3.1: every Account Management endpoint's limits, together
+        self.am = AmGuard()  # the Account Management API's own limits, downtime and counters (reference §3.1)
         self.funding = FundingDesk(self.config.funding_query_seconds)  # am_funding.py's state
         self._world_lock = threading.Lock()
         state = self._build_state(_through(today))
@@ -275,7 +277,20 @@ class Simulator:
         if found is None:
             return self.oauth2.refuse("no_am_endpoint")
         route, match = found
-        return route.handler(AmRequest(self, method, relative, match, query or {}, content_type, raw, client_id, now))
+        # The AM API's own limits (10 req/s per endpoint, 600 req/min per master account) and the route's
+        # scheduled downtime on the simulated clock (reference §3.1): am_guard.py.
+        refusal = self.am.admit(route, method, relative, client_id, now, self.clock.now())
+        if refusal is not None:
+            return refusal
+        try:
+            return route.handler(AmRequest(self, method, relative, match, query or {}, content_type, raw,
+                                           client_id, now))
+        except AmRefusal as refused:  # a handler's problem+json answer, counted by its reason
+            self.am.refused(refused.reason)
+            return refused.reply
+        except Exception as exc:  # a simulator bug must not kill the connection
+            traceback.print_exc(file=sys.stderr)
+            return problem(500, f"simulator error: {type(exc).__name__}")
 
     def expire_oauth(self) -> None:
         """Every live LST, access token and bearer expires now: 401 until renewed (``POST /sim/expire-oauth``)."""
@@ -295,19 +310,15 @@ class Simulator:
                                 lambda: self.faults.flex_warning(target))
 
     # -- controls --
-    def set_today(self, d: datetime.date, at: datetime.time | None = None) -> None:
-        """Move the simulated date; answers reflect the close of that date (ValueError before the world).
-
-        ``at`` (New York wall time) puts the clock's instant on that date for what happens at an
-        instant: funding instructions and the banking downtime (clock.py); other answers stay the close.
-        """
+    def set_today(self, d: datetime.date) -> None:
+        """Move the simulated date; answers reflect the close of that date (ValueError before the world)."""
         check_world_date(d)
         with self._world_lock:
             if d > self.api.world.through:
                 # Prefix-stable, so every answer about an earlier date stays the same. The new world
                 # is complete before it is installed, and installed before the clock moves (Api.pinned).
                 self.api.state = self._build_state(_through(d))
-            self.clock.set_today(d, at)
+            self.clock.set_today(d)
 
     def add_funding(self, data: dict[str, Any]) -> dict[str, Any]:
         """Test control (``POST /sim/funding``, not IBKR): add an instruction requested now; its ids (ValueError).
@@ -324,6 +335,15 @@ class Simulator:
                 "instructionSetId": i.instruction_set_id, "requested": i.requested.isoformat(),
                 "resolved": i.resolved.isoformat(), "outcome": i.outcome}
 
+    def set_time_of_day(self, t: datetime.time | None) -> None:
+        """Set the New York wall time of the simulated now (None: the close of the date, the default).
+
+        Only what IBKR ties to the hour reads it: Account Management statements' readiness, scheduled
+        downtime and funding instructions' status (reference §3.1, §3.3, §3.4). The date answers reflect
+        is still ``set_today``'s.
+        """
+        self.clock.set_time(t)
+
     def stats(self) -> dict[str, Any]:
         """Pacing and status counters (see Pacer.stats) plus the session's flags and ssodh/init counts.
 
@@ -338,20 +358,26 @@ class Simulator:
         statements served (``statements``, ``statement_bytes``), 1019 answers (``not_ready``), 1018s
         (``throttled``), Warn 1001s (``warnings``) and every error code (``errors``); never a token.
 
+        ``stats()["account_management"]`` counts Account Management requests per endpoint (``requests``),
+        429s (``throttled``, ``throttled_by`` limit), scheduled-downtime 503s (``downtime``), documents served
+        (``documents``, ``document_bytes``), funding's 208s for a reused clientInstructionId
+        (``answered_208``) and handler refusals by reason (am_guard.py); never a token nor a document.
+
         ``stats()["oauth2"]`` counts clients, access tokens issued (``tokens_issued``), SSO sessions
         created, /v1/api requests a bearer let through (``bearer_requests``) and refusals by reason
         (oauth2_gate.PROBLEMS; /v1/api ones as ``cp_`` + an oauth2_gate.REFUSALS key); never a token.
 
-        ``stats()["funding"]`` counts the funding endpoints' requests per endpoint (``requests``), 429s
-        (``throttled``), downtime refusals (``downtime``), every refusal by reason (``refusals``), the
-        login's instructions by status at the simulated now (``instructions``), recent-instruction queries
-        kept and still pending (``queries``) and instructions tests added; never a token.
+        ``stats()["funding"]`` is the funding state (its requests and refusals count in
+        ``account_management``): the login's instructions by status at the simulated now
+        (``instructions``), recent-instruction queries kept and still pending (``queries``) and
+        instructions tests added (``added_by_tests``); never a token.
         """
         out = self.pacer.stats()
         out["session"] = self.session.snapshot() | {"today": self.clock.today.isoformat()}
         out["oauth1"] = self.oauth1.stats()
         out["oauth2"] = self.oauth2.stats()
         out["flex"] = self.flex.stats()
+        out["account_management"] = self.am.stats()
         now = self.clock.now()
         out["funding"] = self.funding.stats((i.status_at(now) for i in self.world.funding), time.time())
         return out
@@ -362,8 +388,7 @@ class Simulator:
         self.oauth1.reset_stats()
         self.oauth2.reset_stats()
         self.flex.reset_stats()
-        self.funding.reset_stats()
-        self.am_limits.reset()
+        self.am.reset_stats()
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Replace the fault configuration (restarts the per-request fault counters)."""

@@ -19,7 +19,7 @@ from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.oauth2 import OAuth2Auth, what_to_fix
 from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.config import Settings
-from ibkr_pipelines.errors import ConfigError, OAuthRefused, ProblemAnswer
+from ibkr_pipelines.errors import ConfigError, OAuthRefused
 from ibkr_pipelines.simulator import OAuth2Client, Simulator, SimulatorConfig
 
 TODAY = datetime.date(2026, 11, 20)
@@ -183,15 +183,14 @@ def test_a_clock_ahead_of_ibkrs_is_named(sim: Simulator, tmp_path: Path, keys: t
 
 def test_account_management_takes_the_same_access_token_and_renews_it(sim: Simulator, tmp_path: Path,
                                                                       keys: tuple[Path, bytes, Path]) -> None:
-    # The simulator serves no Account Management dataset yet (issues 12, 13): past the bearer check, a
-    # path it does not serve is a 404 problem. A refused bearer would be a 401 problem instead.
-    with _client(sim, tmp_path, keys[0]) as client:
+    scopes = "sso-sessions.write statements.read"
+    with _client(sim, tmp_path, keys[0], IBKR_OAUTH2_SCOPES=scopes) as client:
+        account = client.get("/portfolio/accounts")[0]["id"]
         am = client.account_management()
-        with pytest.raises(ProblemAnswer, match="unknown to IBKR"):
-            am.get("/statements/available")
+        first = am.get("/statements/available", {"accountId": account})
+        assert first["data"]["value"]["daily"], first
         assert sim.stats()["oauth2"]["tokens_issued"] == 1  # the Client Portal's token, shared
-        sim.oauth2.expire_all(time.time())
-        with pytest.raises(ProblemAnswer, match="unknown to IBKR"):
-            am.get("/statements/available")
+        sim.oauth2.expire_all(time.time())  # IBKR ends it early: one 401, a new token, the same answer
+        assert am.get("/statements/available", {"accountId": account}) == first
     oauth = sim.stats()["oauth2"]
-    assert oauth["tokens_issued"] == 2 and oauth["refusals"] == {"no_am_endpoint": 2, "bearer_expired": 1}, oauth
+    assert oauth["tokens_issued"] == 2 and oauth["refusals"] == {"bearer_expired": 1}, oauth

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ibkr_pipelines.simulator import OAuth2Client, Simulator
 from ibkr_pipelines.simulator import world as world_module
+from ibkr_pipelines.simulator.am_limits import PER_ENDPOINT, AmLimiter, Rate
 from ibkr_pipelines.simulator.world import World
 
 CLIENT_ID, KID, USER = "FUNDING01", "k1", "simuser7"
@@ -140,10 +141,16 @@ def start(make_sim: Callable[..., Simulator], keys: dict[str, rsa.RSAPrivateKey]
         kw.setdefault("funding_query_seconds", 0.0)
         sim = make_sim(today=today, oauth2_clients=(OAuth2Client(CLIENT_ID, KID, pem, USER),), **kw)
         if wide_limits:  # tests not about the AM limits poll faster than 10 a second
-            sim.am_limits.per_endpoint = (10_000, 1.0)
+            sim.am.limiter = AmLimiter(per_endpoint=Rate(10_000, 1.0))
         return sim, Ref(sim.root_url, keys["client"], http)
 
     return go
+
+
+def _at(sim: Simulator, day: datetime.date, hm: tuple[int, int] | None) -> None:
+    """Move the simulated clock to ``day`` at New York ``hm`` (None: the close of the date)."""
+    sim.set_today(day)
+    sim.set_time_of_day(datetime.time(*hm) if hm else None)
 
 
 def _find(rows: list[dict[str, Any]], kind: str, day: datetime.date) -> dict[str, Any]:
@@ -194,11 +201,11 @@ def test_a_week_of_instructions_moves_on_the_simulated_clock(start: Callable[...
     assert rejected["error"]["errorCode"] and rejected["error"]["errorMessage"] and "ibReferenceId" not in rejected
     # the ACH's verification ends on Thursday morning, New York time: the clock's time of day says when
     account = _account_of(ref, ach)
-    sim.set_today(THU, datetime.time(7, 0))
+    _at(sim, THU, (7, 0))
     assert _find(ref.recent(account), "DEPOSIT", WED)["status"] == "PENDING_VERIFICATION"
     verifying = ref.result(ach["ibInstructionId"])
     assert verifying["instructionStatus"] == "PENDING" and verifying["description"]
-    sim.set_today(THU, datetime.time(11, 0))
+    _at(sim, THU, (11, 0))
     assert _find(ref.recent(account), "DEPOSIT", WED)["status"] == "PENDING"
 
 
@@ -306,6 +313,7 @@ def test_a_reused_client_instruction_id_answers_208(start: Callable[..., tuple[S
     assert ref.am("POST", "/instructions/query", body).status_code == 202
     again = ref.am("GET", f"/client-instructions/{ref.cid}")
     assert again.status_code == 208 and again.json()["instructionResult"]["instructionId"] == first
+    assert sim.stats()["account_management"]["answered_208"] == 2
 
 
 # -- refusals --
@@ -331,7 +339,7 @@ def test_unknown_ids_malformed_queries_and_missing_scope(start: Callable[..., tu
         assert field in {a["field"] for a in problem["invalidArguments"]}, field
     r = ref.http.post(ref.root + "/gw/api/v1/instructions/query", data=b"{not json",
                       headers={"Authorization": f"Bearer {ref.access}", "Content-Type": "application/json"})
-    assert _problem(r, 400)["invalidArguments"]
+    assert "JSON" in _problem(r, 400)["detail"]
     unknown = _problem(ref.am("POST", "/instructions/query", ref.query_body("U1234567")), 422)
     assert unknown["instructionSetId"] and unknown["instructionResult"]["instructionStatus"] == "REJECTED"
     assert unknown["instructionResult"]["error"]["errorCode"]
@@ -346,9 +354,9 @@ def test_unknown_ids_malformed_queries_and_missing_scope(start: Callable[..., tu
     assert "scope" in _problem(ref.am("GET", "/instructions/12345", token=portal_only), 403)["detail"]
     assert _problem(ref.am("POST", "/instructions/query", ref.query_body("U7000011"), token=portal_only), 403)
     assert ref.http.get(ref.root + "/gw/api/v1/instructions/1").status_code == 401
-    stats = sim.stats()["funding"]
-    assert stats["refusals"]["not_found"] >= 5 and stats["refusals"]["malformed"] == 7
-    assert stats["refusals"]["invalid_account"] == 1 and stats["refusals"]["query_in_progress"] == 1
+    refusals = sim.stats()["account_management"]["refusals"]
+    assert refusals["not_found"] >= 5 and refusals["invalid_request"] == 6 and refusals["body_not_json"] == 1
+    assert refusals["invalid_account"] == 1 and refusals["query_in_progress"] == 1
 
 
 def test_the_account_management_limits_answer_429(start: Callable[..., tuple[Simulator, Ref]]) -> None:
@@ -359,13 +367,13 @@ def test_the_account_management_limits_answer_429(start: Callable[..., tuple[Sim
     assert ref.am("GET", "/client-instructions/1").status_code == 404  # another endpoint has its own second
     time.sleep(1.05)
     sim.reset_stats()
-    sim.am_limits.per_master = (20, 60.0)  # 600 a minute per master account, narrowed to stay quick
+    sim.am.limiter = AmLimiter(PER_ENDPOINT, Rate(20, 60.0))  # 600 a minute per master, narrowed to stay quick
     paths = ("/instructions/1", "/client-instructions/1", "/instruction-sets/1", "/instructions/2")
     answers = [ref.am("GET", p).status_code for p in paths for _ in range(5)]
     assert answers == [404] * 20
     _problem(ref.am("GET", "/instruction-sets/2"), 429)
-    stats = sim.stats()["funding"]
-    assert stats["throttled"] == 1 and sum(stats["requests"].values()) == 21
+    stats = sim.stats()["account_management"]
+    assert stats["throttled_by"] == {"per_endpoint": 0, "per_master": 1} and sum(stats["requests"].values()) == 21
 
 
 def test_the_banking_downtime_on_the_simulated_clock(start: Callable[..., tuple[Simulator, Ref]]) -> None:
@@ -376,15 +384,15 @@ def test_the_banking_downtime_on_the_simulated_clock(start: Callable[..., tuple[
         (mon, (23, 50), 503), (tue, (0, 29), 503), (tue, (0, 30), 404), (tue, None, 404),
     ]
     for day, hm, status in schedule:
-        sim.set_today(day, datetime.time(*hm) if hm else None)
+        _at(sim, day, hm)
         r = ref.am("GET", "/instructions/1")
         assert r.status_code == status, (day, hm)
         if status == 503:
-            assert "downtime" in _problem(r, 503)["detail"]
-    sim.set_today(datetime.date(2026, 12, 5))
+            assert "scheduled maintenance" in _problem(r, 503)["detail"]
+    _at(sim, datetime.date(2026, 12, 5), None)
     _problem(ref.am("POST", "/instructions/query", ref.query_body("U7000011")), 503)
     assert ref.am("GET", "/instructions/1", token=ref.token("sso-sessions.write")).status_code == 403  # scope first
-    assert sim.stats()["funding"]["downtime"] == 5
+    assert sim.stats()["account_management"]["downtime"] == 5
 
 
 # -- determinism, the world and the counters --
@@ -421,9 +429,10 @@ def test_nothing_dated_before_the_first_instruction_changes(monkeypatch: pytest.
 def test_the_counters_name_endpoints_and_statuses_never_tokens(start: Callable[..., tuple[Simulator, Ref]]) -> None:
     sim, ref = start(datetime.date(2026, 12, 4))
     ref.recent("U7000011")
+    requests_by_endpoint = sim.stats()["account_management"]["requests"]
+    assert requests_by_endpoint["POST /instructions/query"] == 1
+    assert requests_by_endpoint["GET /instructions/{n}"] >= 1
     stats = sim.stats()["funding"]
-    assert stats["requests"]["POST /instructions/query"] == 1
-    assert stats["requests"]["GET /instructions/{instructionId}"] >= 1
     assert set(stats["instructions"]) <= {"PENDING", "PENDING_VERIFICATION", "PROCESSED", "REJECTED"}
     assert sum(stats["instructions"].values()) == len([i for i in sim.world.funding if i.requested <= sim.clock.now()])
     assert ref.access not in json.dumps(sim.stats())
