@@ -3,7 +3,8 @@
 An endpoint module names the schedule its routes follow (``am_route(..., downtime=REPORTS)``); the
 simulator answers 503 inside a window (am_guard.py). Times are New York wall times, as the reference
 gives them ("ET"). guess: a window includes its start and excludes its end ("6:00-6:01 pm" is the
-minute from 18:00:00 to 18:00:59).
+minute from 18:00:00 to 18:00:59). A refusal says when the endpoints answer again (``Downtime.back``),
+following windows that meet: banking is down from Friday 11:45 pm to Sunday 3 pm ET in one stretch.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ class Window:
         # past midnight: the evening part on a listed day, the morning part on the day after one
         return (day in self.weekdays and t >= self.start) or ((day - 1) % 7 in self.weekdays and t < self.end)
 
+    def ends(self, local: datetime.datetime) -> datetime.datetime:
+        """When the stretch of this window holding ``local`` (a New York wall time it covers) ends."""
+        d = local.date()
+        if self.end is None:
+            return _at(d + _DAY, datetime.time(0))
+        if self.end < self.start and d.weekday() in self.weekdays and local.time().replace(tzinfo=None) >= self.start:
+            return _at(d + _DAY, self.end)  # the evening part runs to the morning after
+        return _at(d, self.end)
+
 
 @dataclass(frozen=True)
 class Downtime:
@@ -52,6 +62,25 @@ class Downtime:
         """Whether the aware instant ``now`` falls in one of the windows."""
         local = now.astimezone(NEW_YORK)
         return any(w.covers(local) for w in self.windows)
+
+    def back(self, now: datetime.datetime) -> datetime.datetime | None:
+        """When the endpoints answer again after the aware instant ``now``, following windows that run into
+        each other (Friday night into Saturday into Sunday afternoon); None when ``now`` is not down."""
+        end = None
+        local = now.astimezone(NEW_YORK)
+        for _ in range(8):  # a week of back-to-back windows at most
+            ends = [w.ends(local) for w in self.windows if w.covers(local)]
+            if not ends:
+                return end
+            end = local = max(ends)
+        return end
+
+
+_DAY = datetime.timedelta(days=1)
+
+
+def _at(d: datetime.date, t: datetime.time) -> datetime.datetime:
+    return datetime.datetime.combine(d, t, tzinfo=NEW_YORK)
 
 
 def _t(hour: int, minute: int = 0) -> datetime.time:

@@ -20,6 +20,7 @@ from typing import Any
 from ibkr_pipelines.simulator.am_limits import AmLimiter
 from ibkr_pipelines.simulator.am_routes import AmRoute
 from ibkr_pipelines.simulator.api import Reply
+from ibkr_pipelines.simulator.clock import NEW_YORK
 from ibkr_pipelines.simulator.limits import endpoint_key
 from ibkr_pipelines.simulator.oauth2_gate import problem
 
@@ -29,7 +30,7 @@ THROTTLED = {
                     "endpoint)",
     "per_master": "Too many requests: at most 600 requests per minute for one master account",
 }
-DOWNTIME = "scheduled maintenance: {name} are unavailable {text}; try again after the window"
+DOWNTIME = "scheduled maintenance: {name} are unavailable {text}; available again at {back}"
 
 
 class AmGuard:
@@ -58,7 +59,9 @@ class AmGuard:
         if broken is not None:
             return problem(429, THROTTLED[broken])
         if down is not None:
-            return problem(503, DOWNTIME.format(name=down.name, text=down.text))
+            back = down.back(sim_now) or sim_now
+            return problem(503, DOWNTIME.format(name=down.name, text=down.text,
+                                                back=back.astimezone(NEW_YORK).isoformat(timespec="minutes")))
         return None
 
     def count(self, key: str, n: int = 1) -> None:

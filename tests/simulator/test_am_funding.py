@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ibkr_pipelines.simulator import OAuth2Client, Simulator
 from ibkr_pipelines.simulator import world as world_module
+from ibkr_pipelines.simulator.am_downtime import BANKING, REPORTS
 from ibkr_pipelines.simulator.am_limits import PER_ENDPOINT, AmLimiter, Rate
+from ibkr_pipelines.simulator.clock import NEW_YORK
 from ibkr_pipelines.simulator.world import World
 
 CLIENT_ID, KID, USER = "FUNDING01", "k1", "simuser7"
@@ -389,10 +391,24 @@ def test_the_banking_downtime_on_the_simulated_clock(start: Callable[..., tuple[
         assert r.status_code == status, (day, hm)
         if status == 503:
             assert "scheduled maintenance" in _problem(r, 503)["detail"]
+    _at(sim, datetime.date(2026, 12, 4), (23, 50))  # a Friday night runs on through Sunday 3 pm ET
+    assert "available again at 2026-12-06T15:00-05:00" in _problem(ref.am("GET", "/instructions/1"), 503)["detail"]
     _at(sim, datetime.date(2026, 12, 5), None)
     _problem(ref.am("POST", "/instructions/query", ref.query_body("U7000011")), 503)
     assert ref.am("GET", "/instructions/1", token=ref.token("sso-sessions.write")).status_code == 403  # scope first
-    assert sim.stats()["account_management"]["downtime"] == 5
+    assert sim.stats()["account_management"]["downtime"] == 6
+
+
+def test_a_downtime_says_when_it_ends() -> None:
+    def at(y: int, m: int, d: int, hh: int, mm: int) -> datetime.datetime:
+        return datetime.datetime(y, m, d, hh, mm, tzinfo=NEW_YORK)
+
+    assert BANKING.back(at(2026, 12, 7, 23, 50)) == at(2026, 12, 8, 0, 30)  # Monday night
+    assert BANKING.back(at(2026, 12, 8, 0, 10)) == at(2026, 12, 8, 0, 30)
+    assert BANKING.back(at(2026, 12, 5, 9, 0)) == at(2026, 12, 6, 15, 0)  # Saturday on through Sunday 3 pm
+    assert BANKING.back(at(2026, 3, 7, 9, 0)) == at(2026, 3, 8, 15, 0)  # across the spring-forward night
+    assert BANKING.back(at(2026, 12, 6, 15, 0)) is None and REPORTS.back(at(2026, 12, 8, 17, 0)) is None
+    assert REPORTS.back(at(2026, 12, 8, 18, 5)) == at(2026, 12, 8, 18, 30)  # a Tuesday
 
 
 # -- determinism, the world and the counters --
