@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check settings, session, accounts, limits, pacing and storage, one line each")
 
+    flex = sub.add_parser("flex", help="Flex statements saved from IBKR's portal")
+    flex_sub = flex.add_subparsers(dest="flex_command", required=True)
+    flex_import = flex_sub.add_parser("import", help="land Flex XML files (any query layout, years of history) "
+                                                     "into the flex_* tables, idempotently")
+    flex_import.add_argument("files", nargs="+", metavar="FILE", help="FlexQueryResponse XML files")
+
     sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=50)
@@ -131,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ibkr_pipelines.rebuild_command import run_rebuild
 
             return run_rebuild(args.table, args.start, args.end)
+        if args.command == "flex":
+            from ibkr_pipelines.flex_import import run_flex_import
+
+            return run_flex_import(args.files)
         if args.command == "doctor":
             from ibkr_pipelines.doctor_command import run_doctor
 

@@ -36,6 +36,7 @@ class FlexAccess:
     url: str
     token: str = field(repr=False)
     query_ids: tuple[str, ...]
+    max_span_days: int | None = 365  # the longest fd..td range one request serves (None: the whole window)
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,10 @@ def flex_client_of(client: ApiClient) -> tuple[FlexClient, FlexAccess]:
     return owner.flex(access.token, base_url=access.url), access
 
 
-def spans(window: DateWindow, days: int = MAX_SPAN_DAYS) -> list[DateWindow]:
-    """``window`` in pieces of at most ``days`` days, newest first."""
+def spans(window: DateWindow, days: int | None = MAX_SPAN_DAYS) -> list[DateWindow]:
+    """``window`` in pieces of at most ``days`` days (None: whole), newest first."""
+    if days is None:
+        return [window]
     found, end = [], window.end
     while end >= window.start:
         start = max(window.start, end - datetime.timedelta(days=days - 1))
@@ -49,7 +51,7 @@ def fetch_flex(client: ApiClient, window: DateWindow, *, max_wait_seconds: float
     """Every query's statement over ``window``, as frames per flex table, chunk by chunk as parsed."""
     flex, access = flex_client_of(client)
     for query_id in access.query_ids:
-        for span in spans(window):
+        for span in spans(window, access.max_span_days):
             xml = flex.fetch_statement(query_id, from_date=span.start, to_date=span.end, max_wait_seconds=max_wait_seconds)
             for chunk in parse_flex(xml.encode("utf-8")):
                 yield {chunk.table: chunk.frame}

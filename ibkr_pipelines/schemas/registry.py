@@ -57,9 +57,17 @@ def spec_for(table: str) -> TableSpec:
     return found
 
 
+# Built once per spec (building one costs milliseconds, and a window validates every date of every table).
+_SCHEMAS: dict[int, tuple[TableSpec, pa.DataFrameSchema]] = {}
+
+
 def schema_for(table: str) -> pa.DataFrameSchema:
-    """The pandera schema validating ``table``'s extracted frames."""
-    return spec_for(table).pandera_schema()
+    """The pandera schema validating ``table``'s extracted frames (made once per spec)."""
+    spec = spec_for(table)
+    cached = _SCHEMAS.get(id(spec))
+    if cached is None or cached[0] is not spec:  # a spec registered again under the same id() is rebuilt
+        cached = _SCHEMAS[id(spec)] = (spec, spec.pandera_schema())
+    return cached[1]
 
 
 def polars_schema(table: str) -> dict[str, pl.DataType]:

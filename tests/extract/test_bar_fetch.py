@@ -100,12 +100,13 @@ def test_a_refused_contract_is_one_warning_and_the_others_land(
 def test_any_other_failure_stops_every_chain_and_is_raised_once(sim: Simulator, inner: IbkrClient) -> None:
     conids = _conids(sim, "SPY", "AAPL", "MSFT", "ASML", "NVDA", "QQQ")
     watching = Watching(inner, fail_conid=conids[0])
-    before = threading.active_count()
     with pytest.raises(IbkrPipelinesError, match="held by another login"):
         for _ in stream_series(watching, [BarSeries(c, "1min", "Trades") for c in conids], DateWindow(
                 dt.date(2026, 10, 1), TODAY)):
             pass
-    assert threading.active_count() == before, "no chain outlives the failure"
+    # Only the chains' own threads count: other tests of this worker may leave a server's threads winding down.
+    chains = [t.name for t in threading.enumerate() if t.name.startswith("ibkr-bars-")]
+    assert chains == [], "no chain outlives the failure"
 
 
 def test_the_universe_is_every_conid_held_or_watched_in_each_bar_size() -> None:
