@@ -63,7 +63,7 @@ def test_imports_flow_one_way() -> None:
             ]
         if module.startswith("ibkr_pipelines.land"):
             problems += [f"{module} imports {i}" for i in imports if i.startswith("ibkr_pipelines.extract")]
-        if module.startswith("ibkr_pipelines.flex"):  # a parser: it fetches, stages and lands nothing
+        if module.startswith("ibkr_pipelines.flex."):  # the flex/ parser: it fetches, stages and lands nothing
             problems += [
                 f"{module} imports {i}"
                 for i in imports
