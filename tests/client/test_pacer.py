@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,9 @@ def test_a_request_waiting_for_its_own_slow_endpoint_does_not_hold_up_others() -
 
 
 def test_a_request_booked_before_a_penalty_waits_for_the_penalty_to_end() -> None:
-    limits = _limits()
+    # The booking lies 2 s ahead and the box (3 s) covers it, with margin for a slow machine: even when this
+    # thread is late by a second to open the box, the waiter's booked time is still inside it.
+    limits = replace(_limits(), scopes={GLOBAL: Scope(GLOBAL, (RateWindow(10, 2.0),))})
     pacer = Pacer(limits, MemoryPacingStore())
     for _ in range(10):  # fill the window so the next booking lies in the future
         with pacer.slot([limits.scope(GLOBAL)]):
@@ -170,6 +173,6 @@ def test_a_request_booked_before_a_penalty_waits_for_the_penalty_to_end() -> Non
     waiter = threading.Thread(target=late)
     waiter.start()
     time.sleep(0.05)
-    penalty = pacer.penalize(GLOBAL, 0.8)
+    penalty = pacer.penalize(GLOBAL, 3.0)
     waiter.join()
     assert entered[0] >= penalty.until, "nothing is sent into a box that began after it was booked"
