@@ -18,13 +18,13 @@ from ibkr_pipelines.schemas.flex_common import (
     LEVEL_OF_DETAIL,
     REPORT_DATE,
     ROW_KEY,
-    VALUES_PARSED,
     contract_columns,
+    flex_table,
     flex_trailer,
 )
-from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, TIMESTAMP, LoadStrategy, Reach, TableSpec, col
+from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, TIMESTAMP, col
 
-FLEX_CASH_TRANSACTIONS = TableSpec(
+FLEX_CASH_TRANSACTIONS = flex_table(
     name="flex_cash_transactions",
     description="Cash movements per account from Flex statements: dividends, payments in lieu, withholding tax, "
     "fees (advisor fees included), interest, deposits and withdrawals.",
@@ -53,10 +53,5 @@ FLEX_CASH_TRANSACTIONS = TableSpec(
         *flex_trailer(),
     ),
     natural_key=("account_id", "row_key"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    slice_column="account_id",
-    reach=Reach.SETTLED,
     analyst_columns=("amount", "currency"),
-    frame_checks=(VALUES_PARSED,),
 )

@@ -15,7 +15,21 @@ from __future__ import annotations
 
 import polars as pl
 
-from ibkr_pipelines.schemas.spec import BIGINT, DATE, FLOAT, TEXT, TIMESTAMP, Column, FrameCheck, col
+from typing import Any
+
+from ibkr_pipelines.schemas.spec import (
+    BIGINT,
+    DATE,
+    FLOAT,
+    TEXT,
+    TIMESTAMP,
+    Column,
+    FrameCheck,
+    LoadStrategy,
+    Reach,
+    TableSpec,
+    col,
+)
 
 FLEX_SOURCE = "Flex Web Service (SendRequest/GetStatement v3) or a Flex XML file saved from the portal"
 
@@ -80,3 +94,10 @@ def contract_columns() -> tuple[Column, ...]:
 def flex_trailer() -> tuple[Column, ...]:
     """The columns every modelled Flex table ends with: statement context, kept attributes, unreadable values."""
     return (*STATEMENT_COLUMNS, FLEX_EXTRA, UNPARSED)
+
+
+def flex_table(*, slice_column: str | None = "account_id", frame_checks: tuple[FrameCheck, ...] = (VALUES_PARSED,),
+               **spec: Any) -> TableSpec:
+    """A Flex table: upserted on its natural key, dated by report_date, sliced by account, a settled reach."""
+    return TableSpec(load=LoadStrategy.UPSERT, partition_column="report_date", slice_column=slice_column,
+                     reach=Reach.SETTLED, frame_checks=frame_checks, **spec)

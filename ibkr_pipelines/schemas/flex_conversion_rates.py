@@ -6,10 +6,11 @@ account repeats them, and the parser keeps the first.
 
 from __future__ import annotations
 
-from ibkr_pipelines.schemas.flex_common import FLEX_SOURCE, REPORT_DATE, VALUES_PARSED, flex_trailer
-from ibkr_pipelines.schemas.spec import FLOAT, TEXT, LoadStrategy, Reach, TableSpec, col
+from ibkr_pipelines.schemas.flex_common import FLEX_SOURCE, REPORT_DATE, flex_table, flex_trailer
+from ibkr_pipelines.schemas.spec import FLOAT, TEXT, col
 
-FLEX_CONVERSION_RATES = TableSpec(
+FLEX_CONVERSION_RATES = flex_table(
+    slice_column=None,
     name="flex_conversion_rates",
     description="IBKR's FX conversion rates per report date, from Flex statements.",
     source=FLEX_SOURCE + ": ConversionRates/ConversionRate",
@@ -21,9 +22,5 @@ FLEX_CONVERSION_RATES = TableSpec(
         *flex_trailer(),
     ),
     natural_key=("report_date", "from_currency", "to_currency"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    reach=Reach.SETTLED,
     analyst_columns=("rate",),
-    frame_checks=(VALUES_PARSED,),
 )

@@ -12,13 +12,13 @@ from ibkr_pipelines.schemas.flex_common import (
     LEVEL_OF_DETAIL,
     REPORT_DATE,
     ROW_KEY,
-    VALUES_PARSED,
     contract_columns,
+    flex_table,
     flex_trailer,
 )
-from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, TIMESTAMP, LoadStrategy, Reach, TableSpec, col
+from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, TIMESTAMP, col
 
-FLEX_CORPORATE_ACTIONS = TableSpec(
+FLEX_CORPORATE_ACTIONS = flex_table(
     name="flex_corporate_actions",
     description="Corporate actions on each account's holdings, from Flex statements.",
     source=FLEX_SOURCE + ": CorporateActions/CorporateAction",
@@ -44,9 +44,4 @@ FLEX_CORPORATE_ACTIONS = TableSpec(
         *flex_trailer(),
     ),
     natural_key=("account_id", "row_key"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    slice_column="account_id",
-    reach=Reach.SETTLED,
-    frame_checks=(VALUES_PARSED,),
 )

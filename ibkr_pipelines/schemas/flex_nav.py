@@ -8,15 +8,15 @@ per period otherwise. ``nav`` is the total (total) or the period's ending value 
 
 from __future__ import annotations
 
-from ibkr_pipelines.schemas.flex_common import ACCOUNT_ID, FLEX_SOURCE, REPORT_DATE, VALUES_PARSED, flex_trailer
-from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, Column, LoadStrategy, Reach, TableSpec, col
+from ibkr_pipelines.schemas.flex_common import ACCOUNT_ID, FLEX_SOURCE, flex_table, flex_trailer
+from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, Column, col
 
 
 def _base(name: str, meaning: str) -> Column:
     return col(name, FLOAT, f"{meaning}, in the account's base currency.")
 
 
-FLEX_NAV = TableSpec(
+FLEX_NAV = flex_table(
     name="flex_nav",
     description="Net asset value per account and date (EquitySummaryByReportDateInBase) and its change per "
     "statement period (ChangeInNAV), from Flex statements, in base currency.",
@@ -54,10 +54,5 @@ FLEX_NAV = TableSpec(
         *flex_trailer(),
     ),
     natural_key=("report_date", "account_id", "element", "from_date"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    slice_column="account_id",
-    reach=Reach.SETTLED,
     analyst_columns=("nav",),
-    frame_checks=(VALUES_PARSED,),
 )

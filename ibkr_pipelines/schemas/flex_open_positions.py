@@ -14,13 +14,13 @@ from ibkr_pipelines.schemas.flex_common import (
     LEVEL_OF_DETAIL,
     REPORT_DATE,
     ROW_KEY,
-    VALUES_PARSED,
     contract_columns,
+    flex_table,
     flex_trailer,
 )
-from ibkr_pipelines.schemas.spec import BIGINT, FLOAT, TEXT, TIMESTAMP, LoadStrategy, Reach, TableSpec, col
+from ibkr_pipelines.schemas.spec import BIGINT, FLOAT, TEXT, TIMESTAMP, col
 
-FLEX_OPEN_POSITIONS = TableSpec(
+FLEX_OPEN_POSITIONS = flex_table(
     name="flex_open_positions",
     description="Open positions per account and report date from Flex statements, with cost basis and "
     "unrealized P&L.",
@@ -49,9 +49,4 @@ FLEX_OPEN_POSITIONS = TableSpec(
         *flex_trailer(),
     ),
     natural_key=("report_date", "account_id", "row_key"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    slice_column="account_id",
-    reach=Reach.SETTLED,
-    frame_checks=(VALUES_PARSED,),
 )

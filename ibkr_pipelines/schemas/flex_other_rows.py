@@ -13,10 +13,11 @@ replaces its rows rather than adding to them.
 
 from __future__ import annotations
 
-from ibkr_pipelines.schemas.flex_common import ACCOUNT_ID, FLEX_SOURCE, STATEMENT_COLUMNS
-from ibkr_pipelines.schemas.spec import DATE, TEXT, LoadStrategy, Reach, TableSpec, col
+from ibkr_pipelines.schemas.flex_common import ACCOUNT_ID, FLEX_SOURCE, STATEMENT_COLUMNS, flex_table
+from ibkr_pipelines.schemas.spec import DATE, TEXT, col
 
-FLEX_OTHER_ROWS = TableSpec(
+FLEX_OTHER_ROWS = flex_table(
+    frame_checks=(),
     name="flex_other_rows",
     description="Rows of Flex sections no other flex_ table models (and summary rows of those it does), "
     "attributes as JSON.",
@@ -34,8 +35,4 @@ FLEX_OTHER_ROWS = TableSpec(
         *STATEMENT_COLUMNS,
     ),
     natural_key=("account_id", "section", "element", "row_key"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    slice_column="account_id",
-    reach=Reach.SETTLED,
 )

@@ -21,8 +21,8 @@ from ibkr_pipelines.schemas.flex_common import (
     LEVEL_OF_DETAIL,
     REPORT_DATE,
     ROW_KEY,
-    VALUES_PARSED,
     contract_columns,
+    flex_table,
     flex_trailer,
 )
 from ibkr_pipelines.schemas.spec import (
@@ -32,13 +32,10 @@ from ibkr_pipelines.schemas.spec import (
     FLOAT,
     TEXT,
     TIMESTAMP,
-    LoadStrategy,
-    Reach,
-    TableSpec,
     col,
 )
 
-FLEX_TRADES = TableSpec(
+FLEX_TRADES = flex_table(
     name="flex_trades",
     description="Executions, cancellations and corrections per account from Flex statements (Trade, TradeConfirm), "
     "back to the account's opening.",
@@ -92,10 +89,5 @@ FLEX_TRADES = TableSpec(
         *flex_trailer(),
     ),
     natural_key=("account_id", "row_key"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    slice_column="account_id",
-    reach=Reach.SETTLED,
     analyst_columns=("trade_date", "quantity", "price"),
-    frame_checks=(VALUES_PARSED,),
 )

@@ -14,13 +14,13 @@ from ibkr_pipelines.schemas.flex_common import (
     LEVEL_OF_DETAIL,
     REPORT_DATE,
     ROW_KEY,
-    VALUES_PARSED,
     contract_columns,
+    flex_table,
     flex_trailer,
 )
-from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, TIMESTAMP, LoadStrategy, Reach, TableSpec, col
+from ibkr_pipelines.schemas.spec import DATE, FLOAT, TEXT, TIMESTAMP, col
 
-FLEX_TRANSFERS = TableSpec(
+FLEX_TRANSFERS = flex_table(
     name="flex_transfers",
     description="Transfers of positions and cash in and out of each account, from Flex statements.",
     source=FLEX_SOURCE + ": Transfers/Transfer",
@@ -51,9 +51,4 @@ FLEX_TRANSFERS = TableSpec(
         *flex_trailer(),
     ),
     natural_key=("account_id", "row_key"),
-    load=LoadStrategy.UPSERT,
-    partition_column="report_date",
-    slice_column="account_id",
-    reach=Reach.SETTLED,
-    frame_checks=(VALUES_PARSED,),
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
 
 import polars as pl
 import pytest
@@ -13,6 +12,7 @@ from ibkr_pipelines.flex.mappings import MAPPINGS
 from ibkr_pipelines.land.validate import split_valid
 from ibkr_pipelines.schemas import registry
 from ibkr_pipelines.schemas.flex_tables import FLEX_TABLES
+from ibkr_pipelines.sources import SOURCES
 from tests.flex.flexxml import response, row, section, statement
 
 # Columns the parser fills from the row's context rather than from one attribute.
@@ -29,15 +29,9 @@ def cash_statement(**attributes: str) -> bytes:
 
 
 @pytest.fixture
-def flex_registered() -> Iterator[None]:
-    """The Flex tables registered for the test (as the lead will), so the loader's validation can be used."""
-    for spec in FLEX_TABLES:
-        registry.register(spec)
-    try:
-        yield
-    finally:
-        for spec in FLEX_TABLES:
-            registry.unregister(spec.name)
+def flex_registered() -> None:
+    """The Flex tables are in the registry (the ``flex`` source feeds them), so the loader's validation applies."""
+    assert all(registry.TABLES.get(spec.name) is spec for spec in FLEX_TABLES)
 
 
 def test_unknown_attributes_are_kept_per_row() -> None:
@@ -114,8 +108,9 @@ def test_every_mapped_column_is_in_its_spec_and_every_spec_column_is_filled() ->
         assert spec_columns - mapped <= COMPUTED, (name, spec_columns - mapped - COMPUTED)
 
 
-def test_flex_tables_are_declared_but_not_registered() -> None:
-    assert not {spec.name for spec in FLEX_TABLES} & set(registry.TABLES)
+def test_flex_tables_are_registered_and_fed_by_the_flex_source() -> None:
+    assert {spec.name for spec in FLEX_TABLES} <= set(registry.TABLES)
+    assert set(SOURCES["flex"].tables) == {spec.name for spec in FLEX_TABLES}
     for spec in FLEX_TABLES:
         assert pl.DataFrame(schema=spec.polars_schema()).columns == spec.column_names
         assert spec.partition_column == "report_date"
