@@ -15,13 +15,14 @@ from typing import Any, Callable, Iterator
 
 from ibkr_pipelines.client.auth import session_healthy
 from ibkr_pipelines.client.factory import pacing_file
+from ibkr_pipelines.client.flex_client import FlexAccess
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.pacing_store import FilePacingStore, PacingState
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import open_connection
 from ibkr_pipelines.errors import IbkrPipelinesError, OAuthRefused
 from ibkr_pipelines.extract.accounts import fetch_account_records, is_master_account, select_accounts
-from ibkr_pipelines.sources import SOURCES
+from ibkr_pipelines.sources import SOURCES, Source
 
 _GREEN, _RED, _RESET = "\033[32m", "\033[31m", "\033[0m"
 
@@ -105,7 +106,7 @@ def session_findings(client: IbkrClient, settings: Settings) -> Iterator[Finding
                       f"other), {len(chosen)} selected", "" if chosen else "this login sees no account")
     brokerage = _brokerage_status(client)
     yield brokerage
-    for finding in dataset_findings(settings, brokerage.ok, bool(chosen)):
+    for finding in dataset_findings(settings, brokerage.ok, bool(chosen), client.flex_access):
         yield finding
 
 
@@ -122,10 +123,24 @@ def _brokerage_status(client: IbkrClient) -> Finding:
     return Finding(True, "brokerage", "brokerage session not open yet: a run opens it (ssodh/init) when a dataset needs it")
 
 
-def dataset_findings(settings: Settings, brokerage_ok: bool, any_account: bool) -> list[Finding]:
+def flex_finding(source: Source, flex: FlexAccess | None) -> Finding:
+    """One line for a Flex statement's tables: they need a Flex token and query ids, not the session."""
+    tables = f"{source.tables[0].rsplit('_', 1)[0]}_* ({len(source.tables)} tables)"
+    if flex is None or not flex.query_ids:
+        return Finding(True, tables, "not configured; set IBKR_FLEX_TOKEN and IBKR_FLEX_QUERY_IDS (Reports > "
+                                     "Settings > Flex Web Service) and select them to land Flex statements")
+    return Finding(True, tables, f"can be served from the Flex Web Service at {flex.url} (queries "
+                                 f"{', '.join(flex.query_ids)}; targeted: dates up to yesterday)")
+
+
+def dataset_findings(settings: Settings, brokerage_ok: bool, any_account: bool,
+                     flex: FlexAccess | None = None) -> list[Finding]:
     """Per dataset: can this login serve it now (its session tier, the settings it needs)?"""
     found = []
     for source in SOURCES.values():
+        if source.name == "flex":
+            found.append(flex_finding(source, flex))
+            continue
         for table in source.tables:
             if source.brokerage and not brokerage_ok:
                 found.append(Finding(False, table, "needs the brokerage session, which is not available",
