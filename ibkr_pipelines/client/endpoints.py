@@ -10,7 +10,9 @@ Portal) and says:
 - ``incomplete`` and ``rereads``: a completeness check for sparse reads (a page that came back cold
   is read again, reference §6 "Cold first read");
 - ``secret_params``: query or body keys that must never reach a response hook, the archive or a log;
-- ``archive``: False for session answers (session ids, tokens), never handed to response hooks.
+- ``archive``: False for session answers (session ids, tokens), never handed to response hooks;
+- ``secret_fields``: keys of a data answer that are a secret (the gateway session id that
+  ``/iserver/accounts`` answers beside the accounts), removed before hooks get it.
 
 The first row that matches wins; every table ends with a catch-all row, so a lookup always answers.
 """
@@ -66,6 +68,8 @@ class Endpoint:
     rereads: int = 0
     secret_params: frozenset[str] = frozenset()
     archive: bool = True
+    # keys of the answer (exact spelling, any depth) never handed to hooks: a session id beside the data
+    secret_fields: frozenset[str] = frozenset()
 
     def matches(self, method: str, path: str) -> bool:
         """True when this row covers ``method path`` (the path without its query string)."""
@@ -86,6 +90,7 @@ def row(
     rereads: int = 0,
     secret_params: Iterable[str] = (),
     archive: bool = True,
+    secret_fields: Iterable[str] = (),
 ) -> Endpoint:
     """An ``Endpoint`` from a path regex (matched in full) and the methods it covers (none: all)."""
     return Endpoint(
@@ -98,6 +103,7 @@ def row(
         rereads=rereads,
         secret_params=frozenset(secret_params),
         archive=archive,
+        secret_fields=frozenset(secret_fields),
     )
 
 
@@ -165,6 +171,8 @@ _SESSION_ANSWER = {"archive": False}  # session ids and tokens: never handed to 
 CLIENT_PORTAL_ENDPOINTS = EndpointTable(
     "client_portal",
     (
+        # §2.2: the answer carries the gateway session's id ("sessionId") beside the accounts.
+        row(r"/iserver/accounts", "GET", secret_fields=("sessionId",)),
         # Session management (reference §1.2 "Session endpoints"): carries session ids, never archived.
         row(r"/tickle", "GET", "POST", scope="tickle", **_SESSION_ANSWER),  # §5.2: 1 req/s
         row(r"/tickle.*", **_SESSION_ANSWER),

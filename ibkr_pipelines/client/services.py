@@ -58,8 +58,7 @@ class Service:
     unreachable_hint: str
     secret_params: frozenset[str] = frozenset()  # query/body keys never handed to hooks or logs
     secret_headers: frozenset[str] = frozenset({"authorization", "cookie"})
-    # keys (lowercase) of answers never handed to hooks: a data answer that also carries a session id
-    secret_answer_fields: frozenset[str] = frozenset()
+
     reset_window: Callable[[str], bool] = field(default=lambda path: False)  # may a failure be a nightly reset?
     keys_with_root: bool = False  # counters name the endpoint with the root (Flex and AM paths are short)
 
@@ -81,8 +80,7 @@ CLIENT_PORTAL = Service(
     scopes=_cp_scopes,
     url_setting="IBKR_BASE_URL",
     unreachable_hint="is the Client Portal Gateway running there? (IBKR_BASE_URL; unset it to use the embedded simulator)",
-    # /iserver/accounts answers the gateway session's id beside the accounts (reference §2.2).
-    secret_answer_fields=frozenset({"sessionid"}),
+
     reset_window=cp_rules.in_brokerage_tier,
 )
 

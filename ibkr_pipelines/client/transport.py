@@ -119,14 +119,22 @@ def without_secrets(value: Any, secrets: frozenset[str]) -> Any:
 
 
 def answer_without_secrets(content: bytes, fields: frozenset[str]) -> bytes:
-    """A JSON answer without the keys named in ``fields`` (a session id beside the data), for hooks."""
-    lowered = content.lower()
-    if not fields or not any(f.encode() in lowered for f in fields):
+    """A JSON answer without the keys named exactly ``fields`` (a session id beside the data), for hooks."""
+    if not fields or not any(f.encode() in content for f in fields):
         return content
     body = parse_json(content)
     if body is UNPARSEABLE:
         return content
-    return json_text.dumps(without_secrets(body, fields), separators=(",", ":")).encode()
+    return json_text.dumps(_without_keys(body, fields), separators=(",", ":")).encode()
+
+
+def _without_keys(value: Any, keys: frozenset[str]) -> Any:
+    """``value`` without the keys spelled exactly as in ``keys``, at any depth."""
+    if isinstance(value, Mapping):
+        return {k: _without_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without_keys(v, keys) for v in value]
+    return value
 
 
 def redact_query(text: str, secrets: frozenset[str]) -> str:
@@ -557,6 +565,6 @@ class Transport:
         secrets = frozenset(s.lower() for s in route.service.secrets(answer.row))
         safe_params = without_secrets(dict(params), secrets) if params else params
         safe_body = without_secrets(json, secrets)
-        content = answer_without_secrets(answer.content, route.service.secret_answer_fields)
+        content = answer_without_secrets(answer.content, answer.row.secret_fields)
         for hook in list(self.hooks):
             hook(answer.method, answer.path, safe_params, safe_body, answer.status, content)
