@@ -263,12 +263,7 @@ def fetch_chunks(source: Source, staged: DateWindow) -> list[DateWindow]:
     reach, reach_days = source_reach(source)
     if reach is not Reach.RECENT or reach_days <= 0:
         return [staged]
-    chunks, end = [], staged.end
-    while end >= staged.start:
-        start = max(staged.start, end - dt.timedelta(days=reach_days - 1))
-        chunks.append(DateWindow(start, end))
-        end = start - dt.timedelta(days=1)
-    return chunks
+    return staged.spans(reach_days)
 
 
 def stage_source(

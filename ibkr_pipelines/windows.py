@@ -46,6 +46,15 @@ class DateWindow:
         """The window's dates in order."""
         return list(iter(self))
 
+    def spans(self, days: int) -> list["DateWindow"]:
+        """The window in pieces of at most ``days`` days, newest first (what one range request can serve)."""
+        found, end = [], self.end
+        while end >= self.start:
+            start = max(self.start, end - dt.timedelta(days=days - 1))
+            found.append(DateWindow(start, end))
+            end = start - dt.timedelta(days=1)
+        return found
+
     def __iter__(self) -> Iterator[dt.date]:
         day = self.start
         while day <= self.end:

@@ -25,6 +25,7 @@ from ibkr_pipelines.errors import FlexError, NotReady
 DEFAULT_FLEX_URL = "https://ndcdyn.interactivebrokers.com/AccountManagement/FlexWebService"
 FLEX_VERSION = 3
 IBKR_HOST_SUFFIX = ".interactivebrokers.com"  # §4.1: the hosts SendRequest's <Url> names
+MAX_SPAN_DAYS = 365  # guess: the longest fd..td range one SendRequest serves (the simulator's guess agrees)
 POLL_FIRST_SECONDS = 5.0  # §4.1: ibflex waits 5 s on 1019
 POLL_MAX_SECONDS = 30.0
 
@@ -36,7 +37,7 @@ class FlexAccess:
     url: str
     token: str = field(repr=False)
     query_ids: tuple[str, ...]
-    max_span_days: int | None = 365  # the longest fd..td range one request serves (None: the whole window)
+    max_span_days: int | None = MAX_SPAN_DAYS  # the longest fd..td range one request serves (None: whole window)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,13 @@
 """Flex statements → frames of the flex_* tables: each saved query over the window, streamed from the parser.
 
 A query is run with the window as ``fd``/``td`` (``FlexClient.fetch_statement``), in spans of at most
-``MAX_SPAN_DAYS`` (the Flex Web Service's range cap, a guess of the simulator too), newest first. The
+``FlexAccess.max_span_days`` (the Flex Web Service's range cap, a guess), newest first. The
 statement's XML is parsed in chunks (``ibkr_pipelines.flex``), and each chunk goes to staging as it is
 read. The token and URL come from the login (``IbkrClient.flex_access``), never from a row or a log.
 """
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, Iterator
 
 import polars as pl
@@ -18,8 +17,6 @@ from ibkr_pipelines.client.protocol import ApiClient
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.flex.parser import parse_flex
 from ibkr_pipelines.windows import DateWindow
-
-MAX_SPAN_DAYS = 365  # guess: the longest fd..td range one SendRequest serves (simulator flex_queries.py agrees)
 
 
 def flex_client_of(client: ApiClient) -> tuple[FlexClient, FlexAccess]:
@@ -35,23 +32,11 @@ def flex_client_of(client: ApiClient) -> tuple[FlexClient, FlexAccess]:
     return owner.flex(access.token, base_url=access.url), access
 
 
-def spans(window: DateWindow, days: int | None = MAX_SPAN_DAYS) -> list[DateWindow]:
-    """``window`` in pieces of at most ``days`` days (None: whole), newest first."""
-    if days is None:
-        return [window]
-    found, end = [], window.end
-    while end >= window.start:
-        start = max(window.start, end - datetime.timedelta(days=days - 1))
-        found.append(DateWindow(start, end))
-        end = start - datetime.timedelta(days=1)
-    return found
-
-
 def fetch_flex(client: ApiClient, window: DateWindow, *, max_wait_seconds: float = 300.0) -> Iterator[dict[str, pl.DataFrame]]:
     """Every query's statement over ``window``, as frames per flex table, chunk by chunk as parsed."""
     flex, access = flex_client_of(client)
     for query_id in access.query_ids:
-        for span in spans(window, access.max_span_days):
+        for span in window.spans(access.max_span_days) if access.max_span_days else [window]:
             xml = flex.fetch_statement(query_id, from_date=span.start, to_date=span.end, max_wait_seconds=max_wait_seconds)
             for chunk in parse_flex(xml.encode("utf-8")):
                 yield {chunk.table: chunk.frame}
