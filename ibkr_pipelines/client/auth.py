@@ -141,6 +141,19 @@ def open_brokerage_tier(
     )
 
 
+def setting_to_fix(text: str, causes: tuple[tuple[tuple[str, ...], str], ...], fallback: str) -> str:
+    """The fix of the first cause whose words a refusal text holds (case-insensitive), else ``fallback``.
+
+    IBKR's refusal texts are mostly unpublished, so each OAuth mode reads them by keyword; a keyword may
+    begin with a space to match only at a word's start (the text is searched with one space before it).
+    """
+    lowered = f" {text.lower()}"
+    for words, fix in causes:
+        if any(w in lowered for w in words):
+            return fix
+    return fallback
+
+
 class _Refused401(Exception):
     """A 401 while opening the brokerage tier with credentials that may have just ended."""
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from requests.auth import AuthBase
 
-from ibkr_pipelines.client.auth import open_brokerage_renewing
+from ibkr_pipelines.client.auth import open_brokerage_renewing, setting_to_fix
 from ibkr_pipelines.client.calls import SessionCalls
 from ibkr_pipelines.client.oauth1_signing import (
     HMAC_METHOD,
@@ -69,11 +69,7 @@ _ALL_SETTINGS = ("IBKR_OAUTH1_CONSUMER_KEY, IBKR_OAUTH1_ACCESS_TOKEN, IBKR_OAUTH
 
 def what_to_fix(text: str) -> str:
     """The setting a refusal text points at (all OAuth 1.0a settings when it says nothing recognisable)."""
-    lowered = text.lower()
-    for words, fix in _CAUSES:
-        if any(w in lowered for w in words):
-            return fix
-    return _ALL_SETTINGS
+    return setting_to_fix(text, _CAUSES, _ALL_SETTINGS)
 
 
 def load_private_key(path: Path, setting: str) -> rsa.RSAPrivateKey:

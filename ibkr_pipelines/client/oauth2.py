@@ -28,7 +28,7 @@ import jwt
 import requests
 from requests.auth import AuthBase
 
-from ibkr_pipelines.client.auth import open_brokerage_renewing
+from ibkr_pipelines.client.auth import open_brokerage_renewing, setting_to_fix
 from ibkr_pipelines.client.calls import SessionCalls
 from ibkr_pipelines.client.oauth1 import load_private_key
 from ibkr_pipelines.client.services import ACCOUNT_MANAGEMENT, OAUTH2
@@ -65,11 +65,7 @@ _ALL_SETTINGS = "IBKR_OAUTH2_CLIENT_ID, IBKR_OAUTH2_KEY_ID, IBKR_OAUTH2_PRIVATE_
 
 def what_to_fix(text: str) -> str:
     """The setting a refusal text points at (every OAuth 2.0 credential when it says nothing recognisable)."""
-    lowered = f" {text.lower()}"
-    for words, fix in _CAUSES:
-        if any(w in lowered for w in words):
-            return fix
-    return _ALL_SETTINGS
+    return setting_to_fix(text, _CAUSES, _ALL_SETTINGS)
 
 
 @dataclass
