@@ -22,12 +22,12 @@ from ibkr_pipelines.client.stats import RunStats
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import ConfigError, IbkrPipelinesError
 from ibkr_pipelines.flex.parser import parse_flex
+from ibkr_pipelines.flex.sections import OTHER_ROWS
 from ibkr_pipelines.sources import SOURCES
 from ibkr_pipelines.staging import LoadSummary, Storage, load_table, stage_source
 from ibkr_pipelines.windows import DateWindow
 
 IMPORT_PATH = "/flex-import"  # the archive's name for an imported file: GET /flex-import/<file name>
-OTHER_ROWS = "flex_other_rows"
 
 
 class _Files:
@@ -48,13 +48,12 @@ class _Files:
 class FileClient:
     """A staging client with no IBKR behind it: its Flex "queries" are the files to import."""
 
-    def __init__(self, paths: list[Path]) -> None:
-        """Serve ``paths`` (keyed by their content hash, so the same file named twice is read once)."""
-        keyed = {hashlib.sha256(p.read_bytes()).hexdigest()[:16]: p for p in paths}
+    def __init__(self, files: dict[str, Path]) -> None:
+        """Serve ``files`` (``by_content``: keyed by their content hash, so the same file named twice is read once)."""
         self.stats = RunStats()
         self._hooks: list[Callable[..., None]] = []
-        self._files = _Files(keyed, self._hooks)
-        self.flex_access = FlexAccess("file:", "", tuple(keyed), max_span_days=None)
+        self._files = _Files(files, self._hooks)
+        self.flex_access = FlexAccess("file:", "", tuple(files), max_span_days=None)
 
     def flex(self, token: str, *, base_url: str = "") -> _Files:
         """The files, as ``IbkrClient.flex`` gives the Web Service."""
@@ -78,6 +77,11 @@ class FileClient:
             self._hooks.remove(hook)
 
 
+def by_content(paths: list[Path]) -> dict[str, Path]:
+    """The files keyed by a hash of their content: a file named twice (or copied) is one file."""
+    return {hashlib.sha256(p.read_bytes()).hexdigest()[:16]: p for p in paths}
+
+
 def survey(path: Path) -> tuple[DateWindow | None, Counter[str]]:
     """The dates a file's rows cover, and its rows per table (``flex_other_rows`` per section)."""
     first: dt.date | None = None
@@ -98,8 +102,9 @@ def survey(path: Path) -> tuple[DateWindow | None, Counter[str]]:
 
 def import_files(paths: list[Path], storage: Storage, *, run_id: str = "flex-import") -> tuple[list[LoadSummary], Counter[str]]:
     """Land ``paths`` into the flex tables over the dates they cover; the loads, and what the files held."""
+    files = by_content(paths)  # a file named twice is surveyed and landed once
     windows, counts = [], Counter[str]()
-    for path in paths:
+    for path in files.values():
         window, held = survey(path)
         counts.update(held)
         if window is not None:
@@ -108,7 +113,7 @@ def import_files(paths: list[Path], storage: Storage, *, run_id: str = "flex-imp
         return [], counts
     window = DateWindow(min(w.start for w in windows), max(w.end for w in windows))
     source = SOURCES["flex"]
-    stage_source(source, FileClient(paths), storage, window, run_id=run_id)
+    stage_source(source, FileClient(files), storage, window, run_id=run_id)
     return [load_table(table, storage, window, run_id, allow_shrink=True) for table in source.tables], counts
 
 

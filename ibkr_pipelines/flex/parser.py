@@ -23,12 +23,13 @@ from ibkr_pipelines.flex.mappings import MAPPINGS
 from ibkr_pipelines.flex.rows import RowBuilder, other_row, statement_row
 from ibkr_pipelines.flex.sections import OTHER_ROWS, route
 from ibkr_pipelines.flex.stream import FlexRow, StatementStart, walk
+from ibkr_pipelines.schemas.flex_conversion_rates import FLEX_CONVERSION_RATES
 from ibkr_pipelines.schemas.flex_tables import FLEX_SPECS, FLEX_TABLES
 from ibkr_pipelines.schemas.spec import TableSpec
 from ibkr_pipelines.trading_calendar import trading_date
 
 DEFAULT_CHUNK_ROWS = 5_000
-_RATES = "flex_conversion_rates"
+_RATES = FLEX_CONVERSION_RATES.name
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ BIG_CLIENT = "U7000011"  # the client account that trades every stock of the cat
 VIRTUAL_FX_CLIENT = "U7000012"
 # Guess: the client whose positions are partly held through a model portfolio when that switch is on.
 MODEL_CLIENT = "U7000013"
-MODEL_NAME = "Balanced Growth"
+MODEL_NAME = "Balanced Growth"  # guess: any model name; IBKR's OpenAPI only says "Name of the model portfolio"
 INDIVIDUAL = "U7000099"  # the linked individual account
 # Guess: the individual's closed predecessor, its money moved to INDIVIDUAL (world.py); in no listing.
-PREDECESSOR = "U7000098"  # guess: any model name; IBKR's OpenAPI only says "Name of the model portfolio"
+PREDECESSOR = "U7000098"
 # Thin client accounts added by ``extra_subaccounts`` are numbered from here (U7100001, U7100002, ...).
 _EXTRA_BASE = 7_100_000
 

@@ -34,8 +34,9 @@ def test_importing_the_same_files_twice_changes_nothing_and_archives_them(tmp_pa
                                                           "flex_other_rows": 43}
     assert held["flex_other_rows (TradeConfirms)"] == 41 and held["flex_trades"] == 39
     first = _contents(tmp_path / "data" / "ibkr.duckdb")
-    import_files(list(reversed(FILES)), storage, run_id="again")  # again, and in another order
+    _, held_again = import_files([*reversed(FILES), FILES[0]], storage, run_id="again")  # another order, one twice
     assert _contents(tmp_path / "data" / "ibkr.duckdb") == first
+    assert held_again == held  # a file named twice is one file
     # Each file is in the raw archive, byte for byte, as a fetched statement would be.
     archived = [gzip.decompress(p.read_bytes()) for p in (tmp_path / "data" / "raw").rglob("*.gz")]
     assert all(f.read_bytes() in archived for f in FILES)
