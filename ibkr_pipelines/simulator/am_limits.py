@@ -19,6 +19,8 @@ import collections
 import threading
 from dataclasses import dataclass
 
+from ibkr_pipelines.simulator.pacing import arrivals_within, record_arrival
+
 
 @dataclass(frozen=True)
 class Rate:
@@ -58,7 +60,5 @@ class AmLimiter:
     def _over(self, key: tuple[str, str], rate: Rate, t: float) -> bool:
         """Record ``t`` in ``key``'s window and say whether it now holds more than ``rate`` allows (lock held)."""
         dq = self._arrivals.setdefault(key, collections.deque())
-        dq.append(t)
-        while dq and dq[0] <= t - rate.seconds - 1.0:  # a margin for arrivals counted out of order
-            dq.popleft()
-        return sum(1 for x in dq if t - rate.seconds < x <= t) > rate.count
+        record_arrival(dq, t, rate.seconds)
+        return arrivals_within(dq, t, rate.seconds) > rate.count

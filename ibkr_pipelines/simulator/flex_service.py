@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator
 from ibkr_pipelines.simulator.clock import NEW_YORK, close_datetime
 from ibkr_pipelines.simulator.flex_queries import FlexConfig, FlexQuery, FlexToken
 from ibkr_pipelines.simulator.flex_statement import Run, Writer
+from ibkr_pipelines.simulator.pacing import arrivals_within, record_arrival
 from ibkr_pipelines.simulator.payloads import Views
 from ibkr_pipelines.simulator.world import WORLD_START, World
 
@@ -181,10 +182,8 @@ class FlexService:
         longest = max(s for _, s in self.config.windows)
         with self._lock:
             dq = self._arrivals.setdefault(token, collections.deque())
-            dq.append(t)
-            while dq and dq[0] <= t - longest - 1.0:  # a margin for arrivals counted out of order
-                dq.popleft()
-            return any(sum(1 for x in dq if t - s < x <= t) > n for n, s in self.config.windows)
+            record_arrival(dq, t, longest)
+            return any(arrivals_within(dq, t, s) > n for n, s in self.config.windows)
 
     def _send(self, token: FlexToken, params: dict[str, str], today: datetime.date, get_url: str) -> FlexReply:
         query = self.config.query(params.get("q", "").strip())

@@ -50,6 +50,18 @@ def _count_in(dq: collections.deque[float], start: float, end: float) -> int:
     return sum(1 for x in dq if start < x <= end)
 
 
+def record_arrival(dq: collections.deque[float], t: float, keep_seconds: float) -> None:
+    """Add arrival ``t`` to a sliding window and drop those older than ``keep_seconds`` (plus a 1 s margin)."""
+    dq.append(t)
+    while dq and dq[0] <= t - keep_seconds - 1.0:  # keep a margin for out-of-order arrivals
+        dq.popleft()
+
+
+def arrivals_within(dq: collections.deque[float], t: float, seconds: float) -> int:
+    """How many arrivals of the window lie in the ``seconds`` ending at ``t``."""
+    return _count_in(dq, t - seconds, t)
+
+
 class Pacer:
     """Holds the per-scope arrival windows, in-flight counts, penalty boxes and all counters."""
 
@@ -97,10 +109,8 @@ class Pacer:
                 st.max_concurrency = max(st.max_concurrency, st.in_flight)
                 violated = st.scope.concurrency is not None and st.in_flight > st.scope.concurrency
                 for count, seconds, dq in st.windows:
-                    dq.append(t)
-                    while dq and dq[0] <= t - seconds - 1.0:  # keep a margin for out-of-order arrivals
-                        dq.popleft()
-                    if _count_in(dq, t - seconds, t) > count:
+                    record_arrival(dq, t, seconds)
+                    if arrivals_within(dq, t, seconds) > count:
                         violated = True
                 if not st.windows:
                     st.stat_deque.append(t)
