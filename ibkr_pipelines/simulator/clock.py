@@ -92,6 +92,15 @@ def is_business_day(d: datetime.date) -> bool:
     return d.weekday() < 5
 
 
+def business_day_after(d: datetime.date, n: int = 1) -> datetime.date:
+    """The n-th business day (Monday to Friday; holidays are not modelled here) after ``d``."""
+    while n > 0:
+        d += datetime.timedelta(days=1)
+        if d.weekday() < 5:
+            n -= 1
+    return d
+
+
 def business_days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
     """Every business day in [start, end]."""
     out = []

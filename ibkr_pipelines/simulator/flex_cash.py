@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from ibkr_pipelines.simulator.catalog import Contract
-from ibkr_pipelines.simulator.clock import UTC, business_days
+from ibkr_pipelines.simulator.clock import UTC, business_day_after, last_business_day
 from ibkr_pipelines.simulator.flex_format import Attrs, Layout, money, num
 from ibkr_pipelines.simulator.flex_rows import instrument, owner
 from ibkr_pipelines.simulator.roster import Account
@@ -79,11 +79,6 @@ def _pick(salt: str, ev: CashEvent, one_in: int) -> tuple[bool, int]:
     return h % one_in == 0, (h // one_in) % 100
 
 
-def _later(d: datetime.date, n: int) -> datetime.date:
-    """The n-th business day after d."""
-    return business_days(d + datetime.timedelta(days=1), d + datetime.timedelta(days=2 * n + 7))[n - 1]
-
-
 def _month_before(d: datetime.date) -> str:
     """"FEB-2026" for a date in March 2026: the month an interest payment is for."""
     y, m = (d.year, d.month - 1) if d.month > 1 else (d.year - 1, 12)
@@ -107,7 +102,7 @@ def rows_of(world: World, base: str, ev: CashEvent, index: int) -> list[CashRow]
     per_share = ev.ref.split(" cash dividend ")[-1].split(" per share")[0]
     what = f"{c.symbol} Cash Dividend {ev.currency} {per_share} per Share"
     # Guess: the ex-date two weeks before the pay date; actionID a stable number per (contract, pay date).
-    ex = business_days(ev.date - datetime.timedelta(days=16), ev.date - datetime.timedelta(days=14))[-1]
+    ex = last_business_day(ev.date - datetime.timedelta(days=14))
     action = str(100_000_000 + zlib.crc32(f"{ev.conid}:{ev.date.isoformat()}".encode()) % 900_000_000)
 
     def make(number: int, kind: str, amount: int, text: str, reported: datetime.date = ev.date) -> CashRow:
@@ -132,7 +127,7 @@ def rows_of(world: World, base: str, ev: CashEvent, index: int) -> list[CashRow]
         return rows + [make(1, WITHHOLDING, tax, tax_text)]
     first = -round(gross * min(rate + 0.15, 0.5))
     return rows + [make(1, WITHHOLDING, first, tax_text),
-                   make(2, WITHHOLDING, tax - first, tax_text, _later(ev.date, LATE_WHT_BUSINESS_DAYS))]
+                   make(2, WITHHOLDING, tax - first, tax_text, business_day_after(ev.date, LATE_WHT_BUSINESS_DAYS))]
 
 
 def reported_rows(world: World, account: Account, events: Sequence[CashEvent], first: datetime.date,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ibkr_pipelines.simulator.catalog import Contract
-from ibkr_pipelines.simulator.clock import business_days
+from ibkr_pipelines.simulator.clock import business_day_after
 from ibkr_pipelines.simulator.flex_format import Attrs, Layout, money, num
 from ibkr_pipelines.simulator.roster import Account
 from ibkr_pipelines.simulator.trade_payloads import order_ref
@@ -46,7 +46,7 @@ def trade_id(e: Execution) -> int:
 def settle_date(c: Contract, d: datetime.date) -> datetime.date:
     """The settlement date of a trade on ``d`` (business days after it; see _US_T1)."""
     lag = 2 if c.asset_class == "CASH" or (c.asset_class == "STK" and (c.country_code != "US" or d < _US_T1)) else 1
-    return business_days(d + datetime.timedelta(days=1), d + datetime.timedelta(days=7))[lag - 1]
+    return business_day_after(d, lag)
 
 
 def instrument(c: Contract | None, layout: Layout) -> Attrs:

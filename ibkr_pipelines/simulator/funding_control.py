@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from ibkr_pipelines.simulator.clock import NEW_YORK
+from ibkr_pipelines.simulator.clock import NEW_YORK, business_day_after
 from ibkr_pipelines.simulator.funding_program import (
     DEPOSIT,
     INTERNAL,
@@ -34,10 +34,7 @@ _REJECTED = ("REJECTED_BY_TEST", "Rejected as the test asked")  # the control's 
 
 def _next_business_noon(t: datetime.datetime) -> datetime.datetime:
     """Noon New York time on the business day after ``t``'s New York date."""
-    d = t.astimezone(NEW_YORK).date() + datetime.timedelta(days=1)
-    while d.weekday() >= 5:
-        d += datetime.timedelta(days=1)
-    return datetime.datetime.combine(d, datetime.time(12), NEW_YORK)
+    return datetime.datetime.combine(business_day_after(t.astimezone(NEW_YORK).date()), datetime.time(12), NEW_YORK)
 
 
 def _resolved(data: dict[str, Any], kind: str, now: datetime.datetime) -> datetime.datetime:

@@ -31,7 +31,7 @@ import datetime
 import random
 from dataclasses import dataclass
 
-from ibkr_pipelines.simulator.clock import NEW_YORK, new_york_date
+from ibkr_pipelines.simulator.clock import NEW_YORK, business_day_after, new_york_date
 from ibkr_pipelines.simulator.roster import Account
 
 # The Monday of the programme's first week: the business day after the tests' usual Friday (2026-11-20),
@@ -106,15 +106,6 @@ class Instruction:
                 (str(self.target), self.amount, "transfer", f"internal transfer from {self.account}, instruction {n}")]
 
 
-def _business_day_after(d: datetime.date, n: int) -> datetime.date:
-    """The n-th Monday-to-Friday date after ``d`` (holidays are not modelled, as in clock.py)."""
-    while n > 0:
-        d += datetime.timedelta(days=1)
-        if d.weekday() < 5:
-            n -= 1
-    return d
-
-
 def _at(d: datetime.date, rng: random.Random, first_hour: float, last_hour: float) -> datetime.datetime:
     """A New York instant on ``d`` between two hours, whole seconds, from ``rng``."""
     seconds = int(rng.uniform(first_hour, last_hour) * 3600)
@@ -150,16 +141,16 @@ def _week(seed: int, week: int, monday: datetime.date, clients: list[Account]) -
     a = rng.choice(clients)  # Monday: a wire deposit, processed one or two business days later
     t = _at(days[0], rng, 9.0, 12.0)
     add(0, DEPOSIT, a, round(a.deposit * rng.uniform(0.004, 0.012), -2), t,
-        _at(_business_day_after(days[0], rng.choice((1, 2))), rng, 10.0, 15.0), PROCESSED, method="WIRE")
+        _at(business_day_after(days[0], rng.choice((1, 2))), rng, 10.0, 15.0), PROCESSED, method="WIRE")
     a = rng.choice(clients)  # Tuesday: a wire withdrawal, rejected the next business day
     t = _at(days[1], rng, 9.0, 12.0)
     add(1, WITHDRAWAL, a, round(a.deposit * rng.uniform(1.2, 2.0), -3), t,
-        _at(_business_day_after(days[1], 1), rng, 10.0, 15.0), REJECTED, method="WIRE", error=REJECT_WITHDRAWAL)
+        _at(business_day_after(days[1], 1), rng, 10.0, 15.0), REJECTED, method="WIRE", error=REJECT_WITHDRAWAL)
     a = rng.choice(usd)  # Wednesday: an ACH deposit, every other week verifying a new bank instruction first
     t = _at(days[2], rng, 9.0, 12.0)
-    verified = _at(_business_day_after(days[2], 1), rng, 9.0, 10.0) if week % 2 == 0 else None
+    verified = _at(business_day_after(days[2], 1), rng, 9.0, 10.0) if week % 2 == 0 else None
     add(2, DEPOSIT, a, round(a.deposit * rng.uniform(0.002, 0.006), -2), t,
-        _at(_business_day_after(days[2], 2), rng, 10.0, 15.0), PROCESSED, method="ACH", verified=verified)
+        _at(business_day_after(days[2], 2), rng, 10.0, 15.0), PROCESSED, method="ACH", verified=verified)
     t = _at(days[3], rng, 9.0, 15.0)  # Thursday: two internal transfers in one set, processed at once
     for slot in (3, 4):
         src, dst = rng.sample(usd, 2)
@@ -168,7 +159,7 @@ def _week(seed: int, week: int, monday: datetime.date, clients: list[Account]) -
     a = rng.choice(clients)  # Friday: a wire withdrawal, processed the next business day
     t = _at(days[4], rng, 9.0, 12.0)
     add(5, WITHDRAWAL, a, round(a.deposit * rng.uniform(0.004, 0.012), -2), t,
-        _at(_business_day_after(days[4], 1), rng, 10.0, 15.0), PROCESSED, method="WIRE",
+        _at(business_day_after(days[4], 1), rng, 10.0, 15.0), PROCESSED, method="WIRE",
         cid=out[0].client_instruction_id if week % 5 == 4 else None)
     return out
 
