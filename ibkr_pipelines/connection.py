@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
+import os
+import tempfile
+import threading
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ibkr_pipelines.client.factory import build_client
 from ibkr_pipelines.client.flex_client import DEFAULT_FLEX_URL, FlexAccess
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.stats import RunStats
-from ibkr_pipelines.config import Settings
+from ibkr_pipelines.client.oauth2 import AccessTokenAuth, OAuth2Auth
+from ibkr_pipelines.config import OAuth2Settings, Settings
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.schemas.spec import Reach
 from ibkr_pipelines.trading_calendar import trading_date
@@ -129,6 +139,40 @@ def flex_access(settings: Settings, simulator: "Simulator | None") -> FlexAccess
     return FlexAccess(simulator.root_url + FLEX_ROOT, DEFAULT_TOKEN, settings.flex_query_ids or SIMULATOR_FLEX_QUERIES)
 
 
+# What the embedded simulator's Account Management login may do: read statements and funding instructions.
+SIMULATOR_AM_SCOPES = ("statements.read", "instructions.read")
+_SIMULATOR_AM_LOGINS: "weakref.WeakKeyDictionary[Simulator, OAuth2Auth]" = weakref.WeakKeyDictionary()
+_SIMULATOR_AM_LOCK = threading.Lock()
+
+
+def simulator_account_management(simulator: "Simulator") -> AccessTokenAuth:
+    """The embedded simulator's Account Management login: a key pair of this process, registered for /gw only.
+
+    IBKR's Account Management API takes OAuth 2.0 access tokens alone (reference §3.1); a gateway login
+    has none. The embedded simulator stands for an account whose owner registered an OAuth 2.0 client,
+    so its datasets (statements, funding) run in the demo; its /v1/api keeps the gateway login.
+    """
+    from ibkr_pipelines.simulator.oauth2 import DEFAULT_CREDENTIAL, OAuth2Client
+
+    with _SIMULATOR_AM_LOCK:
+        login = _SIMULATOR_AM_LOGINS.get(simulator)
+        if login is None:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            handle, name = tempfile.mkstemp(prefix="ibkr-sim-am-", suffix=".pem")  # owner-only (0600)
+            with os.fdopen(handle, "wb") as out:
+                out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+            weakref.finalize(simulator, os.remove, name)
+            public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+            simulator.register_account_management_client(
+                OAuth2Client("embedded-account-management", "embedded-key", public, DEFAULT_CREDENTIAL))
+            login = _SIMULATOR_AM_LOGINS[simulator] = OAuth2Auth(OAuth2Settings(
+                "embedded-account-management", "embedded-key", Path(name), DEFAULT_CREDENTIAL,
+                scopes=SIMULATOR_AM_SCOPES))
+    return login.for_account_management()
+
+
 @contextmanager
 def sharing_simulator(simulator: "Simulator") -> Iterator["Simulator"]:
     """Make connections opened in this process use ``simulator`` instead of starting their own."""
@@ -164,6 +208,8 @@ def open_connection(
     try:
         client = build_client(settings, base_url, ca_bundle=ca_bundle, stats=stats, verdict_group=verdict_group)
         client.flex_access = flex_access(settings, simulator)
+        if simulator is not None and settings.auth != "oauth2":
+            client.account_management_login = functools.partial(simulator_account_management, simulator)
         connection = Connection(client=client, simulator=simulator)
         if as_of is not None:
             connection.at_date(as_of)

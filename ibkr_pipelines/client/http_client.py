@@ -11,7 +11,7 @@ every request with one line.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from ibkr_pipelines.client.am_client import AccountManagementClient
 from ibkr_pipelines.client.auth import Authenticator
@@ -103,6 +103,9 @@ class IbkrClient:
         self._tickler = Tickler(self._tickle, tickle_seconds)
         # The Flex Web Service this login's settings name, or the embedded simulator's (connection.py).
         self.flex_access: FlexAccess | None = None
+        # Makes the Account Management signer when it is not this login's own (the embedded simulator's,
+        # connection.py); called on first use, so a run that never asks pays nothing.
+        self.account_management_login: Callable[[], Authenticator] | None = None
 
     @property
     def retry(self) -> RetryPolicy:
@@ -199,6 +202,8 @@ class IbkrClient:
         it is for the Client Portal; other logins have none, and IBKR refuses them in one line.
         """
         own = getattr(self.auth, "for_account_management", None)
+        if auth is None and self.account_management_login is not None:
+            auth = self.account_management_login()
         signer = auth or (own() if callable(own) else self.auth)
         return AccountManagementClient(self.transport, auth=signer, base_url=base_url or self.root_url + ACCOUNT_MANAGEMENT.root,
                                        caller=self)

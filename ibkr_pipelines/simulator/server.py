@@ -81,6 +81,7 @@ class Simulator:
         for consumer in self.config.oauth1_consumers:
             self.oauth1.register(consumer)
         self.oauth2 = OAuth2Gate(self.config.bearer_seconds, ssodh_init_500=self.config.oauth2_ssodh_init_500)
+        self._account_management_only = False  # OAuth 2.0 clients registered for /gw only (see below)
         for client in self.config.oauth2_clients:
             self.oauth2.register(client)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
@@ -188,8 +189,8 @@ class Simulator:
     # -- OAuth 1.0a and 2.0 --
     @property
     def oauth_mode(self) -> bool:
-        """True once an OAuth consumer or client is registered: every /v1/api request must then be authorized."""
-        return self.oauth1.active or self.oauth2.active
+        """True once an OAuth consumer or Client Portal client is registered: every /v1/api request must be authorized."""
+        return self.oauth1.active or (self.oauth2.active and not self._account_management_only)
 
     def _enter_oauth_mode(self) -> None:
         """A gateway simulator becomes api.ibkr.com: no gateway login, OAuth limits, ssodh/init needed."""
@@ -221,8 +222,21 @@ class Simulator:
         """
         first = not self.oauth_mode
         self.oauth2.register(client)
+        self._account_management_only = False
         if first:
             self._enter_oauth_mode()
+
+    def register_account_management_client(self, client: OAuth2Client) -> None:
+        """Register an OAuth 2.0 client for Account Management only (/oauth2 and /gw); /v1/api stays as it is.
+
+        A real login can pair a Client Portal Gateway (localhost, its own browser login) for /v1/api with
+        OAuth 2.0 credentials for api.ibkr.com's Account Management API (reference §3.1: that API takes
+        only OAuth 2.0 access tokens): two hosts, two logins. This simulator serves both from one port,
+        so a gateway simulator keeps its gateway login for /v1/api while /gw/api/v1 checks the token.
+        """
+        client_portal_oauth = self.oauth_mode
+        self.oauth2.register(client)
+        self._account_management_only = not client_portal_oauth
 
     @property
     def oauth1_credentials(self) -> dict[str, OAuth1Credentials]:

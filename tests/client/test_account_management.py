@@ -100,3 +100,21 @@ def test_5xx_is_retried() -> None:
     with Loopback({POLL: [_problem(500, "Internal Server Error", "try later"), (200, INSTRUCTION)]}).running() as server:
         assert am_client(server).get("/client-instructions/7008156") == INSTRUCTION
     assert len(server.seen) == 2
+
+
+def test_the_embedded_simulator_serves_account_management_beside_its_gateway_login() -> None:
+    """A gateway-mode embedded simulator answers /gw/api/v1 to its own OAuth 2.0 login; /v1/api keeps the gateway's."""
+    import datetime
+
+    from ibkr_pipelines.config import Settings
+    from ibkr_pipelines.connection import open_connection
+
+    with open_connection(Settings(), as_of=datetime.date(2026, 11, 27)) as connection:
+        client, simulator = connection.client, connection.simulator
+        assert simulator is not None and not simulator.oauth_mode
+        accounts = [row["accountId"] for row in client.request("GET", "/portfolio/accounts")]
+        available = client.account_management().get("/statements/available", params={"accountId": accounts[-1]})
+        assert available["data"]["value"]["daily"]["endDate"] == "20261126"  # statements exist up to yesterday
+        assert not simulator.oauth_mode  # still a gateway for /v1/api: no bearer asked of the Client Portal
+        assert "BASE" in client.request("GET", f"/portfolio/{accounts[-1]}/ledger")
+        assert sum(simulator.stats()["account_management"]["requests"].values()) == 1
