@@ -54,4 +54,5 @@ FLEX_CASH_TRANSACTIONS = flex_table(
     ),
     natural_key=("account_id", "row_key"),
     analyst_columns=("amount", "currency"),
+    views=("dividends_and_withholding", "fees_and_interest"),
 )

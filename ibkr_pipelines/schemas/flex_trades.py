@@ -90,4 +90,5 @@ FLEX_TRADES = flex_table(
     ),
     natural_key=("account_id", "row_key"),
     analyst_columns=("trade_date", "quantity", "price"),
+    views=("realized_pnl_by_year",),
 )
