@@ -201,3 +201,21 @@ def test_a_benchmark_without_bars_is_one_line(report_work: Workdir) -> None:
     assert "--benchmark (IBKR_REPORT_BENCHMARK): conid 999999999 has no bars" in done.stderr
     bad = report_work.run(["report", "--out", str(report_work.root / "x.html")], IBKR_REPORT_BENCHMARK="SPY")
     assert bad.returncode == 2 and "IBKR_REPORT_BENCHMARK" in bad.stderr and "'SPY'" in bad.stderr
+
+
+def test_the_dagster_asset_writes_the_report_and_shows_its_pictures(report_work: Workdir,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import dagster as dg
+
+    from assets.definitions import defs
+    from assets.report import REPORT_KEY, portfolio_report
+    from assets.resources import WarehouseResource
+
+    assert defs.resolve_sensor_def("report_after_nightly") is not None
+    monkeypatch.setenv("IBKR_DATA_DIR", str(report_work.db.parent))
+    result = dg.materialize([portfolio_report], resources={"warehouse": WarehouseResource()})
+    (event,) = result.asset_materializations_for_node(REPORT_KEY.to_python_identifier())
+    path = Path(event.metadata["path"].value)
+    assert path == report_work.db.parent / "reports" / "portfolio-report.html" and path.exists()
+    for picture in ("nav_picture", "coverage_picture"):
+        assert event.metadata[picture].value.startswith("![") and "data:image/png;base64,iVBOR" in event.metadata[picture].value
