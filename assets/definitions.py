@@ -7,6 +7,7 @@ from assets.market_data import market_data_assets
 from assets.performance import performance_assets
 from assets.portfolio import portfolio_assets
 from assets.reference import reference_assets
+from assets.report import portfolio_report, portfolio_report_job, report_after_nightly
 from assets.reports import reports_assets
 from assets.resources import IbkrResource, WarehouseResource
 from assets.schedules import nightly_ingestion, nightly_schedule
@@ -24,11 +25,11 @@ targeted_ingestion = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*portfolio_assets, *trading_assets, *reference_assets, *performance_assets, *market_data_assets,
-            *reports_assets],
+            *reports_assets, portfolio_report],
     asset_checks=[nav_reconciles],
-    jobs=[nightly_ingestion, targeted_ingestion],
+    jobs=[nightly_ingestion, targeted_ingestion, portfolio_report_job],
     schedules=[nightly_schedule],
-    sensors=SENSORS,
+    sensors=[*SENSORS, report_after_nightly],
     resources={"ibkr": IbkrResource(), "warehouse": WarehouseResource()},
 )
 

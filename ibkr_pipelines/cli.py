@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "into the flex_* tables, idempotently")
     flex_import.add_argument("files", nargs="+", metavar="FILE", help="FlexQueryResponse XML files")
 
+    report = sub.add_parser("report", help="write the portfolio report (one self-contained HTML file) from the warehouse")
+    report.add_argument("--from", dest="start", type=_date, default=None, help="first date (default: the first landed)")
+    report.add_argument("--to", dest="end", type=_date, default=None, help="last date (default: the last landed)")
+    report.add_argument("--account", default=None, help="one account (default: every account and the whole login)")
+    report.add_argument("--out", default=None, help="the HTML file (default: <IBKR_DATA_DIR>/reports/portfolio-report.html)")
+    report.add_argument("--benchmark", default=None, metavar="CONID",
+                        help="a conid with bars to compare returns with (default: IBKR_REPORT_BENCHMARK)")
+
     sql = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=50)
@@ -145,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ibkr_pipelines.doctor_command import run_doctor
 
             return run_doctor()
+        if args.command == "report":
+            from ibkr_pipelines.report.command import run_report
+
+            return run_report(args.start, args.end, args.account, args.out, args.benchmark)
         if args.command == "sql":
             from ibkr_pipelines.sql_command import run_sql
 

@@ -18,6 +18,7 @@ from assets.factory import DUCKDB_POOL
 from ibkr_pipelines.sources import SOURCES, nightly_tables
 
 ROOT = Path(__file__).resolve().parents[2]
+REPORT_KEY = dg.AssetKey(["reports", "portfolio_report"])
 TABLES = {t for s in SOURCES.values() for t in s.tables}
 NIGHTLY = set(nightly_tables())
 
@@ -25,7 +26,8 @@ NIGHTLY = set(nightly_tables())
 def test_every_table_has_a_lake_and_a_warehouse_asset_in_its_domain_group() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {f"lake/{t}_parquet" for t in TABLES} | {f"warehouse/{t}" for t in TABLES}
+    # Besides the tables: the portfolio report (assets/report.py), read from the warehouse only.
+    assert keys == {f"lake/{t}_parquet" for t in TABLES} | {f"warehouse/{t}" for t in TABLES} | {"reports/portfolio_report"}
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["lake/positions_parquet"] == "portfolio" and groups["warehouse/contracts"] == "reference"
 
@@ -38,6 +40,8 @@ def test_asset_names_are_unique_in_the_graph() -> None:
 
 def test_every_asset_backfills_a_range_in_one_run() -> None:
     for assets_def in defs.assets or []:
+        if REPORT_KEY in assets_def.keys:  # one report of the whole warehouse, not a partitioned dataset
+            continue
         assert assets_def.backfill_policy == dg.BackfillPolicy.single_run(), assets_def.keys
 
 
@@ -69,7 +73,7 @@ def test_a_resource_field_wins_over_its_variable_and_a_bad_one_names_itself(monk
 
 def test_snapshot_assets_are_daily_partitioned_and_depend_on_their_lake() -> None:
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
+    for key in graph.get_all_asset_keys() - {REPORT_KEY}:
         node = graph.get(key)
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         if key.path[0] == "warehouse":
