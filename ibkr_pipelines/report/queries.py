@@ -139,21 +139,16 @@ def cash_income(scope: Scope) -> Query:
 
 def realized_pnl(scope: Scope, columns: Sequence[str]) -> Query | None:
     """Realized P&L per year and asset category in base currency, from realized_pnl_by_year (None: no such view)."""
-    value = next((c for c in columns if "base" in c and ("pnl" in c or "realized" in c)), None)
-    year = next((c for c in columns if c in ("year", "report_year", "trade_year")), None)
-    category = next((c for c in columns if c in ("asset_category", "asset_class")), None)
-    if value is None or year is None or "account_id" not in columns:
+    if not {"account_id", "year", "asset_category", "realized_pnl_base"} <= set(columns):
         return None
-    label = f", {category} AS asset_category" if category else ""
-    group = f", {category}" if category else ""
     period = ""
     if scope.start is not None:
-        period += f" AND {year} >= {scope.start.year}"
+        period += f" AND year >= {scope.start.year}"
     if scope.end is not None:
-        period += f" AND {year} <= {scope.end.year}"
+        period += f" AND year <= {scope.end.year}"
     sql = (
-        f"SELECT {year} AS year{label}, sum({value}) AS realized_pnl_base\nFROM realized_pnl_by_year\n"
-        f"WHERE {scope.accounts_sql()}{period}\nGROUP BY {year}{group}\nORDER BY 1{', 2' if category else ''}"
+        "SELECT year, asset_category, sum(realized_pnl_base) AS realized_pnl_base\nFROM realized_pnl_by_year\n"
+        f"WHERE {scope.accounts_sql()}{period}\nGROUP BY year, asset_category\nORDER BY 1, 2"
     )
     return Query("realized_pnl_by_year", sql)
 
