@@ -95,6 +95,16 @@ class Connection:
         back = SNAPSHOT_GRACE_DAYS if reach is Reach.CURRENT else reach_days - 1
         return trading_date(now) - datetime.timedelta(days=back)
 
+    def present(self, *, now: datetime.datetime | None = None) -> datetime.date:
+        """The date IBKR's "now" stands for: today's trading date, or the date the embedded simulator started at.
+
+        The simulator's clock moves back to serve a past window as that night would have been served;
+        what is older than a reach from its starting date is history, as it would be on a real account.
+        """
+        if self.simulator is not None:
+            return self.simulator.started_on
+        return trading_date(now)
+
     def at_date(self, as_of: datetime.date, *, now: datetime.datetime | None = None) -> None:
         """Point the run at one date of a snapshot ("now") dataset."""
         self.serve(DateWindow.of(as_of), Reach.CURRENT, now=now)

@@ -68,6 +68,10 @@ class ArchiveClient:
         """Any date: the archive answers whatever was fetched."""
         return None
 
+    def present(self) -> datetime.date | None:
+        """Unknown: a replay fetches every window as the Web API answered it (Flex is not replayed)."""
+        return None
+
     def _earlier_answer(self, key: str) -> dict[str, Any] | None:
         """The run's first answer to this request, archived with another window or another source.
 

@@ -29,6 +29,7 @@ from ibkr_pipelines.extract.history import BarSeries
 from ibkr_pipelines.extract.common import empty_frame
 from ibkr_pipelines.extract.contracts import fetch_contracts
 from ibkr_pipelines.extract.flex import fetch_flex
+from ibkr_pipelines.extract.flex_executions import executions_from_flex
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.extract.ledger import fetch_ledger
 from ibkr_pipelines.extract.orders import fetch_orders
@@ -39,6 +40,7 @@ from ibkr_pipelines.extract.summary import fetch_account_summary
 from ibkr_pipelines.extract.trades import fetch_executions
 from ibkr_pipelines.extract.watchlist import fetch_watchlist
 from ibkr_pipelines.schemas.flex_tables import FLEX_TABLES
+from ibkr_pipelines.schemas.spec import Reach
 from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
 
@@ -82,6 +84,22 @@ class FetchOutput:
 
 
 @dataclass(frozen=True)
+class History:
+    """How a source of recent reach lands dates older than its reach: another IBKR service's fetch.
+
+    IBKR's trades endpoint answers the last 7 days (reference §2.6); Flex statements reach back to the
+    account's opening (§4). Staging sends the part of a window older than the reach here, served as
+    ``reach`` says (Flex: a date from the next day).
+    """
+
+    fetch: Callable[[ApiClient, "FetchInputs"], "FetchOutput | Iterator[FetchOutput]"]
+    reach: Reach
+    description: str
+    # Days past its window the fetch reads (served so): Flex reports an evening fill on its next date.
+    lead_days: int = 0
+
+
+@dataclass(frozen=True)
 class Source:
     """One download and the tables it feeds; see the module docstring."""
 
@@ -110,6 +128,8 @@ class Source:
     # Served by IBKR's brokerage session (/iserver, reference §1.1): it fails on its own, with one line,
     # while TWS or the mobile app holds that session (doctor says which datasets this login can serve).
     brokerage: bool = False
+    # Where dates older than the reach come from (executions: Flex trades); None: the reach is the limit.
+    history: History | None = None
 
     def staged_window(self, window: DateWindow, oldest: datetime.date | None = None) -> DateWindow:
         """The dates a fetch for ``window`` lands: widened back to ``span_days``, not before ``oldest`` IBKR serves."""
@@ -203,6 +223,23 @@ def _executions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     return each_account(client, inputs, "executions", lambda acct: fetch_executions(client, acct, inputs.window))
 
 
+FLEX_LEAD_DAYS = 1
+
+
+def _executions_from_flex(client: ApiClient, inputs: FetchInputs) -> Iterator[FetchOutput]:
+    """The window's fills from the Flex statements' trade lines, for dates the trades endpoint no longer serves."""
+    accounts = login_accounts(client, inputs.account_filter)
+    # A fill of New York's evening on an Asian exchange is reported on the next date (its local trade
+    # date): the statements are asked one day further, and the rows kept by their New York date.
+    asked = DateWindow(inputs.window.start, inputs.window.end + datetime.timedelta(days=FLEX_LEAD_DAYS))
+    for frames in fetch_flex(client, asked):
+        trades = frames.get("flex_trades")
+        if trades is not None and trades.height:
+            mine = trades.filter(pl.col("account_id").is_in(list(accounts)))
+            yield FetchOutput({"executions": executions_from_flex(mine, inputs.window)}, covered=accounts)
+    yield FetchOutput({"executions": empty_frame("executions")}, covered=accounts)  # accounts without a fill too
+
+
 def _orders(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     accounts = login_accounts(client, inputs.account_filter)
     return FetchOutput({"orders": fetch_orders(client, inputs.as_of, accounts).frame}, covered=accounts)
@@ -280,8 +317,12 @@ SOURCES: dict[str, Source] = {
                 per_account("allocation", lambda c, a, d: fetch_allocation(c, a, snapshot_date=d))),
         # /iserver/account/trades answers the last 7 days (reference §2.6): each night lands all seven.
         Source("executions", ("executions",), "trading",
-               "Executions of the last 7 days per account (/iserver/account/trades), upserted on execution_id.",
-               _executions, per_date=False, span_days=7, brokerage=True),
+               "Executions of the last 7 days per account (/iserver/account/trades), upserted on execution_id; "
+               "older dates from the Flex statements' trade lines.",
+               _executions, per_date=False, span_days=7, brokerage=True,
+               history=History(_executions_from_flex, Reach.SETTLED,
+                               "Flex statements (IBKR_FLEX_QUERY_IDS with the Trades or Trade Confirmation section)",
+                               lead_days=FLEX_LEAD_DAYS)),
         Source("orders", ("orders",), "trading",
                "The brokerage session's orders (/iserver/account/orders), a daily snapshot.", _orders, brokerage=True),
         _source("contracts", "reference", "Security definitions of every conid held or traded (merged on conid).",

@@ -57,6 +57,9 @@ class DateServer(Protocol):
     def oldest(self, reach: Reach, reach_days: int = 0) -> dt.date | None:
         """The oldest date IBKR can serve today for this reach (None: any; the simulator moves its clock)."""
 
+    def present(self) -> dt.date | None:
+        """The date IBKR's "now" stands for (the simulator's starting date); None: unknown (a replay)."""
+
 
 @dataclass(frozen=True)
 class Storage:
@@ -220,7 +223,13 @@ def archive_tags(source: Source, window: DateWindow, run_id: str | None) -> dict
 
 
 def _fetch(
-    source: Source, client: StagingClient, storage: Storage, window: DateWindow, inputs: FetchInputs, run_id: str | None
+    source: Source,
+    fetch: Callable[[ApiClient, FetchInputs], "FetchOutput | Iterator[FetchOutput]"],
+    client: StagingClient,
+    storage: Storage,
+    window: DateWindow,
+    inputs: FetchInputs,
+    run_id: str | None,
 ) -> Iterator[FetchOutput]:
     """One fetch, piece by piece, with its raw answers archived under the window's first date, tagged with the source and run.
 
@@ -230,7 +239,7 @@ def _fetch(
     """
     partition, tags = partition_key_of(window.start), archive_tags(source, window, run_id)
     with client.recording(storage.raw.hook(partition, tags)):
-        fetched = source.fetch(ReusingClient(client, storage.raw, partition, tags), inputs)
+        fetched = fetch(ReusingClient(client, storage.raw, partition, tags), inputs)
         if isinstance(fetched, FetchOutput):
             yield fetched
         else:
@@ -251,19 +260,46 @@ def _merge_covered(before: tuple[str, ...] | None | bool, piece: tuple[str, ...]
     return tuple(dict.fromkeys([*before, *piece]))  # type: ignore[misc]
 
 
-def fetch_chunks(source: Source, staged: DateWindow) -> list[DateWindow]:
-    """The windows fetched for ``staged``: each date of a snapshot source, else spans its reach can serve at once.
+@dataclass(frozen=True)
+class Chunk:
+    """One fetch of a window: its dates, the fetch that serves them, and the reach IBKR serves them with."""
+
+    window: DateWindow
+    fetch: Callable[[ApiClient, FetchInputs], "FetchOutput | Iterator[FetchOutput]"]
+    reach: Reach
+    reach_days: int = 0
+    lead_days: int = 0  # days past the window the fetch reads, and IBKR must be able to serve
+
+    @property
+    def served(self) -> DateWindow:
+        """The dates IBKR is asked about: the window and its lead days."""
+        return DateWindow(self.window.start, self.window.end + dt.timedelta(days=self.lead_days))
+
+
+def fetch_chunks(source: Source, staged: DateWindow, present: dt.date | None = None) -> list[Chunk]:
+    """The fetches of ``staged``: each date of a snapshot source, else spans its reach can serve at once.
 
     A source of recent reach (IBKR's trades: the last 7 days from "now") answers at most
     ``reach_days`` ending at the date it is served for, so a longer window is fetched in such spans,
-    newest first; other sources fetch the whole window at once.
+    newest first; the dates older than the reach from ``present`` go to the source's ``history``
+    (Flex) in one fetch when it has one. Other sources fetch the whole window at once.
     """
-    if source.per_date:
-        return [DateWindow.of(d) for d in staged]
     reach, reach_days = source_reach(source)
+    if source.per_date:
+        return [Chunk(DateWindow.of(d), source.fetch, reach, reach_days) for d in staged]
     if reach is not Reach.RECENT or reach_days <= 0:
-        return [staged]
-    return staged.spans(reach_days)
+        return [Chunk(staged, source.fetch, reach, reach_days)]
+    recent: DateWindow | None = staged
+    older: DateWindow | None = None
+    if source.history is not None and present is not None:
+        oldest = present - dt.timedelta(days=reach_days - 1)
+        if staged.start < oldest:
+            older = DateWindow(staged.start, min(staged.end, oldest - dt.timedelta(days=1)))
+            recent = DateWindow(oldest, staged.end) if staged.end >= oldest else None
+    chunks = [Chunk(span, source.fetch, reach, reach_days) for span in recent.spans(reach_days)] if recent else []
+    if older is not None and source.history is not None:
+        chunks.append(Chunk(older, source.history.fetch, source.history.reach, lead_days=source.history.lead_days))
+    return chunks
 
 
 def stage_source(
@@ -282,13 +318,15 @@ def stage_source(
     before = client.stats.totals().requests
     reach, reach_days = source_reach(source)
     staged_window = source.staged_window(window, dates.oldest(reach, reach_days) if dates is not None else None)
+    present = dates.present() if dates is not None else None
     covered: dict[str, tuple[str, ...] | None | bool] = {t: False for t in source.tables}  # False: no piece yet
     with Spill(storage.root) as spill:
-        for chunk in fetch_chunks(source, staged_window):
+        for part in fetch_chunks(source, staged_window, present):
+            chunk = part.window
             if dates is not None:
-                dates.serve(chunk, reach, reach_days)
+                dates.serve(part.served, part.reach, part.reach_days)
             inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings())
-            for piece in _fetch(source, client, storage, chunk, inputs, run_id):
+            for piece in _fetch(source, part.fetch, client, storage, chunk, inputs, run_id):
                 for _ in range(piece.cold_read_retries):
                     client.stats.note("cold_read_retries")
                 for table in source.tables:

@@ -222,7 +222,7 @@ def as_list(body: Any, *keys: str) -> list[Any]:
 
 # Every spelling of a side IBKR uses across trades and orders: B/S in the reference, BOT in a
 # recorded trade, BUY/SELL on orders; SLD, BOUGHT, SOLD by analogy.
-_SIDES = {
+SIDES = {
     "B": "B", "BOT": "B", "BUY": "B", "BOUGHT": "B",
     "S": "S", "SLD": "S", "SELL": "S", "SOLD": "S",
 }
@@ -232,7 +232,7 @@ def as_side(value: Any) -> str | None:
     """``"B"`` or ``"S"`` from any of IBKR's spellings (B/BOT/BUY/BOUGHT, S/SLD/SELL/SOLD); null otherwise."""
     if not isinstance(value, str):
         return None
-    return _SIDES.get(value.strip().upper())
+    return SIDES.get(value.strip().upper())
 
 
 def as_yyyymmdd(value: Any) -> dt.date | None:

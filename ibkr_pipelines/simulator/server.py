@@ -72,6 +72,7 @@ class Simulator:
         self.limits = self.config.effective_limits()
         self._oauth_limits = self.config.oauth_mode or self.config.auth == "oauth"
         self.clock = SimClock(today)
+        self.started_on = today  # the simulated "now" of the world's owner; the clock may move from it
         oauth = self.config.oauth_mode  # api.ibkr.com: no gateway login, the LST (or bearer) is the login
         self.session = GatewaySession(self.config.logged_in and not oauth, self.config.idle_timeout_seconds,
                                       brokerage_at_start=self.config.brokerage_at_start and not oauth,
