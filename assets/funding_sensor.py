@@ -21,7 +21,8 @@ storage) and asks for one run, keyed ``funding:<instructionId>:<status>``, for t
   no cash (reference §3.4: only a processed instruction settles), so re-landing cash would spend the
   /pa budget (one call per 15 minutes) to write the same numbers.
 
-Nothing changed: a ``SkipReason`` saying what was polled. During IBKR's banking downtime (reference §3.1:
+Nothing changed: a ``SkipReason`` saying what was polled. The deadline is checked before each request; one
+request is bounded by the transport's own retry policy (a 429 waits out its penalty). During IBKR's banking downtime (reference §3.1:
 daily 11:45 pm-12:30 am ET, all Saturday, Sunday before 3 pm ET) the sensor sends nothing and says so.
 The sensor only reads: it never creates or cancels an instruction.
 """
@@ -51,7 +52,7 @@ CASH_TABLES = ("ledger", "account_summary", "positions", "nav_daily", "returns_d
 FUNDING_TABLE = "funding_instructions"
 QUERY_EVERY = dt.timedelta(minutes=15)  # how often the accounts' recent instructions are asked
 QUERY_GIVE_UP = dt.timedelta(minutes=10)  # a query still pending this long is asked again (IBKR: about a minute)
-FORGET_AFTER = dt.timedelta(days=35)  # final instructions older than the query's 30 days leave the cursor
+FORGET_AFTER = dt.timedelta(days=35)  # instructions older than the query's 30 days leave the cursor
 DEADLINE_SECONDS = 20.0
 UNSEEN = "UNSEEN"  # the cursor's mark of an instruction a query listed as final that the sensor never saw pending
 MAX_REQUESTS = 100  # per tick, far under 600 per minute per master account
@@ -232,17 +233,20 @@ class FundingTick:
                 return
             result = poll(self.am, int(iid), k.client_instruction_id, k.instruction_set_id)
             if result is None:
-                continue
+                continue  # unknown to IBKR (404) or another set's (208): asked again next tick, forgotten with age
             status = result.get("instructionStatus")
             if status in TERMINAL:
                 _settle(k, result)
                 self.changes.append(_change(iid, k, self.now))
+            elif status and k.status == UNSEEN:
+                k.status = str(status)
         self.notes.append(f"polled {len(pending)} pending instruction(s)")
 
     def _forget_old(self) -> None:
+        """Instructions requested before the query's reach (30 days) leave the cursor, final or not."""
         for iid, k in list(self.cursor.known.items()):
             requested = instant(k.requested)
-            if k.status in TERMINAL and requested is not None and self.now - requested > FORGET_AFTER:
+            if requested is not None and self.now - requested > FORGET_AFTER:
                 del self.cursor.known[iid]
 
 
@@ -278,16 +282,18 @@ def make_funding_sensor(now: Callable[[], dt.datetime] = utc_now, *, deadline_se
             return dg.SensorResult(skip_reason=dg.SkipReason(
                 f"IBKR's banking endpoints are in their scheduled downtime at {at.astimezone(TRADING_TIMEZONE):%a %H:%M} "
                 "ET (reference §3.1); nothing asked"), cursor=cursor.to_json())
-        connection = ibkr.client()
-        accounts = login_accounts(connection.client, ibkr.settings().account_ids)
-        tick = FundingTick(am_client_of(connection.client), accounts, cursor, at,
-                           _Budget(deadline_seconds, MAX_REQUESTS, monotonic))
+        tick: FundingTick | None = None
         try:
-            changes = tick.run()
-        except IbkrError as exc:  # what was learned before the failure is kept
+            connection = ibkr.client()
+            accounts = login_accounts(connection.client, ibkr.settings().account_ids)
+            tick = FundingTick(am_client_of(connection.client), accounts, cursor, at,
+                               _Budget(deadline_seconds, MAX_REQUESTS, monotonic))
+            tick.run()
+        except IbkrError as exc:  # what was learned before the failure is kept, and its changes still run
             context.log.warning(f"funding sensor: {exc}")
-            return dg.SensorResult(skip_reason=dg.SkipReason(f"Account Management failed: {exc}"),
-                                   cursor=cursor.to_json())
+            if tick is None or not tick.changes:
+                return dg.SensorResult(skip_reason=dg.SkipReason(f"IBKR failed: {exc}"), cursor=cursor.to_json())
+        changes = tick.changes
         for c in changes:
             context.log.info(f"funding: instruction {c.instruction_id} ({c.what}) {c.status} for "
                              f"{', '.join(c.accounts)} on {c.trading_date}")

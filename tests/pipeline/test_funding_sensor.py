@@ -145,3 +145,21 @@ def test_the_sensor_sends_nothing_in_ibkrs_banking_downtime(pipeline: Pipeline) 
     data = Ticker(sim).tick()
     assert not data.run_requests and "scheduled downtime" in data.skip_message
     assert sum(sim.stats()["account_management"]["requests"].values()) == before
+
+
+def test_a_transfer_processed_between_two_queries_triggers_once_for_both_accounts(pipeline: Pipeline) -> None:
+    sim = pipeline.simulator
+    first, second = sorted(a.id for a in sim.world.accounts if a.kind != "master" and not a.thin and a.currency == "USD")[:2]
+    _control(sim, "/sim/clock", {"today": "2026-11-17", "time": "09:00"})
+    ticker = Ticker(sim)
+    assert not ticker.tick().run_requests  # the baseline
+    transfer = _control(sim, "/sim/funding", {"account": first, "type": "INTERNAL_CASH_TRANSFER", "target": second,
+                                              "amount": 50.0})  # processed at once (reference §3.4's 201)
+    assert not ticker.tick().run_requests  # the next query round is 15 minutes after the last
+    _control(sim, "/sim/clock", {"today": "2026-11-17", "time": "09:16"})
+    (request,) = ticker.tick().run_requests
+    assert request.run_key == f"funding:{transfer['instructionId']}:PROCESSED"
+    assert request.run_config["resources"]["ibkr"]["config"]["account_ids"] == f"{first},{second}"
+    assert request.partition_key == "2026-11-17"
+    _control(sim, "/sim/clock", {"today": "2026-11-17", "time": "09:40"})
+    assert not ticker.tick().run_requests
