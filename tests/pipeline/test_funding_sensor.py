@@ -163,3 +163,25 @@ def test_a_transfer_processed_between_two_queries_triggers_once_for_both_account
     assert request.partition_key == "2026-11-17"
     _control(sim, "/sim/clock", {"today": "2026-11-17", "time": "09:40"})
     assert not ticker.tick().run_requests
+
+
+def test_an_instructions_life_lands_as_one_row_per_status_and_the_view_shows_the_latest(pipeline: Pipeline) -> None:
+    sim = pipeline.simulator
+    account = sorted(a.id for a in sim.world.accounts if a.kind != "master" and not a.thin and a.currency == "USD")[-1]
+    _control(sim, "/sim/clock", {"today": "2026-11-16", "time": "10:00"})
+    deposit = _control(sim, "/sim/funding", {"account": account, "amount": 750.0, "settle_date": "2026-11-17"})
+    _control(sim, "/sim/clock", {"time": "15:00"})
+    funding_only = [dg.AssetKey(["lake", "funding_instructions_parquet"]), dg.AssetKey(["warehouse", "funding_instructions"])]
+    for day in ("2026-11-17", "2026-11-16", "2026-11-17"):  # any order, and again: the same table
+        with sharing_simulator(sim):
+            result = _targeted_job().execute_in_process(
+                instance=dg.DagsterInstance.ephemeral(), partition_key=day, asset_selection=funding_only,
+                run_config=QUIET | {"resources": {"ibkr": {"config": {"account_ids": account}}}})
+        assert result.success
+    life = pipeline.query(f"select status, first_observed_date, last_observed_date from funding_instructions "
+                          f"where instruction_id = {deposit['instructionId']} order by first_observed_date")
+    assert life == [("PENDING", datetime.date(2026, 11, 16), datetime.date(2026, 11, 16)),
+                    ("PROCESSED", datetime.date(2026, 11, 17), datetime.date(2026, 11, 17))]
+    assert pipeline.query(f"select status, status_since, is_final from funding_current "
+                          f"where instruction_id = {deposit['instructionId']}") == [
+        ("PROCESSED", datetime.date(2026, 11, 17), True)]
