@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -46,7 +45,6 @@ from ibkr_pipelines.extract.funding import TERMINAL, am_client_of, instant, next
 from ibkr_pipelines.sources import login_accounts
 from ibkr_pipelines.trading_calendar import TRADING_TIMEZONE, trading_date, utc_now
 
-log = logging.getLogger(__name__)
 
 CASH_TABLES = ("ledger", "account_summary", "positions", "nav_daily", "returns_daily")
 FUNDING_TABLE = "funding_instructions"

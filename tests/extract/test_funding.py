@@ -11,7 +11,6 @@ import datetime
 import json
 from typing import Any
 
-import pytest
 
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.connection import open_connection

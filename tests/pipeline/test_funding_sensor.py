@@ -8,7 +8,6 @@ data folder, and the ledger and NAV it lands include the deposit.
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 from typing import Any, Iterator
 
 import dagster as dg
