@@ -30,6 +30,7 @@ from ibkr_pipelines.extract.common import empty_frame
 from ibkr_pipelines.extract.contracts import fetch_contracts
 from ibkr_pipelines.extract.flex import fetch_flex
 from ibkr_pipelines.extract.flex_executions import executions_from_flex
+from ibkr_pipelines.extract.funding import fetch_funding
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.extract.ledger import fetch_ledger
 from ibkr_pipelines.extract.orders import fetch_orders
@@ -263,6 +264,18 @@ def _pa_transactions(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     return FetchOutput({"pa_transactions": frame}, covered=tuple(str(c) for c in conids))
 
 
+def _funding(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    """Every account's recent funding instructions as observed now; an account whose query IBKR kept refusing is
+    left out of what the fetch covers."""
+    accounts = login_accounts(client, inputs.account_filter)
+    with ThreadPoolExecutor(max_workers=ACCOUNT_WORKERS, thread_name_prefix="ibkr-funding") as pool:
+        fetched = list(pool.map(with_attribution(lambda acct: fetch_funding(client, acct, observed=inputs.as_of)),
+                                accounts))
+    answered = [(acct, frame) for acct, frame in zip(accounts, fetched) if frame is not None]
+    return FetchOutput({"funding_instructions": stack("funding_instructions", [f for _, f in answered])},
+                       covered=tuple(acct for acct, _ in answered))
+
+
 def bar_universe(inputs: FetchInputs) -> list[BarSeries]:
     """The series to fetch: every conid held (positions) or watched (watchlist), in each IBKR_BAR_SIZES size.
 
@@ -348,6 +361,13 @@ SOURCES: dict[str, Source] = {
                "Flex statements of IBKR_FLEX_QUERY_IDS over the window: trades, open positions, cash transactions, "
                "transfers, corporate actions, conversion rates, NAV, and every other row kept.",
                _flex, per_date=False, nightly=False),
+        # Account Management (reference §3.4): one asynchronous recent-instructions query per account, then the
+        # pending and rejected instructions polled. Targeted: only an OAuth 2.0 login with instructions.read is
+        # served; the funding sensor lands it whenever an instruction is processed or rejected.
+        Source("funding", ("funding_instructions",), "funding",
+               "Funding instructions of the last 30 days per account and status (deposits, withdrawals, internal "
+               "transfers), from Account Management's recent-instructions query and instruction polling.",
+               _funding, nightly=False),
     )
 }
 

@@ -16,6 +16,7 @@ from ibkr_pipelines.schemas.bars import BARS
 from ibkr_pipelines.schemas.contracts import CONTRACTS
 from ibkr_pipelines.schemas.executions import EXECUTIONS
 from ibkr_pipelines.schemas.flex_tables import FLEX_TABLES
+from ibkr_pipelines.schemas.funding_instructions import FUNDING_INSTRUCTIONS
 from ibkr_pipelines.schemas.ledger import LEDGER
 from ibkr_pipelines.schemas.nav_daily import NAV_DAILY
 from ibkr_pipelines.schemas.orders import ORDERS
@@ -32,6 +33,7 @@ TABLES: dict[str, TableSpec] = {
     for s in (
         ACCOUNTS, ACCOUNT_SUMMARY, LEDGER, POSITIONS, ALLOCATION, CONTRACTS,
         EXECUTIONS, ORDERS, NAV_DAILY, RETURNS_DAILY, PA_TRANSACTIONS, WATCHLIST, BARS, *FLEX_TABLES,
+        FUNDING_INSTRUCTIONS,
     )
 }
 # Tables the warehouse keeps for itself.
