@@ -287,7 +287,8 @@ def stage_source(
         for chunk in fetch_chunks(source, staged_window):
             if dates is not None:
                 dates.serve(chunk, reach, reach_days)
-            inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings())
+            inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings(),
+                                 data_dir=storage.root)
             for piece in _fetch(source, client, storage, chunk, inputs, run_id):
                 for _ in range(piece.cold_read_retries):
                     client.stats.note("cold_read_retries")
