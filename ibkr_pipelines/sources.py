@@ -10,6 +10,7 @@ else about a table is in its spec (``schemas``); shared code reads both and name
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,8 @@ from ibkr_pipelines.land.documents import DocumentStore
 from ibkr_pipelines.schemas.flex_tables import FLEX_TABLES
 from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
+
+progress = logging.getLogger("ibkr_pipelines.progress")  # what ingest shows while it runs
 
 # Requests per account are independent: a few in flight keep the pacer's budget busy while
 # answers travel; the pacer alone decides when each one may start.
@@ -287,15 +290,21 @@ def _statements(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
     am = account_management_of(client)
     store = DocumentStore(inputs.data_dir or inputs.settings.data_dir)
     failures: list[str] = []
+    unlisted: list[str] = []
     lock = threading.Lock()
 
     def one(account_id: str) -> pl.DataFrame:
         got = fetch_account_statements(am, account_id, inputs.window, store)
         with lock:
             failures.extend(got.failures)
+            unlisted.extend([account_id] if got.unlisted else [])
         return got.frame
 
     out = each_account(client, inputs, "statements", one)
+    if unlisted:
+        progress.info("statements: %d account(s) have no daily statement listed for some dates of %s (IBKR lists 2 "
+                      "years plus year-to-date, from the funding date, up to yesterday), e.g. %s",
+                      len(unlisted), inputs.window, min(unlisted))
     if failures and not out.frames["statements"].height:
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         raise IbkrPipelinesError(f"no statement landed: {failures[0]}{more}")

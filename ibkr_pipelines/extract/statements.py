@@ -155,6 +155,7 @@ class AccountStatements:
     frame: pl.DataFrame
     failures: tuple[str, ...]
     written: int  # files written (the others already held the same bytes)
+    unlisted: int = 0  # dates of the window without a listed daily statement (before funding, too old, not ready)
 
 
 def fetch_account_statements(client: StatementsClient, account_id: str, window: DateWindow, store: DocumentSink,
@@ -164,7 +165,8 @@ def fetch_account_statements(client: StatementsClient, account_id: str, window: 
     rows: list[dict[str, Any]] = []
     failures: list[str] = []
     written = 0
-    for want in wanted_statements(account_id, listed, window):
+    wanted = wanted_statements(account_id, listed, window)
+    for want in wanted:
         try:
             content, mime = document_of(client.post("/statements", json=want.body(mime_type)), mime_type)
             name = f"{want.start.isoformat()}_{want.end.isoformat()}.{_EXTENSIONS.get(mime, 'bin')}"
@@ -179,4 +181,5 @@ def fetch_account_statements(client: StatementsClient, account_id: str, window: 
                      "mime_type": mime, "path": relative, "sha256": hashlib.sha256(content).hexdigest(),
                      "size_bytes": len(content)})
     frame = pl.DataFrame(rows, schema=empty_frame("statements").schema) if rows else empty_frame("statements")
-    return AccountStatements(frame, tuple(failures), written)
+    daily = sum(1 for w in wanted if w.period == "daily")
+    return AccountStatements(frame, tuple(failures), written, len(window) - daily)

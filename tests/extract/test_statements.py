@@ -198,3 +198,49 @@ def test_many_accounts_stay_inside_the_account_management_limits(tmp_path: Path,
         assert len(accounts) > 15 and am["requests"]["GET /statements/available"] == len(accounts)
         assert am["requests"]["POST /statements"] == len(reports.rows()) >= 2 * 15
         assert am["throttled"] == 0 and am["throttled_by"] == {"per_endpoint": 0, "per_master": 0}
+
+
+class FundedOn:
+    """The simulator's AM client, except that every account's listing starts on ``day`` (as if funded then)."""
+
+    def __init__(self, client: Any, day: dt.date) -> None:
+        self.client, self.day = client, day
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        answer = self.client.get(path, params=params)
+        answer["data"]["value"]["daily"]["startDate"] = self.day.strftime("%Y%m%d")
+        return answer
+
+    def post(self, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+        return self.client.post(path, json=json, params=params)
+
+
+def test_dates_ibkr_does_not_list_are_not_asked_for_and_are_said_once(reports: Reports, caplog: pytest.LogCaptureFixture) -> None:
+    """§3.3: statements exist from the funding date; dates before it are not asked for, and said in one line."""
+    from ibkr_pipelines import sources
+
+    class FundedLate:
+        """The login, every account of which was funded on the window's last date."""
+
+        def __init__(self, client: Any) -> None:
+            self.client = client
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def account_management(self) -> Any:
+            return FundedOn(self.client.account_management(), window.end)
+
+    window = DateWindow(dt.date(2026, 11, 18), dt.date(2026, 11, 19))
+    reports.connection.serve(window, Reach.SETTLED)
+    inputs = sources.FetchInputs(window, (), {}, data_dir=reports.storage.root)
+    with caplog.at_level(logging.INFO, logger="ibkr_pipelines.progress"):
+        out = sources.SOURCES["statements"].fetch(FundedLate(reports.connection.client), inputs)
+    frame = out.frames["statements"]  # type: ignore[union-attr]
+    accounts = login_accounts(reports.connection.client, ())
+    assert sorted(frame["end_date"].unique().to_list()) == [window.end] and frame.height == len(accounts)
+    assert reports.simulator.stats()["account_management"]["requests"]["POST /statements"] == len(accounts)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("statements: ")]
+    assert lines == [f"statements: {len(accounts)} account(s) have no daily statement listed for some dates of "
+                     f"{window} (IBKR lists 2 years plus year-to-date, from the funding date, up to yesterday), "
+                     f"e.g. {min(accounts)}"]
