@@ -176,14 +176,14 @@ def test_a_window_whose_every_statement_is_refused_fails_in_one_line(reports: Re
         sources.SOURCES["statements"].fetch(Refusing(reports.connection.client), inputs)
 
 
-def test_rebuild_does_not_replay_statements_and_says_so() -> None:
+def test_rebuild_does_not_replay_statements_and_says_so(tmp_path: Path) -> None:
+    """The archive keeps a digest of each document, not the document: a rebuild's client has no AM face."""
+    from ibkr_pipelines.land.raw_archive import RawArchive
+    from ibkr_pipelines.rebuild import ArchiveClient
     from ibkr_pipelines.sources import account_management_of
 
-    class ArchiveLike:
-        stats = None
-
     with pytest.raises(IbkrPipelinesError, match="not replayed from the raw archive"):
-        account_management_of(ArchiveLike())  # type: ignore[arg-type]
+        account_management_of(ArchiveClient(RawArchive(tmp_path), SOURCES["statements"]))
 
 
 def test_many_accounts_stay_inside_the_account_management_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
