@@ -19,7 +19,7 @@ from ibkr_pipelines.client.flex_client import FlexAccess
 from ibkr_pipelines.client.http_client import IbkrClient
 from ibkr_pipelines.client.pacing_store import FilePacingStore, PacingState
 from ibkr_pipelines.config import Settings
-from ibkr_pipelines.connection import open_connection
+from ibkr_pipelines.connection import SIMULATOR_AM_SCOPES, open_connection
 from ibkr_pipelines.errors import IbkrPipelinesError, OAuthRefused
 from ibkr_pipelines.extract.accounts import fetch_account_records, is_master_account, select_accounts
 from ibkr_pipelines.sources import SOURCES, Source
@@ -106,7 +106,8 @@ def session_findings(client: IbkrClient, settings: Settings) -> Iterator[Finding
                       f"other), {len(chosen)} selected", "" if chosen else "this login sees no account")
     brokerage = _brokerage_status(client)
     yield brokerage
-    for finding in dataset_findings(settings, brokerage.ok, bool(chosen), client.flex_access):
+    for finding in dataset_findings(settings, brokerage.ok, bool(chosen), client.flex_access,
+                                    client.has_account_management()):
         yield finding
 
 
@@ -133,13 +134,36 @@ def flex_finding(source: Source, flex: FlexAccess | None) -> Finding:
                                  f"{', '.join(flex.query_ids)}; targeted: dates up to yesterday)")
 
 
+# Reference §3.1 and IBKR's pages ([rust-sdk], [am-ref-zh], see simulator/am_statements.py): the listing takes
+# statements.read or reports.read; a document statements.read, statements.write or reports.write.
+LISTING_SCOPES = ("statements.read", "reports.read")
+DOCUMENT_SCOPES = ("statements.read", "statements.write", "reports.write")
+
+
+def statements_finding(settings: Settings, account_management: bool) -> Finding:
+    """One line for Account Management statements: they need OAuth 2.0 with a statements scope, not the session."""
+    if not account_management:
+        return Finding(True, "statements", "cannot be served by this login: Account Management takes OAuth 2.0 only; "
+                                           "set IBKR_AUTH=oauth2 with statements.read in IBKR_OAUTH2_SCOPES to land them")
+    scopes = settings.oauth2.scopes if settings.oauth2 else SIMULATOR_AM_SCOPES
+    if not (set(scopes) & set(LISTING_SCOPES) and set(scopes) & set(DOCUMENT_SCOPES)):
+        return Finding(True, "statements", f"cannot be served: the OAuth 2.0 scopes ({' '.join(scopes)}) lack "
+                                           "statements.read; add it to IBKR_OAUTH2_SCOPES to land them")
+    return Finding(True, "statements", "can be served (Account Management over OAuth 2.0, scopes "
+                                       f"{' '.join(s for s in scopes if s in LISTING_SCOPES + DOCUMENT_SCOPES)}; "
+                                       "targeted: dates up to yesterday)")
+
+
 def dataset_findings(settings: Settings, brokerage_ok: bool, any_account: bool,
-                     flex: FlexAccess | None = None) -> list[Finding]:
+                     flex: FlexAccess | None = None, account_management: bool = False) -> list[Finding]:
     """Per dataset: can this login serve it now (its session tier, the settings it needs)?"""
     found = []
     for source in SOURCES.values():
         if source.name == "flex":
             found.append(flex_finding(source, flex))
+            continue
+        if source.name == "statements":
+            found.append(statements_finding(settings, account_management))
             continue
         for table in source.tables:
             if source.brokerage and not brokerage_ok:

@@ -151,6 +151,10 @@ def print_summary(
             f"Embedded simulator: saw {sim_stats['total_requests']} requests, "
             f"answered {sim_stats['total_throttled']} with 429"
         )
+        am = sim_stats.get("account_management") or {}
+        if am.get("requests"):  # Account Management is policed apart (10/s per endpoint, 600/min per master)
+            print(f"Embedded simulator's Account Management: saw {sum(am['requests'].values())} requests, "
+                  f"answered {am['throttled']} with 429, served {am['documents']} documents")
     if landed:
         print('Query it: ibkr-pipelines sql "select * from nav_by_account"')
     sys.stdout.flush()

@@ -10,10 +10,12 @@ else about a table is in its spec (``schemas``); shared code reads both and name
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import polars as pl
@@ -31,19 +33,23 @@ from ibkr_pipelines.extract.contracts import fetch_contracts
 from ibkr_pipelines.extract.flex import fetch_flex
 from ibkr_pipelines.extract.flex_executions import executions_from_flex
 from ibkr_pipelines.extract.funding import fetch_funding
-from ibkr_pipelines.errors import ConfigError
+from ibkr_pipelines.errors import ConfigError, IbkrPipelinesError
 from ibkr_pipelines.extract.ledger import fetch_ledger
 from ibkr_pipelines.extract.orders import fetch_orders
 from ibkr_pipelines.extract.pa_transactions import fetch_pa_transactions
 from ibkr_pipelines.extract.performance import fetch_nav_and_returns
 from ibkr_pipelines.extract.positions import fetch_positions
+from ibkr_pipelines.extract.statements import fetch_account_statements
 from ibkr_pipelines.extract.summary import fetch_account_summary
 from ibkr_pipelines.extract.trades import fetch_executions
 from ibkr_pipelines.extract.watchlist import fetch_watchlist
+from ibkr_pipelines.land.documents import DocumentStore
 from ibkr_pipelines.schemas.flex_tables import FLEX_TABLES
 from ibkr_pipelines.schemas.spec import Reach
 from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
+
+progress = logging.getLogger("ibkr_pipelines.progress")  # what ingest shows while it runs
 
 # Requests per account are independent: a few in flight keep the pacer's budget busy while
 # answers travel; the pacer alone decides when each one may start.
@@ -56,12 +62,15 @@ class FetchInputs:
 
     For a per-date source ``window`` is one date (``as_of``); ``upstream`` holds that date's frames.
     ``settings`` carries what a targeted source is told to fetch (e.g. the conids of /pa/transactions).
+    ``data_dir`` is where the run's data lives (staging's storage root): a source keeping files beside
+    its rows (statements) writes them under it; None means ``settings.data_dir``.
     """
 
     window: DateWindow
     account_filter: tuple[str, ...]
     upstream: dict[str, pl.DataFrame]
     settings: Settings = field(default_factory=Settings)
+    data_dir: Path | None = None
 
     @property
     def as_of(self) -> datetime.date:
@@ -310,6 +319,48 @@ def _flex(client: ApiClient, inputs: FetchInputs) -> Iterator[FetchOutput]:
         yield FetchOutput({spec.name: frames.get(spec.name, empty_frame(spec.name)) for spec in FLEX_TABLES})
 
 
+def account_management_of(client: ApiClient) -> Any:
+    """This login's Account Management client (``IbkrClient.account_management``), or one line saying why there is none."""
+    owner: Any = getattr(client, "wrapped", client)  # a fetch's wrapper (reuse.ReusingClient) shares its client's
+    if not callable(getattr(owner, "account_management", None)):
+        raise IbkrPipelinesError("statements are not replayed from the raw archive (it keeps a digest of each "
+                                 "document, not the document): the files already landed are in the lake; ingest "
+                                 "those dates again to fetch them anew")
+    if not getattr(owner, "has_account_management", lambda: True)():
+        raise ConfigError("IBKR_AUTH", "statements come from IBKR's Account Management API, which takes OAuth 2.0 "
+                                       "only: set IBKR_AUTH=oauth2 with statements.read in IBKR_OAUTH2_SCOPES")
+    return owner.account_management()
+
+
+def _statements(client: ApiClient, inputs: FetchInputs) -> FetchOutput:
+    """Per account, the listed statements the window lands, saved as files; one line per statement that did not land.
+
+    The run fails (with the first line) only when statements were listed and none landed.
+    """
+    am = account_management_of(client)
+    store = DocumentStore(inputs.data_dir or inputs.settings.data_dir)
+    failures: list[str] = []
+    unlisted: list[str] = []
+    lock = threading.Lock()
+
+    def one(account_id: str) -> pl.DataFrame:
+        got = fetch_account_statements(am, account_id, inputs.window, store)
+        with lock:
+            failures.extend(got.failures)
+            unlisted.extend([account_id] if got.unlisted else [])
+        return got.frame
+
+    out = each_account(client, inputs, "statements", one)
+    if unlisted:
+        progress.info("statements: %d account(s) have no daily statement listed for some dates of %s (IBKR lists 2 "
+                      "years plus year-to-date, from the funding date, up to yesterday), e.g. %s",
+                      len(unlisted), inputs.window, min(unlisted))
+    if failures and not out.frames["statements"].height:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise IbkrPipelinesError(f"no statement landed: {failures[0]}{more}")
+    return out
+
+
 def _source(name: str, group: str, description: str, fetch: Callable[[ApiClient, FetchInputs], FetchOutput],
             upstream: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> Source:
     """A per-date, nightly source feeding the one table of its name."""
@@ -361,6 +412,13 @@ SOURCES: dict[str, Source] = {
                "Flex statements of IBKR_FLEX_QUERY_IDS over the window: trades, open positions, cash transactions, "
                "transfers, corporate actions, conversion rates, NAV, and every other row kept.",
                _flex, per_date=False, nightly=False),
+        # Account Management statements (reference §3.3): documents, kept as files in the lake. Targeted like
+        # flex: a date's statement is ready around midnight ET of the next day.
+        Source("statements", ("statements",), "reports",
+               "Account Management statements (PDF) per account, saved under lake/statements_files: the daily "
+               "statement of each date of the window that /statements/available lists, plus the monthly one of a "
+               "month whose last day is in the window and the annual one of a year whose 31 December is.",
+               _statements, per_date=False, nightly=False),
         # Account Management (reference §3.4): one asynchronous recent-instructions query per account, then the
         # pending and rejected instructions polled. Targeted: only an OAuth 2.0 login with instructions.read is
         # served; the funding sensor lands it whenever an instruction is processed or rejected.

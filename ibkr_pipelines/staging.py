@@ -325,7 +325,8 @@ def stage_source(
             chunk = part.window
             if dates is not None:
                 dates.serve(part.served, part.reach, part.reach_days)
-            inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings())
+            inputs = FetchInputs(chunk, account_filter, _upstream(source, storage.lake, chunk), settings or Settings(),
+                                 data_dir=storage.root)
             for piece in _fetch(source, part.fetch, client, storage, chunk, inputs, run_id):
                 for _ in range(piece.cold_read_retries):
                     client.stats.note("cold_read_retries")

@@ -12,7 +12,10 @@ Portal) and says:
 - ``secret_params``: query or body keys that must never reach a response hook, the archive or a log;
 - ``archive``: False for session answers (session ids, tokens), never handed to response hooks;
 - ``secret_fields``: keys of a data answer that are a secret (the gateway session id that
-  ``/iserver/accounts`` answers beside the accounts), removed before hooks get it.
+  ``/iserver/accounts`` answers beside the accounts), removed before hooks get it;
+- ``document_fields``: keys of an answer holding a document's bytes in base64 (a statement's PDF):
+  hooks get the document's sha256 and size in their place: the caller keeps the document as a file,
+  and the raw archive is a store of JSON text.
 
 The first row that matches wins; every table ends with a catch-all row, so a lookup always answers.
 """
@@ -70,6 +73,8 @@ class Endpoint:
     archive: bool = True
     # keys of the answer (exact spelling, any depth) never handed to hooks: a session id beside the data
     secret_fields: frozenset[str] = frozenset()
+    # keys of the answer (exact spelling, any depth) holding base64 document bytes: hooks get a digest instead
+    document_fields: frozenset[str] = frozenset()
 
     def matches(self, method: str, path: str) -> bool:
         """True when this row covers ``method path`` (the path without its query string)."""
@@ -91,6 +96,7 @@ def row(
     secret_params: Iterable[str] = (),
     archive: bool = True,
     secret_fields: Iterable[str] = (),
+    document_fields: Iterable[str] = (),
 ) -> Endpoint:
     """An ``Endpoint`` from a path regex (matched in full) and the methods it covers (none: all)."""
     return Endpoint(
@@ -104,6 +110,7 @@ def row(
         secret_params=frozenset(secret_params),
         archive=archive,
         secret_fields=frozenset(secret_fields),
+        document_fields=frozenset(document_fields),
     )
 
 
@@ -258,6 +265,9 @@ ACCOUNT_MANAGEMENT_ENDPOINTS = EndpointTable(
     (
         # §1.4 step 4: the SSO session answers the Client Portal bearer; its body is a signed JWS. Never archived.
         row(r"/sso-sessions", "POST", **_SESSION_ANSWER),
+        # §3.3: the statement document is base64 in data.value (PDF or HTML, maybe gzipped); it lands as a
+        # file in the lake, so the archive keeps the envelope and the document's sha256 and size only.
+        row(r"/statements", "POST", document_fields=("value",)),
         row(r".*"),
     ),
 )

@@ -193,6 +193,11 @@ class IbkrClient:
         """A Flex Web Service client sharing this client's transport (pacing store, counters, response hooks)."""
         return FlexClient(self.transport, token, base_url=base_url)
 
+    def has_account_management(self) -> bool:
+        """True when this login can sign Account Management requests: OAuth 2.0's access token, or the embedded
+        simulator's own login (a gateway or OAuth 1.0a login has none, reference §3.1)."""
+        return self.account_management_login is not None or callable(getattr(self.auth, "for_account_management", None))
+
     def account_management(
         self, auth: Authenticator | None = None, *, base_url: str | None = None
     ) -> AccountManagementClient:

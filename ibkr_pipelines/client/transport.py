@@ -13,11 +13,15 @@ same everywhere:
 - once a service has answered nothing but failures for the outage budget, every request stops.
 
 Response hooks (the raw archive) get every successful answer except session answers, with the
-service's and the endpoint's secret parameters removed from the query and the body.
+service's and the endpoint's secret parameters removed from the query and the body, and a document's
+base64 bytes (an endpoint row's ``document_fields``) replaced by their sha256 and size.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json as json_text  # ``json`` names the JSON body parameter throughout
 import logging
 import random
@@ -126,6 +130,39 @@ def answer_without_secrets(content: bytes, fields: frozenset[str]) -> bytes:
     if body is UNPARSEABLE:
         return content
     return json_text.dumps(_without_keys(body, fields), separators=(",", ":")).encode()
+
+
+def answer_with_digests(content: bytes, fields: frozenset[str]) -> bytes:
+    """A JSON answer whose document fields (base64 bytes, e.g. a statement's PDF) are replaced by their digest, for hooks.
+
+    The digest is ``{"omitted": ..., "sha256": ..., "bytes": ...}`` of the decoded bytes as sent (of the text
+    when it is not base64), so an archived answer still says which document it carried without holding it.
+    """
+    if not fields or not any(f.encode() in content for f in fields):
+        return content
+    body = parse_json(content)
+    if body is UNPARSEABLE:
+        return content
+    return json_text.dumps(_digested(body, fields), separators=(",", ":")).encode()
+
+
+def _digested(value: Any, keys: frozenset[str]) -> Any:
+    """``value`` with the string values of ``keys`` (at any depth) replaced by their digest."""
+    if isinstance(value, Mapping):
+        return {k: _digest(v) if k in keys and isinstance(v, str) else _digested(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_digested(v, keys) for v in value]
+    return value
+
+
+def _digest(text: str) -> dict[str, Any]:
+    """The digest standing for one base64 document in what hooks see."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = text.encode("utf-8")
+    return {"omitted": "document bytes (kept as a file, not archived)", "sha256": hashlib.sha256(raw).hexdigest(),
+            "bytes": len(raw)}
 
 
 def _without_keys(value: Any, keys: frozenset[str]) -> Any:
@@ -566,5 +603,6 @@ class Transport:
         safe_params = without_secrets(dict(params), secrets) if params else params
         safe_body = without_secrets(json, secrets)
         content = answer_without_secrets(answer.content, answer.row.secret_fields)
+        content = answer_with_digests(content, answer.row.document_fields)
         for hook in list(self.hooks):
             hook(answer.method, answer.path, safe_params, safe_body, answer.status, content)

@@ -25,6 +25,7 @@ from ibkr_pipelines.schemas.positions import POSITIONS
 from ibkr_pipelines.schemas.quarantine import DATASETS_TABLE, LOAD_LOG, QUARANTINE
 from ibkr_pipelines.schemas.returns_daily import RETURNS_DAILY
 from ibkr_pipelines.schemas.spec import TableSpec
+from ibkr_pipelines.schemas.statements import STATEMENTS
 from ibkr_pipelines.schemas.watchlist import WATCHLIST
 
 # The data tables, in landing order.
@@ -32,7 +33,7 @@ TABLES: dict[str, TableSpec] = {
     s.name: s
     for s in (
         ACCOUNTS, ACCOUNT_SUMMARY, LEDGER, POSITIONS, ALLOCATION, CONTRACTS,
-        EXECUTIONS, ORDERS, NAV_DAILY, RETURNS_DAILY, PA_TRANSACTIONS, WATCHLIST, BARS, *FLEX_TABLES,
+        EXECUTIONS, ORDERS, NAV_DAILY, RETURNS_DAILY, PA_TRANSACTIONS, WATCHLIST, BARS, *FLEX_TABLES, STATEMENTS,
         FUNDING_INSTRUCTIONS,
     )
 }

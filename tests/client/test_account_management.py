@@ -118,3 +118,26 @@ def test_the_embedded_simulator_serves_account_management_beside_its_gateway_log
         assert not simulator.oauth_mode  # still a gateway for /v1/api: no bearer asked of the Client Portal
         assert "BASE" in client.request("GET", f"/portfolio/{accounts[-1]}/ledger")
         assert sum(simulator.stats()["account_management"]["requests"].values()) == 1
+
+
+def test_a_statement_reaches_the_caller_whole_and_hooks_get_only_its_digest() -> None:
+    """§3.3: the document is base64 in data.value; the raw archive keeps its sha256 and size, never the bytes."""
+    import base64
+    import hashlib
+    import json
+
+    document = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(range(256)) * 4
+    encoded = base64.b64encode(document).decode()
+    answer = {"data": {"dataType": "byte[]", "encoding": "base64", "value": encoded, "mimeType": "application/pdf",
+                       "gzip": False}}
+    heard: list[tuple[str, str, bytes]] = []
+    with Loopback({f"POST {ROOT}/statements": [(200, answer)]}).running() as server:
+        client = am_client(server)
+        with client.transport.recording(lambda m, p, _params, _body, _status, content: heard.append((m, p, content))):
+            got = client.post("/statements", json={"accountId": "U1", "startDate": "20261120", "endDate": "20261120"})
+    assert base64.b64decode(got["data"]["value"]) == document
+    [(method, path, content)] = heard
+    archived = json.loads(content)
+    assert (method, path) == ("POST", "/statements") and encoded.encode() not in content
+    assert archived["data"]["value"]["sha256"] == hashlib.sha256(document).hexdigest()
+    assert archived["data"]["value"]["bytes"] == len(document) and archived["data"]["mimeType"] == "application/pdf"
