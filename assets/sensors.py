@@ -1,4 +1,4 @@
-"""Sensors: the instance's housekeeping now; the report-readiness and funding sensors join here.
+"""Sensors: the instance's housekeeping, report readiness (report_sensor.py); the funding sensor joins here.
 
 A sensor uses ``IbkrResource.client()`` (a connection apart from any run's dates) when it needs
 IBKR, keeps its progress in its cursor so it survives restarts, and says why it skipped.
@@ -6,6 +6,7 @@ IBKR, keeps its progress in its cursor so it survives restarts, and says why it 
 
 import dagster as dg
 
+from assets.report_sensor import report_readiness
 from ibkr_pipelines.run_control import reap_dead_runs
 
 
@@ -24,4 +25,4 @@ def dead_run_reaper(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     return dg.SkipReason("no run lost its process")
 
 
-SENSORS = [dead_run_reaper]
+SENSORS = [dead_run_reaper, report_readiness]
