@@ -23,7 +23,8 @@ from assets.report_sensor import (CATCH_UP_DAYS, REPORTS_GROUP, ReportCursor, Ti
 from assets.resources import IbkrResource
 from ibkr_pipelines import trading_calendar
 from ibkr_pipelines.config import Settings
-from ibkr_pipelines.connection import sharing_simulator, start_embedded_simulator
+from ibkr_pipelines.connection import open_connection, sharing_simulator, start_embedded_simulator
+from ibkr_pipelines.readiness import REFERENCE_CODE_KEPT, KeptReference, ReadinessProbe
 from ibkr_pipelines.simulator.flex_queries import DEFAULT_TOKEN, FlexConfig
 from ibkr_pipelines.simulator.flex_service import FLEX_ROOT
 from tests.fast_limits import FAST_LIMITS
@@ -244,3 +245,24 @@ def test_the_sensor_targets_the_reports_group_and_is_registered() -> None:
     selected = sensor.asset_selection.resolve(graph)
     group = {key for key in graph.get_all_asset_keys() if graph.get(key).group_name == REPORTS_GROUP}
     assert selected == group and {k.path[-1] for k in group} >= {"flex_trades", "flex_nav_parquet"}
+
+
+def test_a_refused_or_stale_reference_code_falls_back_to_a_new_send_request(simulator: Any) -> None:
+    """1017 on a kept code (IBKR forgot it), or a code older than REFERENCE_CODE_KEPT: a new SendRequest, then one GetStatement."""
+    at(simulator, FRIDAY, "00:40")
+    with sharing_simulator(simulator), open_connection(Settings.from_env()) as connection:
+        probe = ReadinessProbe(connection)
+        now = probe.now()
+        assert now == datetime.datetime(2026, 11, 20, 0, 40, tzinfo=trading_calendar.TRADING_TIMEZONE)  # the simulated clock
+        forgotten = KeptReference(THURSDAY, "1000000001", "", now)
+        before, _ = _counts(simulator)
+        look = probe.flex(THURSDAY, forgotten)
+        after, _ = _counts(simulator)
+        assert not look.ready and look.kept is not None and look.kept.code != forgotten.code
+        assert simulator.stats()["flex"]["errors"].get("1017") == 1
+        assert {k: after[k] - before[k] for k in after} == {"send_requests": 1, "get_statements": 2, "throttled": 0}
+        # The fresh code, an hour and more later, is not asked again: a new SendRequest is made instead.
+        stale = KeptReference(THURSDAY, look.kept.code, look.kept.url, now - REFERENCE_CODE_KEPT)
+        look = probe.flex(THURSDAY, stale)
+        assert look.kept is not None and look.kept.code != stale.code and look.kept.asked == now
+        assert simulator.stats()["flex"]["send_requests"] == after["send_requests"] + 1
