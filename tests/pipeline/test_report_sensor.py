@@ -266,3 +266,28 @@ def test_a_refused_or_stale_reference_code_falls_back_to_a_new_send_request(simu
         look = probe.flex(THURSDAY, stale)
         assert look.kept is not None and look.kept.code != stale.code and look.kept.asked == now
         assert simulator.stats()["flex"]["send_requests"] == after["send_requests"] + 1
+
+
+@pytest.mark.slow
+def test_the_requested_run_lands_that_dates_reports(simulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run request, executed as Dagster would (the sensor's selection, its partition): the date's Flex rows land."""
+    import duckdb
+
+    from assets.definitions import defs
+
+    monkeypatch.setenv("IBKR_DATA_DIR", str(tmp_path / "data"))
+    at(simulator, FRIDAY, "00:40")
+    first = tick(simulator, None)
+    at(simulator, FRIDAY, "00:50")
+    (request,) = tick(simulator, first.cursor).result.run_requests or []
+    selection = defs.resolve_sensor_def("report_readiness").asset_selection.resolve(defs.resolve_asset_graph())
+    with sharing_simulator(simulator):
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), partition_key=request.partition_key, asset_selection=list(selection),
+            tags=request.tags, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    assert result.success
+    with duckdb.connect(str(tmp_path / "data" / "ibkr.duckdb"), read_only=True) as con:
+        for table in ("flex_trades", "flex_nav"):
+            count, first_day, last_day = con.execute(f"select count(*), min(report_date), max(report_date) from {table}").fetchone()
+            assert count > 0 and first_day == last_day == THURSDAY
