@@ -1,4 +1,4 @@
-"""Sensors: the instance's housekeeping, the funding sensor (assets/funding_sensor.py); report readiness joins here.
+"""Sensors: the instance's housekeeping, report readiness (report_sensor.py) and funding (funding_sensor.py).
 
 A sensor uses ``IbkrResource.client()`` (a connection apart from any run's dates) when it needs
 IBKR, keeps its progress in its cursor so it survives restarts, and says why it skipped.
@@ -7,6 +7,7 @@ IBKR, keeps its progress in its cursor so it survives restarts, and says why it 
 import dagster as dg
 
 from assets.funding_sensor import funding_sensor
+from assets.report_sensor import report_readiness
 from ibkr_pipelines.run_control import reap_dead_runs
 
 
@@ -25,4 +26,4 @@ def dead_run_reaper(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     return dg.SkipReason("no run lost its process")
 
 
-SENSORS = [dead_run_reaper, funding_sensor]
+SENSORS = [dead_run_reaper, report_readiness, funding_sensor]

@@ -25,6 +25,7 @@ from ibkr_pipelines.client.oauth2 import AccessTokenAuth, OAuth2Auth
 from ibkr_pipelines.config import OAuth2Settings, Settings
 from ibkr_pipelines.errors import ConfigError
 from ibkr_pipelines.schemas.spec import Reach
+from ibkr_pipelines import trading_calendar
 from ibkr_pipelines.trading_calendar import trading_date
 from ibkr_pipelines.windows import DateWindow
 
@@ -68,6 +69,16 @@ class Connection:
 
     client: IbkrClient
     simulator: "Simulator | None" = None
+
+    def now(self) -> datetime.datetime:
+        """The current instant as the IBKR behind this connection sees it: the simulator's clock, else the wall clock.
+
+        What asks IBKR "is it ready yet?" (the report-readiness sensor) must ask about the simulated
+        day when the simulator answers, and tests move that clock instead of reading the wall clock.
+        """
+        if self.simulator is not None:
+            return self.simulator.clock.now()
+        return trading_calendar.utc_now()
 
     def serve(
         self,

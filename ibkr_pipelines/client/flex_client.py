@@ -75,9 +75,19 @@ class FlexClient:
         query = {FLEX_TOKEN_PARAM: self._token, **(params or {}), "v": self.version}
         return self.transport.send(self.route, "GET", path, params=query)
 
-    def send_request(self, query_id: str) -> FlexReference:
-        """Step 1: ask IBKR to generate the statement of a Flex query; its reference code and fetch URL."""
-        return _reference(self.request("/SendRequest", {"q": query_id}))
+    def send_request(
+        self, query_id: str, *, from_date: datetime.date | None = None, to_date: datetime.date | None = None
+    ) -> FlexReference:
+        """Step 1: ask IBKR to generate the statement of a Flex query (optionally for ``from_date``..``to_date``).
+
+        Its reference code and fetch URL. ``fd``/``td`` override the query's period: not in the reference
+        (guess: IBKR's newer Flex documentation is reported to offer them); without dates the query's own
+        period is served.
+        """
+        params: dict[str, Any] = {"q": query_id}
+        if from_date is not None and to_date is not None:
+            params.update(fd=from_date.strftime("%Y%m%d"), td=to_date.strftime("%Y%m%d"))
+        return _reference(self.request("/SendRequest", params))
 
     def get_statement(self, reference_code: str, *, url: str = "") -> str:
         """Step 2: the statement XML; raises ``NotReady`` while IBKR is still generating it (1019).
@@ -114,14 +124,9 @@ class FlexClient:
         GetStatement is asked again while IBKR says 1019 (and the other "not yet" codes), 5 s after
         the first ask and growing to 30 s, as ibflex waits 5 s (§4.1); past ``max_wait_seconds`` the
         ``NotReady`` is raised with a line saying so. The per-token limit (1/s, 10/min) is the pacer's.
-        ``fd``/``td`` override the query's period: not in the reference (guess: IBKR's newer Flex
-        documentation is reported to offer them); without dates the query's own period is served.
+        The dates are ``send_request``'s.
         """
-        params: dict[str, Any] = {"q": query_id}
-        if from_date is not None and to_date is not None:
-            params.update(fd=from_date.strftime("%Y%m%d"), td=to_date.strftime("%Y%m%d"))
-        text = self.request("/SendRequest", params)
-        reference = _reference(text)
+        reference = self.send_request(query_id, from_date=from_date, to_date=to_date)
         waited, pause = 0.0, POLL_FIRST_SECONDS
         while True:
             try:

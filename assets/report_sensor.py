@@ -1,0 +1,171 @@
+"""The report-readiness sensor: runs the reports group for a trading date once IBKR has its statement and Flex report.
+
+Each tick looks at the latest date before today's trading date (New York) that it has not requested
+(``ibkr_pipelines.readiness``: one ``/statements/available``, then one Flex SendRequest/GetStatement,
+asked with a kept reference code instead when the last look got 1019). Ready: one run of every asset of
+the ``reports`` group for that partition, run key ``flex:<date>``, so Dagster never runs a date twice;
+dates between the last requested one and it (a sensor switched off for a few days) get theirs too, at
+most ``CATCH_UP_DAYS``: older ones are a backfill. Not ready: a ``SkipReason`` saying why.
+
+The cursor (JSON: the last requested date, the kept reference code, whether "Account Management cannot
+be asked" was said) lives in Dagster's storage, so a restart goes on where it was. A look runs in a
+thread the tick waits on for at most ``TICK_DEADLINE_SECONDS``, well under Dagster's 60 s sensor
+timeout: a throttled or slow IBKR (the transport waits out 1018 and retries 5xx) skips the tick instead.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import dagster as dg
+
+from assets.resources import IbkrResource
+from ibkr_pipelines import trading_calendar
+from ibkr_pipelines.errors import IbkrPipelinesError
+from ibkr_pipelines.readiness import KeptReference, Readiness, ReadinessProbe
+
+REPORTS_GROUP = "reports"
+RUN_KEY_PREFIX = "flex:"
+TICK_DEADLINE_SECONDS = 20.0
+CATCH_UP_DAYS = 7
+# Statements are ready around midnight ET and Flex reports after the close (reference §3.3, §4.1): a look
+# every 10 minutes finds them soon enough and spends at most 3 of the token's 10 Flex requests a minute.
+TICK_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class ReportCursor:
+    """What the sensor remembers between ticks (and restarts): last requested date, kept reference, what it said."""
+
+    requested: datetime.date | None = None
+    kept: KeptReference | None = None
+    said_statements_unchecked: bool = False
+
+    def dump(self) -> str:
+        """The cursor string Dagster stores."""
+        return json.dumps({
+            "requested": self.requested.isoformat() if self.requested else None,
+            "kept": self.kept.to_json() if self.kept else None,
+            "said_statements_unchecked": self.said_statements_unchecked,
+        }, sort_keys=True)
+
+    @classmethod
+    def load(cls, text: str | None) -> "ReportCursor":
+        """Back from ``dump`` (an empty or unreadable cursor starts afresh)."""
+        try:
+            data = json.loads(text) if text else {}
+            requested = datetime.date.fromisoformat(data["requested"]) if data.get("requested") else None
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+        kept = KeptReference.from_json(data.get("kept")) if data.get("kept") else None
+        return cls(requested, kept, bool(data.get("said_statements_unchecked")))
+
+
+@dataclass
+class TickOutcome:
+    """What one look decided: dates to run, or why not, and the next cursor; ``said`` is a line to log once."""
+
+    cursor: ReportCursor
+    run_dates: list[datetime.date] = field(default_factory=list)
+    skip: str = ""
+    said: str = ""
+
+
+def dates_to_request(requested: datetime.date | None, ready: datetime.date) -> list[datetime.date]:
+    """The dates a ready ``ready`` brings: it, and those after ``requested`` before it (at most CATCH_UP_DAYS in all)."""
+    first = ready if requested is None else max(requested + datetime.timedelta(days=1),
+                                                ready - datetime.timedelta(days=CATCH_UP_DAYS - 1))
+    return [first + datetime.timedelta(days=n) for n in range((ready - first).days + 1)]
+
+
+def tick_now(ibkr: IbkrResource) -> Callable[[], datetime.datetime]:
+    """How this tick reads "now": the embedded simulator's clock (through its connection), else the wall clock."""
+    if ibkr.settings().uses_simulator:
+        return lambda: ibkr.client().now()
+    return trading_calendar.utc_now
+
+
+def look(ibkr: IbkrResource, cursor: ReportCursor) -> TickOutcome:
+    """One tick's work: pick the date, look at it (unless requested already), decide."""
+    today = trading_calendar.trading_date(tick_now(ibkr)())
+    day = today - datetime.timedelta(days=1)
+    if cursor.requested is not None and cursor.requested >= day:
+        return TickOutcome(cursor, skip=f"{day} is requested already (run key {RUN_KEY_PREFIX}{day}); "
+                                        f"{today} is looked at after its close")
+    probe = ReadinessProbe(ibkr.client(), account_filter=ibkr.settings().account_ids)
+    readiness: Readiness = probe.look(day, cursor.kept)
+    unchecked = readiness.statements.ready is None
+    said = readiness.statements.reason if unchecked and not cursor.said_statements_unchecked else ""
+    if not readiness.ready:
+        kept = readiness.flex.kept if readiness.flex is not None else cursor.kept
+        reason = readiness.reason + (f" ({said})" if said else "")
+        return TickOutcome(replace(cursor, kept=kept, said_statements_unchecked=unchecked), skip=reason, said=said)
+    return TickOutcome(ReportCursor(day, None, unchecked), run_dates=dates_to_request(cursor.requested, day), said=said)
+
+
+class _Look(threading.Thread):
+    """One tick's look in a daemon thread, so the tick can stop waiting while IBKR keeps it busy."""
+
+    def __init__(self, work: Callable[[], TickOutcome]) -> None:
+        super().__init__(name="report-readiness-look", daemon=True)
+        self.work = work
+        self.outcome: TickOutcome | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.outcome = self.work()
+        except BaseException as exc:  # handed to the tick, which says it in one line
+            self.error = exc
+
+
+_running: _Look | None = None  # a look that outlived its tick; the next tick does not start a second one
+_running_lock = threading.Lock()
+
+
+def look_within(work: Callable[[], TickOutcome], seconds: float) -> TickOutcome | str:
+    """``work``'s outcome if it ends within ``seconds``, else a line saying why not (it keeps running in its thread)."""
+    global _running
+    with _running_lock:
+        if _running is not None and _running.is_alive():
+            return "the previous readiness look is still waiting on IBKR (throttled or slow); asking again next tick"
+        thread = _running = _Look(work)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        return (f"IBKR did not answer the readiness look within {seconds:g} s (throttled or slow); "
+                "asking again next tick")
+    if thread.error is not None:
+        raise thread.error
+    assert thread.outcome is not None
+    return thread.outcome
+
+
+@dg.sensor(
+    name="report_readiness",
+    asset_selection=dg.AssetSelection.groups(REPORTS_GROUP),
+    minimum_interval_seconds=TICK_SECONDS,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Runs the reports group (Flex tables, statements) for a trading date once IBKR's statement and "
+                "Flex report of it are ready; run key flex:<date>, so a date runs once.",
+)
+def report_readiness(context: dg.SensorEvaluationContext, ibkr: IbkrResource) -> dg.SensorResult:
+    """Request the reports run of the latest closed trading date once IBKR says it is ready, else skip saying why."""
+    cursor = ReportCursor.load(context.cursor)
+    try:
+        outcome = look_within(lambda: look(ibkr, cursor), TICK_DEADLINE_SECONDS)
+    except IbkrPipelinesError as exc:  # a missing Flex token, an expired one, nothing answering: one line
+        return dg.SensorResult(skip_reason=dg.SkipReason(str(exc)), cursor=cursor.dump())
+    if isinstance(outcome, str):
+        return dg.SensorResult(skip_reason=dg.SkipReason(outcome), cursor=cursor.dump())
+    if outcome.said:
+        context.log.warning(outcome.said)
+    if not outcome.run_dates:
+        return dg.SensorResult(skip_reason=dg.SkipReason(outcome.skip), cursor=outcome.cursor.dump())
+    context.log.info(f"reports ready: requesting {', '.join(d.isoformat() for d in outcome.run_dates)}")
+    requests = [dg.RunRequest(run_key=f"{RUN_KEY_PREFIX}{d}", partition_key=d.isoformat()) for d in outcome.run_dates]
+    return dg.SensorResult(run_requests=requests, cursor=outcome.cursor.dump())
