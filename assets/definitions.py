@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.checks import nav_reconciles
+from assets.checks import executions_match_flex, nav_reconciles
 from assets.funding import funding_assets
 from assets.market_data import market_data_assets
 from assets.performance import performance_assets
@@ -27,7 +27,7 @@ targeted_ingestion = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[*portfolio_assets, *trading_assets, *reference_assets, *performance_assets, *market_data_assets,
             *reports_assets, *funding_assets, portfolio_report],
-    asset_checks=[nav_reconciles],
+    asset_checks=[nav_reconciles, executions_match_flex],
     jobs=[nightly_ingestion, targeted_ingestion, portfolio_report_job],
     schedules=[nightly_schedule],
     sensors=[*SENSORS, report_after_nightly],

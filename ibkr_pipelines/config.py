@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import math
 import os
@@ -74,6 +75,9 @@ class Settings:
     sim_seed: int = 7
     sim_limits: str | None = None  # the embedded simulator's own limits (IBKR's when unset)
     sim_extra_subaccounts: int = 0  # the embedded simulator's FA size beyond its demo accounts (try a big FA)
+    # The embedded simulator's "now" (default: the run's last date): a window older than its reach from
+    # this date is served as a real account would serve it today (executions: from Flex statements).
+    sim_today: datetime.date | None = None
     # Conids whose /pa/transactions are landed (one call per conid, one call per 15 minutes).
     pa_transaction_conids: tuple[int, ...] = ()
     # Symbols to watch beside what the accounts hold: SYMBOL or SYMBOL@EXCHANGE (resolved to conids).
@@ -136,6 +140,7 @@ class Settings:
             sim_seed=int(_number(env, "IBKR_SIM_SEED", 7, minimum=0, maximum=2**31)),
             sim_limits=env.get("IBKR_SIM_LIMITS") or None,
             sim_extra_subaccounts=int(_number(env, "IBKR_SIM_EXTRA_SUBACCOUNTS", 0, minimum=0, maximum=5000)),
+            sim_today=_date(env, "IBKR_SIM_TODAY"),
             pa_transaction_conids=_conids(env, "IBKR_PA_TRANSACTION_CONIDS"),
             watchlist=_watchlist(env, "IBKR_WATCHLIST"),
             bar_sizes=_bar_sizes(env, "IBKR_BAR_SIZES", cls.bar_sizes),
@@ -300,6 +305,17 @@ def _conids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
             raise ConfigError(name, f"{item!r} is not a conid (a positive whole number, e.g. 265598)")
         found.append(int(item))
     return tuple(dict.fromkeys(found))
+
+
+def _date(env: Mapping[str, str], name: str) -> datetime.date | None:
+    """An optional YYYY-MM-DD date; one line naming the setting when it is not one."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a date YYYY-MM-DD, got {raw!r}") from None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

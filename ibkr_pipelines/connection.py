@@ -125,6 +125,11 @@ def start_embedded_simulator(settings: Settings, as_of: datetime.date | None, **
     """Start the embedded simulator on a free loopback port, enforcing IBKR's limits (or IBKR_SIM_LIMITS)."""
     from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 
+    if settings.sim_today is not None:
+        if as_of is not None and as_of > settings.sim_today:
+            raise ConfigError("IBKR_SIM_TODAY", f"{settings.sim_today} is before the run's last date {as_of}: "
+                                                "the simulated today must be on or after it")
+        as_of = settings.sim_today
     options.setdefault("limits_spec", settings.sim_limits)
     if settings.sim_extra_subaccounts:
         options.setdefault("extra_subaccounts", settings.sim_extra_subaccounts)

@@ -24,6 +24,10 @@ from ibkr_pipelines.trading_calendar import TRADING_TIMEZONE_NAME
 from ibkr_pipelines.windows import DateWindow
 
 
+# raw_extra of a fill landed from Flex names its Flex line under this key (the Web API's never does).
+FLEX_MARK = '"flex_row_key"'
+
+
 def _cancelled(trades: pl.DataFrame) -> pl.Expr:
     """True on cancellation lines and on the lines they cancel."""
     cancel = (pl.col("transaction_type") == "TradeCancel") | pl.col("notes").fill_null("").str.contains(r"(^|;)Ca(;|$)")
@@ -67,7 +71,7 @@ def executions_from_flex(trades: pl.DataFrame, window: DateWindow) -> pl.DataFra
         pl.lit(None, pl.String).alias("submitter"),
         pl.lit(None, pl.String).alias("clearing_id"),
         pl.lit(None, pl.Boolean).alias("liquidation_trade"),
-        pl.concat_str(pl.lit('{"flex_row_key": "'), pl.col("row_key"), pl.lit('", "flex_element": "'),
+        pl.concat_str(pl.lit("{" + FLEX_MARK + ': "'), pl.col("row_key"), pl.lit('", "flex_element": "'),
                       pl.col("element"), pl.lit('"}')).alias("raw_extra"),
     ).filter(pl.col("trade_date").is_between(window.start, window.end) | pl.col("trade_date").is_null())
     return rows.select([pl.col(name).cast(dtype) for name, dtype in polars_schema("executions").items()])
