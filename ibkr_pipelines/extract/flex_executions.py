@@ -24,6 +24,8 @@ from ibkr_pipelines.trading_calendar import TRADING_TIMEZONE_NAME
 from ibkr_pipelines.windows import DateWindow
 
 
+DERIVATIVES = ("OPT", "FOP", "FUT", "WAR", "IOPT")  # asset categories the Web API names by their underlying
+
 # raw_extra of a fill landed from Flex names its Flex line under this key (the Web API's never does).
 FLEX_MARK = '"flex_row_key"'
 
@@ -52,7 +54,10 @@ def executions_from_flex(trades: pl.DataFrame, window: DateWindow) -> pl.DataFra
         "account_id",
         "conid",
         # The Web API names a derivative by its underlying (JPM); Flex's symbol is the local one (JPM 320116C...).
-        pl.coalesce("underlying_symbol", "symbol").alias("symbol"),
+        # A bond keeps Flex's symbol (its description, e.g. "VZ 4.5 05/15/40"; the Web API says the issuer, VZ):
+        # Flex's trade lines name no issuer column to take it from.
+        pl.when(pl.col("asset_category").is_in(DERIVATIVES)).then(pl.coalesce("underlying_symbol", "symbol"))
+        .otherwise(pl.col("symbol")).alias("symbol"),
         pl.col("asset_category").alias("sec_type"),
         # BUY/SELL; anything else is null and quarantined by the spec, as a Web API side would be.
         pl.col("buy_sell").str.strip_chars().str.to_uppercase().replace_strict(SIDES, default=None).alias("side"),

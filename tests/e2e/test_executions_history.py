@@ -1,0 +1,68 @@
+"""Issue 12: executions older than the trades endpoint's 7 days come from Flex, and close the gap check.
+
+Two nights a fortnight apart leave a gap in `executions` that the Web API can no longer serve. A
+backfill of the gap, run "today" (IBKR_SIM_TODAY: the later night), goes to the Flex statements for
+those dates and lands the same executions the Web API listed on those nights (the same ids, sides,
+quantities, prices, times, commissions); the gap is closed, and the Web API's executions reconcile
+with the Flex fills on the days both landed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ibkr_pipelines.executions_reconcile import executions_against_flex
+from ibkr_pipelines.land.lake import Lake
+from ibkr_pipelines.land.warehouse import Warehouse
+from ibkr_pipelines.staging import uncovered_dates
+from tests.e2e.cli_helpers import Workdir
+
+pytestmark = pytest.mark.slow
+
+FIRST_NIGHT, LATER_NIGHT = dt.date(2026, 11, 6), dt.date(2026, 11, 20)
+GAP = (dt.date(2026, 11, 7), dt.date(2026, 11, 13))  # after the first night's 7 days, before the later night's
+# What both routes fill in (Flex has no submitter, clearing id, IBKR's order text or liquidation flag).
+# A bond's symbol differs: Flex writes the bond ("VZ 4.5 05/15/40"), the Web API its issuer (VZ).
+SAME = ("execution_id, account_id, conid, if(sec_type = 'BOND', null, symbol), sec_type, side, quantity, price, "
+        "commission, net_amount, trade_time, exchange, listing_exchange, order_id, order_ref")
+
+
+def _gap_rows(work: Workdir) -> list[tuple[object, ...]]:
+    return work.query(f"select {SAME} from executions where trade_date between '{GAP[0]}' and '{GAP[1]}' order by 1")
+
+
+def _ingest(work: Workdir, *args: str, **env: str) -> str:
+    done = work.run(["ingest", *args, "--select", "executions"], **env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_a_gap_older_than_the_web_apis_reach_is_closed_from_flex_with_the_same_executions(tmp_path: Path) -> None:
+    work = Workdir.make(tmp_path / "work")
+    _ingest(work, "--date", str(FIRST_NIGHT))
+    _ingest(work, "--date", str(LATER_NIGHT))
+    lake = Lake(work.root / "data")
+    assert uncovered_dates(lake, "executions", LATER_NIGHT)[0].start == GAP[0]
+
+    printed = _ingest(work, "--from", str(GAP[0]), "--to", str(GAP[1]), IBKR_SIM_TODAY=str(LATER_NIGHT))
+    assert "FlexWebService/SendRequest" in printed and "/iserver/account/trades" not in printed, printed
+    assert uncovered_dates(lake, "executions", LATER_NIGHT) == ()
+    from_flex = _gap_rows(work)
+    assert from_flex and all("flex_row_key" in r[0] for r in work.query(
+        f"select raw_extra from executions where trade_date between '{GAP[0]}' and '{GAP[1]}'"))
+
+    # The same dates from the Web API, as the nights would have landed them (the simulator's clock moved back).
+    api = Workdir.make(tmp_path / "api")
+    _ingest(api, "--date", str(GAP[1]))
+    assert _gap_rows(api) == from_flex
+
+    # Flex trades over days the Web API also landed: the two agree, fill by fill.
+    flex = work.run(["ingest", "--from", str(LATER_NIGHT - dt.timedelta(days=4)), "--to", str(LATER_NIGHT - dt.timedelta(days=1)),
+                     "--select", "flex_trades"], IBKR_SIM_TODAY=str(LATER_NIGHT))
+    assert flex.returncode == 0, flex.stderr[-3000:]
+    found = executions_against_flex(Warehouse(work.db))
+    assert found.reconciles, found
+    assert len(found.days) == 3 and found.matched > 0
