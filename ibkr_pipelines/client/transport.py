@@ -124,12 +124,7 @@ def without_secrets(value: Any, secrets: frozenset[str]) -> Any:
 
 def answer_without_secrets(content: bytes, fields: frozenset[str]) -> bytes:
     """A JSON answer without the keys named exactly ``fields`` (a session id beside the data), for hooks."""
-    if not fields or not any(f.encode() in content for f in fields):
-        return content
-    body = parse_json(content)
-    if body is UNPARSEABLE:
-        return content
-    return json_text.dumps(_without_keys(body, fields), separators=(",", ":")).encode()
+    return _rewritten(content, fields, _without_keys)
 
 
 def answer_with_digests(content: bytes, fields: frozenset[str]) -> bytes:
@@ -138,12 +133,17 @@ def answer_with_digests(content: bytes, fields: frozenset[str]) -> bytes:
     The digest is ``{"omitted": ..., "sha256": ..., "bytes": ...}`` of the decoded bytes as sent (of the text
     when it is not base64), so an archived answer still says which document it carried without holding it.
     """
+    return _rewritten(content, fields, _digested)
+
+
+def _rewritten(content: bytes, fields: frozenset[str], rewrite: Callable[[Any, frozenset[str]], Any]) -> bytes:
+    """A JSON answer passed through ``rewrite`` when it names one of ``fields`` (else, or unparseable, as it came)."""
     if not fields or not any(f.encode() in content for f in fields):
         return content
     body = parse_json(content)
     if body is UNPARSEABLE:
         return content
-    return json_text.dumps(_digested(body, fields), separators=(",", ":")).encode()
+    return json_text.dumps(rewrite(body, fields), separators=(",", ":")).encode()
 
 
 def _digested(value: Any, keys: frozenset[str]) -> Any:
