@@ -24,6 +24,7 @@ from typing import Callable
 import dagster as dg
 
 from assets.resources import IbkrResource
+from ibkr_pipelines.connection import open_connection
 from ibkr_pipelines import trading_calendar
 from ibkr_pipelines.errors import IbkrPipelinesError
 from ibkr_pipelines.readiness import KeptReference, Readiness, ReadinessProbe
@@ -82,22 +83,28 @@ def dates_to_request(requested: datetime.date | None, ready: datetime.date) -> l
     return [first + datetime.timedelta(days=n) for n in range((ready - first).days + 1)]
 
 
-def tick_now(ibkr: IbkrResource) -> Callable[[], datetime.datetime]:
-    """How this tick reads "now": the embedded simulator's clock (through its connection), else the wall clock."""
-    if ibkr.settings().uses_simulator:
-        return lambda: ibkr.client().now()
-    return trading_calendar.utc_now
-
-
 def look(ibkr: IbkrResource, cursor: ReportCursor) -> TickOutcome:
-    """One tick's work: pick the date, look at it (unless requested already), decide."""
-    today = trading_calendar.trading_date(tick_now(ibkr)())
-    day = today - datetime.timedelta(days=1)
-    if cursor.requested is not None and cursor.requested >= day:
-        return TickOutcome(cursor, skip=f"{day} is requested already (run key {RUN_KEY_PREFIX}{day}); "
-                                        f"{today} is looked at after its close")
-    probe = ReadinessProbe(ibkr.client(), account_filter=ibkr.settings().account_ids)
-    readiness: Readiness = probe.look(day, cursor.kept)
+    """One tick's work: pick the date, look at it (unless requested already), decide.
+
+    The look opens its own connection and closes it, whatever the tick does meanwhile: a look that
+    outlives its tick (``look_within``) must not use a resource Dagster tears down when the tick ends.
+    A real account's date is known before connecting, so a date requested already costs no login; the
+    embedded simulator's "now" is its clock, read through the connection.
+    """
+    settings = ibkr.settings()
+    if not settings.uses_simulator:
+        skip = _requested_already(cursor, trading_calendar.trading_date(trading_calendar.utc_now()))
+        if skip is not None:
+            return skip
+    with open_connection(settings, simulator_options=ibkr.simulator_options) as connection:
+        now = connection.now() if connection.simulator is not None else trading_calendar.utc_now()
+        today = trading_calendar.trading_date(now)
+        day = today - datetime.timedelta(days=1)
+        skip = _requested_already(cursor, today)
+        if skip is not None:
+            return skip
+        probe = ReadinessProbe(connection, account_filter=settings.account_ids)
+        readiness: Readiness = probe.look(day, cursor.kept)
     unchecked = readiness.statements.ready is None
     said = readiness.statements.reason if unchecked and not cursor.said_statements_unchecked else ""
     if not readiness.ready:
@@ -105,6 +112,15 @@ def look(ibkr: IbkrResource, cursor: ReportCursor) -> TickOutcome:
         reason = readiness.reason + (f" ({said})" if said else "")
         return TickOutcome(replace(cursor, kept=kept, said_statements_unchecked=unchecked), skip=reason, said=said)
     return TickOutcome(ReportCursor(day, None, unchecked), run_dates=dates_to_request(cursor.requested, day), said=said)
+
+
+def _requested_already(cursor: ReportCursor, today: datetime.date) -> TickOutcome | None:
+    """A skip when the date before ``today`` was requested already (None: it still has to be looked at)."""
+    day = today - datetime.timedelta(days=1)
+    if cursor.requested is not None and cursor.requested >= day:
+        return TickOutcome(cursor, skip=f"{day} is requested already (run key {RUN_KEY_PREFIX}{day}); "
+                                        f"{today} is looked at after its close")
+    return None
 
 
 class _Look(threading.Thread):

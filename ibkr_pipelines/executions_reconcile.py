@@ -5,7 +5,8 @@ trades endpoint landed and the Flex statements cover, each side must list the sa
 same side, quantity and price. Flex fills are read with the rule that lands them as history
 (``extract.flex_executions``), so the check and the landing cannot disagree about what a fill is.
 A date counts as covered by Flex when its report and the next day's landed (an evening fill on an
-Asian exchange is reported on the next date).
+Asian exchange is reported on the next date); a date whose executions were themselves landed from Flex
+(history) is left out.
 """
 
 from __future__ import annotations
@@ -60,8 +61,12 @@ def executions_against_flex(warehouse: Warehouse) -> ExecutionsAgainstFlex:
     if not {"executions", "flex_trades", "_load_log"} <= tables:
         return ExecutionsAgainstFlex((), 0, (), (), ())
     flex_days = _loaded_days(warehouse, "flex_trades")
+    # A date landed from Flex history is Flex against itself, not a comparison: only the Web API's dates count.
+    _, marked = warehouse.query_readonly(
+        "SELECT DISTINCT trade_date FROM executions WHERE coalesce(raw_extra, '') LIKE ?", [f"%{FLEX_MARK}%"])
+    from_flex = {r[0] for r in marked}
     days = sorted(d for d in _loaded_days(warehouse, "executions")
-                  if d in flex_days and d + dt.timedelta(days=1) in flex_days)
+                  if d in flex_days and d + dt.timedelta(days=1) in flex_days and d not in from_flex)
     if not days:
         return ExecutionsAgainstFlex((), 0, (), (), ())
     window = DateWindow(days[0], days[-1])

@@ -164,7 +164,10 @@ class ReadinessProbe:
                     raise
                 return StatementsLook(None, f"Account Management refused this login ({refused}): statements not "
                                             "checked, the Flex report alone decides")
-            daily = ((answer or {}).get("data") or {}).get("value", {}).get("daily") or {}
+            data = answer.get("data") if isinstance(answer, dict) else None
+            value = data.get("value") if isinstance(data, dict) else None
+            daily = value.get("daily") if isinstance(value, dict) else None
+            daily = daily if isinstance(daily, dict) else {}  # an answer of another shape lists no day
             if not daily.get("endDate"):
                 continue  # never funded: it lists no day; the next account answers for the login
             last = _day_of(daily["endDate"])

@@ -51,6 +51,8 @@ from ibkr_pipelines.windows import DateWindow
 
 progress = logging.getLogger("ibkr_pipelines.progress")  # what ingest shows while it runs
 
+log = logging.getLogger(__name__)
+
 # Requests per account are independent: a few in flight keep the pacer's budget busy while
 # answers travel; the pacer alone decides when each one may start.
 ACCOUNT_WORKERS = 4
@@ -242,11 +244,16 @@ def _executions_from_flex(client: ApiClient, inputs: FetchInputs) -> Iterator[Fe
     # A fill of New York's evening on an Asian exchange is reported on the next date (its local trade
     # date): the statements are asked one day further, and the rows kept by their New York date.
     asked = DateWindow(inputs.window.start, inputs.window.end + datetime.timedelta(days=FLEX_LEAD_DAYS))
+    lines = 0
     for frames in fetch_flex(client, asked):
         trades = frames.get("flex_trades")
         if trades is not None and trades.height:
+            lines += trades.height
             mine = trades.filter(pl.col("account_id").is_in(list(accounts)))
             yield FetchOutput({"executions": executions_from_flex(mine, inputs.window)}, covered=accounts)
+    if not lines:  # a quiet period, or queries without the section: the dates land empty, so say which
+        log.warning("executions %s: the Flex statements have no trade lines; if fills are missing, give "
+                    "IBKR_FLEX_QUERY_IDS a query with the Trades (or Trade Confirmation) section", inputs.window)
     yield FetchOutput({"executions": empty_frame("executions")}, covered=accounts)  # accounts without a fill too
 
 
