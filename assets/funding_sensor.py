@@ -38,8 +38,10 @@ from typing import Any, Callable
 import dagster as dg
 
 from assets.factory import lake_key, warehouse_key
+from assets.bounded_look import BoundedLook
 from assets.resources import IbkrResource
 from ibkr_pipelines.client.am_client import AccountManagementClient
+from ibkr_pipelines.connection import open_connection
 from ibkr_pipelines.errors import IbkrError, ProblemAnswer
 from ibkr_pipelines.extract.funding import TERMINAL, am_client_of, instant, next_client_instruction_id, poll, query_body
 from ibkr_pipelines.sources import login_accounts
@@ -261,6 +263,28 @@ def run_request(change: Change, account_filter: str) -> dg.RunRequest:
     )
 
 
+# How long a tick waits for its look (the look's own budget is DEADLINE_SECONDS between requests; a login,
+# a listing or a 429 penalty may add to it), well under Dagster's 60 s sensor timeout.
+TICK_WAIT_SECONDS = 40.0
+LOOKS: BoundedLook[tuple[FundingTick | None, IbkrError | None]] = BoundedLook("funding")
+
+
+def _poll(ibkr: IbkrResource, cursor: FundingCursor, at: dt.datetime, deadline_seconds: float,
+          monotonic: Callable[[], float]) -> tuple[FundingTick | None, IbkrError | None]:
+    """One look on a copy of the cursor, through a connection of its own (closed here, whenever the tick ends)."""
+    mine = FundingCursor.from_json(cursor.to_json())
+    tick: FundingTick | None = None
+    try:
+        with open_connection(ibkr.settings(), simulator_options=ibkr.simulator_options) as connection:
+            accounts = login_accounts(connection.client, ibkr.settings().account_ids)
+            tick = FundingTick(am_client_of(connection.client), accounts, mine, at,
+                               _Budget(deadline_seconds, MAX_REQUESTS, monotonic))
+            tick.run()
+    except IbkrError as exc:
+        return tick, exc
+    return tick, None
+
+
 def make_funding_sensor(now: Callable[[], dt.datetime] = utc_now, *, deadline_seconds: float = DEADLINE_SECONDS,
                         monotonic: Callable[[], float] = time.monotonic) -> dg.SensorDefinition:
     """The funding sensor, reading the time from ``now`` (the wall clock; tests pass the simulator's)."""
@@ -280,17 +304,17 @@ def make_funding_sensor(now: Callable[[], dt.datetime] = utc_now, *, deadline_se
             return dg.SensorResult(skip_reason=dg.SkipReason(
                 f"IBKR's banking endpoints are in their scheduled downtime at {at.astimezone(TRADING_TIMEZONE):%a %H:%M} "
                 "ET (reference §3.1); nothing asked"), cursor=cursor.to_json())
-        tick: FundingTick | None = None
-        try:
-            connection = ibkr.client()
-            accounts = login_accounts(connection.client, ibkr.settings().account_ids)
-            tick = FundingTick(am_client_of(connection.client), accounts, cursor, at,
-                               _Budget(deadline_seconds, MAX_REQUESTS, monotonic))
-            tick.run()
-        except IbkrError as exc:  # what was learned before the failure is kept, and its changes still run
-            context.log.warning(f"funding sensor: {exc}")
+        outcome = LOOKS.within(lambda: _poll(ibkr, cursor, at, deadline_seconds, monotonic), TICK_WAIT_SECONDS)
+        if isinstance(outcome, str):  # the look goes on alone; the cursor stays, so the next look does its work
+            return dg.SensorResult(skip_reason=dg.SkipReason(outcome), cursor=cursor.to_json())
+        tick, failure = outcome
+        if failure is not None:  # what was learned before the failure is kept, and its changes still run
+            context.log.warning(f"funding sensor: {failure}")
             if tick is None or not tick.changes:
-                return dg.SensorResult(skip_reason=dg.SkipReason(f"IBKR failed: {exc}"), cursor=cursor.to_json())
+                kept = tick.cursor if tick is not None else cursor  # queries already sent stay known
+                return dg.SensorResult(skip_reason=dg.SkipReason(f"IBKR failed: {failure}"), cursor=kept.to_json())
+        assert tick is not None
+        cursor = tick.cursor
         changes = tick.changes
         for c in changes:
             context.log.info(f"funding: instruction {c.instruction_id} ({c.what}) {c.status} for "

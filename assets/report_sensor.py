@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import dagster as dg
 
+from assets.bounded_look import BoundedLook
 from assets.resources import IbkrResource
 from ibkr_pipelines.connection import open_connection
 from ibkr_pipelines import trading_calendar
@@ -87,7 +87,7 @@ def look(ibkr: IbkrResource, cursor: ReportCursor) -> TickOutcome:
     """One tick's work: pick the date, look at it (unless requested already), decide.
 
     The look opens its own connection and closes it, whatever the tick does meanwhile: a look that
-    outlives its tick (``look_within``) must not use a resource Dagster tears down when the tick ends.
+    outlives its tick (``bounded_look``) must not use a resource Dagster tears down when the tick ends.
     A real account's date is known before connecting, so a date requested already costs no login; the
     embedded simulator's "now" is its clock, read through the connection.
     """
@@ -123,42 +123,12 @@ def _requested_already(cursor: ReportCursor, today: datetime.date) -> TickOutcom
     return None
 
 
-class _Look(threading.Thread):
-    """One tick's look in a daemon thread, so the tick can stop waiting while IBKR keeps it busy."""
-
-    def __init__(self, work: Callable[[], TickOutcome]) -> None:
-        super().__init__(name="report-readiness-look", daemon=True)
-        self.work = work
-        self.outcome: TickOutcome | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.outcome = self.work()
-        except BaseException as exc:  # handed to the tick, which says it in one line
-            self.error = exc
-
-
-_running: _Look | None = None  # a look that outlived its tick; the next tick does not start a second one
-_running_lock = threading.Lock()
+LOOKS: BoundedLook[TickOutcome] = BoundedLook("readiness")
 
 
 def look_within(work: Callable[[], TickOutcome], seconds: float) -> TickOutcome | str:
-    """``work``'s outcome if it ends within ``seconds``, else a line saying why not (it keeps running in its thread)."""
-    global _running
-    with _running_lock:
-        if _running is not None and _running.is_alive():
-            return "the previous readiness look is still waiting on IBKR (throttled or slow); asking again next tick"
-        thread = _running = _Look(work)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        return (f"IBKR did not answer the readiness look within {seconds:g} s (throttled or slow); "
-                "asking again next tick")
-    if thread.error is not None:
-        raise thread.error
-    assert thread.outcome is not None
-    return thread.outcome
+    """``work``'s outcome if it ends within ``seconds``, else a line saying why not (``bounded_look``)."""
+    return LOOKS.within(work, seconds)
 
 
 @dg.sensor(

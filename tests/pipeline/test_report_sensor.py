@@ -82,9 +82,7 @@ def tick(simulator: Any, cursor: str | None, resource: IbkrResource | None = Non
 def no_look_left_running() -> Iterator[None]:
     """A look that outlived its tick (the deadline) would make the next test's first tick skip: wait it out."""
     yield
-    running = report_sensor._running
-    if running is not None:
-        running.join(60)
+    report_sensor.LOOKS.wait(60)
 
 
 @pytest.fixture
