@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -199,8 +200,11 @@ def build_report(db_path: Path, out: Path, *, start: dt.date | None = None, end:
              "Each chart names the view it reads and the SQL that gives its numbers (`ibkr-pipelines sql`)."]
     generated = now or dt.datetime.now(dt.timezone.utc)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(render_page("IBKR portfolio report", facts, sections, generated), encoding="utf-8")
-    tmp.replace(out)
+    # A temporary file of its own beside the target: the CLI and the Dagster asset may write at once.
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as tmp:
+        tmp.write(render_page("IBKR portfolio report", facts, sections, generated))
+    os.chmod(tmp_name, 0o644)
+    os.replace(tmp_name, out)
     figures = [f for s in sections for f in s.figures]
     return ReportResult(out, len(figures), sum(f.svg is None for f in figures), sections, headline)

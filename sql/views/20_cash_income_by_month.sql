@@ -8,7 +8,8 @@
 --   currency:        the currency of the amounts.
 --   lines:           CashTransaction lines added up.
 --   amount:          sum of amount, in currency: positive received, negative paid.
---   amount_base:     sum of amount x fx_rate_to_base, in the account's base currency (null when a line has no rate).
+--   amount_base:     sum of amount x fx_rate_to_base, in the account's base currency (null when any line has no rate,
+--                    rather than a total that leaves it out).
 CREATE OR REPLACE VIEW cash_income_by_month AS
 SELECT
     account_id,
@@ -17,8 +18,8 @@ SELECT
     currency,
     count(*) AS lines,
     sum(amount) AS amount,
-    sum(amount * fx_rate_to_base) AS amount_base
+    CASE WHEN count(*) FILTER (WHERE fx_rate_to_base IS NULL) = 0 THEN sum(amount * fx_rate_to_base) END AS amount_base
 FROM flex_cash_transactions
 WHERE category <> 'deposit_withdrawal'
-  AND coalesce(level_of_detail, 'DETAIL') = 'DETAIL'
+  AND upper(coalesce(level_of_detail, 'DETAIL')) = 'DETAIL'
 GROUP BY ALL;

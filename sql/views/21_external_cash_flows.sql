@@ -5,7 +5,7 @@
 --   currency:    the currency of the amounts.
 --   lines:       CashTransaction lines added up.
 --   amount:      sum of amount, in currency: positive a deposit, negative a withdrawal.
---   amount_base: sum of amount x fx_rate_to_base, in the account's base currency.
+--   amount_base: sum of amount x fx_rate_to_base, in the account's base currency (null when any line has no rate).
 CREATE OR REPLACE VIEW external_cash_flows AS
 SELECT
     account_id,
@@ -13,8 +13,8 @@ SELECT
     currency,
     count(*) AS lines,
     sum(amount) AS amount,
-    sum(amount * fx_rate_to_base) AS amount_base
+    CASE WHEN count(*) FILTER (WHERE fx_rate_to_base IS NULL) = 0 THEN sum(amount * fx_rate_to_base) END AS amount_base
 FROM flex_cash_transactions
 WHERE category = 'deposit_withdrawal'
-  AND coalesce(level_of_detail, 'DETAIL') = 'DETAIL'
+  AND upper(coalesce(level_of_detail, 'DETAIL')) = 'DETAIL'
 GROUP BY ALL;
