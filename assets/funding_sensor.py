@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import dagster as dg
@@ -108,6 +108,15 @@ class Change:
     accounts: tuple[str, ...]
     trading_date: dt.date
     what: str  # e.g. "DEPOSIT 2500.0 USD"
+    # An account that showed the instruction only after it was announced final (a transfer's other side):
+    # its own run, keyed apart, since the first run covered only the accounts known then.
+    late: bool = False
+
+    @property
+    def run_key(self) -> str:
+        """Instruction id and status (and the late account): a change triggers once."""
+        key = f"funding:{self.instruction_id}:{self.status}"
+        return f"{key}:{self.accounts[0]}" if self.late else key
 
 
 def banking_down(now: dt.datetime) -> bool:
@@ -220,6 +229,9 @@ class FundingTick:
                 continue
             if account not in k.accounts:
                 k.accounts.append(account)
+                if k.status in TERMINAL:  # announced already for the other account(s): this one's cash moved too
+                    announced = _change(str(iid), k, self.now)
+                    self.changes.append(replace(announced, accounts=(account,), late=True))
             if k.status not in TERMINAL and status not in TERMINAL and k.status != UNSEEN:
                 k.status = str(status)  # PENDING_VERIFICATION -> PENDING; a final status comes from the poll
         if first:
@@ -254,7 +266,7 @@ def run_request(change: Change, account_filter: str) -> dg.RunRequest:
     """The run a change asks for: cash datasets and funding_instructions (PROCESSED) or funding only (REJECTED)."""
     tables = (*CASH_TABLES, FUNDING_TABLE) if change.status == "PROCESSED" else (FUNDING_TABLE,)
     return dg.RunRequest(
-        run_key=f"funding:{change.instruction_id}:{change.status}",
+        run_key=change.run_key,
         partition_key=change.trading_date.isoformat(),
         asset_selection=[key for t in tables for key in (lake_key(t), warehouse_key(t))],
         run_config={"resources": {"ibkr": {"config": {"account_ids": account_filter}}}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from assets.funding_sensor import CASH_TABLES, Change, FundingCursor, Known, banking_down, run_request
+from assets.funding_sensor import CASH_TABLES, Change, FundingCursor, FundingTick, Known, _Budget, banking_down, run_request
 from ibkr_pipelines.trading_calendar import TRADING_TIMEZONE
 
 
@@ -43,3 +43,18 @@ def test_a_processed_change_lands_cash_and_a_rejected_one_only_funding() -> None
     assert {key.path[0] for key in processed.asset_selection or ()} == {"lake", "warehouse"}
     assert {key.path[-1].removesuffix("_parquet") for key in rejected.asset_selection or ()} == {"funding_instructions"}
     assert processed.run_config["resources"]["ibkr"]["config"]["account_ids"] == "U1,U2"
+
+
+def test_a_transfers_other_account_seen_after_it_was_announced_gets_its_own_run() -> None:
+    """Account A's history showed the transfer and it was announced PROCESSED; B's history shows it later."""
+    now = _ny("2026-11-19", "16:00")
+    known = Known("PROCESSED", ["U1"], "INTERNAL_CASH_TRANSFER", 5.0, "USD", "2026-11-19T10:00:00-05", 10001, 8000001,
+                  resolved="2026-11-19 11:00:00")
+    cursor = FundingCursor({"44000001": known}, {}, ["U1", "U2"], None)
+    tick = FundingTick(None, ("U1", "U2"), cursor, now, _Budget(20, 100, lambda: 0.0))  # type: ignore[arg-type]
+    tick._merge("U2", [{"ibInstructionId": 44000001, "status": "PROCESSED"}])
+    assert [(c.accounts, c.run_key) for c in tick.changes] == [(("U2",), "funding:44000001:PROCESSED:U2")]
+    tick._merge("U2", [{"ibInstructionId": 44000001, "status": "PROCESSED"}])  # seen again: nothing new
+    assert len(tick.changes) == 1 and cursor.known["44000001"].accounts == ["U1", "U2"]
+    request = run_request(tick.changes[0], "U2")
+    assert request.run_key == "funding:44000001:PROCESSED:U2" and request.partition_key == "2026-11-19"
