@@ -78,6 +78,9 @@ class Settings:
     # The embedded simulator's "now" (default: the run's last date): a window older than its reach from
     # this date is served as a real account would serve it today (executions: from Flex statements).
     sim_today: datetime.date | None = None
+    # A new login's first run of a source with history (executions) lands from this date (the account's
+    # opening), through Flex; later runs land their own window. Unset: the first run lands its own window.
+    history_from: datetime.date | None = None
     # Conids whose /pa/transactions are landed (one call per conid, one call per 15 minutes).
     pa_transaction_conids: tuple[int, ...] = ()
     # Symbols to watch beside what the accounts hold: SYMBOL or SYMBOL@EXCHANGE (resolved to conids).
@@ -141,6 +144,7 @@ class Settings:
             sim_limits=env.get("IBKR_SIM_LIMITS") or None,
             sim_extra_subaccounts=int(_number(env, "IBKR_SIM_EXTRA_SUBACCOUNTS", 0, minimum=0, maximum=5000)),
             sim_today=_date(env, "IBKR_SIM_TODAY"),
+            history_from=_date(env, "IBKR_HISTORY_FROM"),
             pa_transaction_conids=_conids(env, "IBKR_PA_TRANSACTION_CONIDS"),
             watchlist=_watchlist(env, "IBKR_WATCHLIST"),
             bar_sizes=_bar_sizes(env, "IBKR_BAR_SIZES", cls.bar_sizes),

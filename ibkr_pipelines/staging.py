@@ -319,6 +319,11 @@ def stage_source(
     reach, reach_days = source_reach(source)
     staged_window = source.staged_window(window, dates.oldest(reach, reach_days) if dates is not None else None)
     present = dates.present() if dates is not None else None
+    history_from = (settings or Settings()).history_from
+    if source.history is not None and history_from is not None and history_from < staged_window.start \
+            and not any(storage.lake.partitions(t) for t in source.tables):
+        # A new login's first run: its history from IBKR_HISTORY_FROM, once (the lake then has partitions).
+        staged_window = DateWindow(history_from, staged_window.end)
     covered: dict[str, tuple[str, ...] | None | bool] = {t: False for t in source.tables}  # False: no piece yet
     with Spill(storage.root) as spill:
         for part in fetch_chunks(source, staged_window, present):
@@ -347,14 +352,20 @@ def window_parts(storage: Storage, table: str, window: DateWindow) -> list[Windo
     """The lake partitions (and quarantines) of ``table`` over ``window``, plus those its source's span added.
 
     Every date of ``window`` must have a partition (one line naming what is missing); the earlier
-    dates a fetch's span lands (``Source.span_days``) are loaded when they are there.
+    dates a fetch's span lands (``Source.span_days``) are loaded when they are there, and a source with
+    history's first load takes every earlier lake partition (a first run's history).
     """
     lake = storage.lake
     missing = _missing_dates(lake, table, window)
     if missing:
         raise MissingUpstream(f"no lake partition of {table} for {missing}: stage {table} first")
     parts = []
-    for day in source_of(table).staged_window(window):
+    source = source_of(table)
+    days = list(source.staged_window(window))
+    if source.history is not None and not storage.warehouse.has_loaded(table):
+        # The first load also takes what a first run's history landed before the window (IBKR_HISTORY_FROM).
+        days = sorted({dt.date.fromisoformat(k) for k in lake.partitions(table) if k < str(days[0])} | set(days))
+    for day in days:
         if day < window.start and not lake.partition_path(table, day).exists():
             continue
         quarantine = lake.quarantine_path(table, day)

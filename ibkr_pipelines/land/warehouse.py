@@ -369,6 +369,17 @@ class Warehouse:
 
     # -- reads ---------------------------------------------------------------------------------
 
+    def has_loaded(self, table: str) -> bool:
+        """Whether any load of ``table`` is logged (False before the warehouse or its log exists)."""
+        if not self.db_path.exists():
+            return False
+        with self.connect(read_only=True) as con:
+            logged = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = '_load_log'").fetchone()
+            if not logged or not logged[0]:
+                return False
+            found = con.execute("SELECT count(*) FROM _load_log WHERE table_name = ?", [table]).fetchone()
+        return bool(found and found[0])
+
     def query_readonly(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one query on a read-only connection; returns (column names, rows)."""
         with self.connect(read_only=True) as con:

@@ -67,3 +67,21 @@ def test_a_gap_older_than_the_web_apis_reach_is_closed_from_flex_with_the_same_e
     assert found.reconciles, found
     web_api_days = [GAP[1] + dt.timedelta(days=n) for n in range(1, 6)]  # 11-14 .. 11-18 (11-19 lacks its next day)
     assert found.days == tuple(web_api_days) and found.matched > 0
+
+
+def test_a_new_logins_first_run_lands_the_history_once(tmp_path: Path) -> None:
+    """IBKR_HISTORY_FROM (the account's opening): the first night lands every execution since, later nights 7 days."""
+    work = Workdir.make(tmp_path / "work", IBKR_HISTORY_FROM=str(GAP[0]))
+    first = _ingest(work, "--date", str(LATER_NIGHT))
+    assert "FlexWebService/SendRequest" in first and "/iserver/account/trades" in first, first
+    lake = Lake(work.root / "data")
+    assert lake.partitions("executions")[0] == str(GAP[0]) and uncovered_dates(lake, "executions", LATER_NIGHT) == ()
+    landed = work.query("select min(trade_date), max(trade_date), count(*) from executions")[0]
+    assert landed[0] >= GAP[0] and landed[1] <= LATER_NIGHT and landed[2] > 0
+    assert work.query(f"select count(distinct partition_key) from _load_log where table_name = 'executions'")[0][0] \
+        == (LATER_NIGHT - GAP[0]).days + 1  # every date since the opening is loaded, not only the night's 7
+
+    # The next night lands its own 7 days: the history is not fetched again.
+    again = _ingest(work, "--date", str(LATER_NIGHT + dt.timedelta(days=1)), IBKR_SIM_TODAY=str(LATER_NIGHT + dt.timedelta(days=1)))
+    assert "FlexWebService" not in again, again
+    assert work.query("select min(trade_date) from executions")[0][0] == landed[0]
