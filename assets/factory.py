@@ -18,6 +18,7 @@ import dagster as dg
 from assets.partitions import DAILY
 from assets.resources import IbkrResource, WarehouseResource
 from ibkr_pipelines.errors import IbkrPipelinesError
+from ibkr_pipelines.report import operator_charts
 from ibkr_pipelines.run_control import mark_step_process
 from ibkr_pipelines.schemas import Reach, spec_for
 from ibkr_pipelines.sources import Source
@@ -124,7 +125,13 @@ def stage_step(
             dates=connection,
             settings=ibkr.settings(),
         )
-    return result, ibkr_metadata(stats.as_dict(), stats.wall_wait_seconds(began))
+    metadata = ibkr_metadata(stats.as_dict(), stats.wall_wait_seconds(began))
+    sends = list(stats.sends)
+    if sends:  # a picture only when the step spoke to IBKR
+        line = operator_charts.binding_line(connection.client.limits, (endpoint for _, endpoint in sends))
+        metadata["pacing_timeline"] = dg.MetadataValue.md(
+            operator_charts.pacing_timeline_markdown(sends, list(stats.penalties), line, began))
+    return result, metadata
 
 
 def source_asset(source: Source) -> dg.AssetsDefinition:
@@ -263,6 +270,8 @@ def warehouse_asset(table: str, group: str) -> dg.AssetsDefinition:
         with failing_in_one_line():
             result = load_table(table, warehouse.storage(), window, context.run.run_id,
                                 allow_shrink=warehouse.shrink_allowed())
+            with warehouse.storage().warehouse.connect(read_only=True) as con:
+                loaded = operator_charts.rows_over_time(con, table)
         return dg.MaterializeResult(
             metadata={
                 **landed_metadata(table, result.rows, window, result.quarantined),
@@ -270,6 +279,7 @@ def warehouse_asset(table: str, group: str) -> dg.AssetsDefinition:
                 "table": table,
                 "load_seconds": result.seconds,
                 "warehouse_lock_wait_seconds": result.lock_wait_seconds,
+                "rows_over_time": dg.MetadataValue.md(operator_charts.rows_over_time_markdown(loaded, table)),
             },
             check_results=warehouse_checks(table, result),
         )

@@ -11,6 +11,8 @@ from tests.pipeline.conftest import DATA_TABLES, FRIDAY, MONDAY, Pipeline, open_
 from ibkr_pipelines.schemas import Reach, spec_for
 from ibkr_pipelines.sources import source_of
 
+PNG_IMAGE = "](data:image/png;base64,iVBORw0KGgo"  # a Markdown image whose data begins with the PNG signature
+
 
 def test_every_table_lands_rows(landed: Pipeline) -> None:
     for table in DATA_TABLES:
@@ -64,8 +66,10 @@ def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipe
         if key.startswith("lake/") and source_of(table).tables[0] == table:  # a source's traffic: on its first table
             assert metadata["ibkr_requests"].value > 0
             assert metadata["ibkr_429s"].value == 0
+            assert PNG_IMAGE in metadata["pacing_timeline"].value, key
         if key.startswith("warehouse/"):
             assert metadata["warehouse_lock_wait_seconds"].value == 0.0, "nothing else held the DuckDB file"
+            assert PNG_IMAGE in metadata["rows_over_time"].value, key  # the night loaded rows: a picture
         elif source_of(table).span_days > 1:
             assert metadata["dates_landed"].value == f"{FRIDAY - datetime.timedelta(days=6)}..{FRIDAY}"
 
