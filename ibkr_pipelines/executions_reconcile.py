@@ -50,7 +50,7 @@ def _loaded_days(warehouse: Warehouse, table: str) -> set[dt.date]:
 def _frame(warehouse: Warehouse, sql: str, params: list[object]) -> pl.DataFrame:
     """A query's rows as a polars frame (read-only connection)."""
     with warehouse.connect(read_only=True) as con:
-        frame = pl.from_arrow(con.execute(sql, params).to_arrow_table())
+        frame = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
     assert isinstance(frame, pl.DataFrame)
     return frame
 
