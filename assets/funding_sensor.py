@@ -101,7 +101,7 @@ class FundingCursor:
 
 @dataclass(frozen=True)
 class Change:
-    """An instruction that reached PROCESSED or REJECTED, and the trading date it did."""
+    """An instruction that reached PROCESSED or REJECTED, and the trading date its run snapshots (the sensor's now)."""
 
     instruction_id: int
     status: str
@@ -140,14 +140,10 @@ class _Budget:
         return True
 
 
-def _resolved_date(resolved: str | None, now: dt.datetime) -> dt.date:
-    """The trading date of an instruction's processedTimestamp (the sensor's now when IBKR gave none)."""
-    at = instant(resolved)
-    return trading_date(at or now)
-
-
 def _change(iid: str, k: Known, now: dt.datetime) -> Change:
-    return Change(int(iid), k.status, tuple(sorted(k.accounts)), _resolved_date(k.resolved, now),
+    """The change ``k`` announces, for the partition of the sensor's now: the cash datasets snapshot "now", so a
+    change noticed a day late (a sensor switched off) lands today's cash, never a past date's."""
+    return Change(int(iid), k.status, tuple(sorted(k.accounts)), trading_date(now),
                   f"{k.type or 'instruction'} {k.amount} {k.currency or ''}".strip())
 
 
