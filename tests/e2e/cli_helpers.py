@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -23,6 +24,16 @@ EXE = Path(sys.executable).with_name("ibkr-pipelines")
 DATA_TABLES = tuple(nightly_tables())
 # Fast pacing for probes that are not about pacing: the client's limits and, separately, the embedded simulator's.
 FAST = FAST_LIMITS
+# Debian's libfaketime (package faketime). Preloaded directly, not through the `faketime` wrapper: the wrapper
+# keeps a semaphore and shared memory in /dev/shm that a killed test leaves behind, and a later wrapper given
+# the same pid then fails with "sem_open: File exists".
+FAKETIME_LIB = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
+
+
+def faked_clock(local: str) -> dict[str, str]:
+    """The environment that starts a process's clock at ``local`` (wall time in its TZ), under libfaketime."""
+    assert FAKETIME_LIB is not None, "libfaketime is not installed (make system-deps)"
+    return {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": f"@{local}"}
 
 
 def free_port() -> int:
@@ -34,7 +45,7 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without any IBKR_/DAGSTER_ setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_", "FAKETIME"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_", "FAKETIME", "LD_PRELOAD"))}
     env.update(extra)
     return env
 
@@ -61,11 +72,11 @@ class Workdir:
         """The warehouse file the CLI writes."""
         return self.root / "data" / "ibkr.duckdb"
 
-    def run(self, args: list[str], *, timeout: float = 300, prefix: list[str] | None = None, **env: str) -> Any:
+    def run(self, args: list[str], *, timeout: float = 300, **env: str) -> Any:
         """Run the CLI to completion; returns the CompletedProcess (text) plus ``.seconds``."""
         started = time.monotonic()
-        # Its own process group: a wrapper (faketime) runs the CLI as a child, and a timeout must end both.
-        proc = subprocess.Popen([*(prefix or []), str(EXE), *args], cwd=self.root, env=clean_env(**{**self.env, **env}),
+        # Its own process group: a timeout ends the CLI and anything it started.
+        proc = subprocess.Popen([str(EXE), *args], cwd=self.root, env=clean_env(**{**self.env, **env}),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             out, err = proc.communicate(timeout=timeout)

@@ -7,7 +7,6 @@ evening (libfaketime), the simulator first: their clocks agree within the second
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -18,14 +17,13 @@ from typing import Any, Callable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.cli_helpers import EXE, FAST, Workdir, clean_env, free_port, kill_group
+from tests.e2e.cli_helpers import EXE, FAKETIME_LIB, FAST, Workdir, clean_env, faked_clock, free_port, kill_group
 from tests.e2e.secret_scan import files_containing
 
-__all__ = ["DAY", "EVENING", "FAKETIME", "SimProcess", "files_containing", "key_slice", "private_pem"]
+__all__ = ["DAY", "EVENING", "FAKETIME_LIB", "SimProcess", "files_containing", "key_slice", "private_pem"]
 
 DAY = "2026-11-20"
 EVENING = f"{DAY} 20:00:00"
-FAKETIME = shutil.which("faketime")
 
 
 def private_pem(path: Path) -> tuple[Path, Path]:
@@ -50,13 +48,11 @@ class SimProcess:
     """The simulator CLI with OAuth registration flags, run under libfaketime at EVENING; always stopped."""
 
     def __init__(self, *flags: str, ready: Callable[[], bool] = lambda: True) -> None:
-        assert FAKETIME is not None
         self.port = free_port()
         self.process = subprocess.Popen(
-            [FAKETIME, "-f", f"@{EVENING}", str(EXE), "simulator", "--port", str(self.port), "--date", DAY,
-             "--limits", FAST, *flags],
-            env=clean_env(TZ="America/New_York"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,  # faketime runs the simulator as its child: stop() ends the whole group
+            [str(EXE), "simulator", "--port", str(self.port), "--date", DAY, "--limits", FAST, *flags],
+            env=clean_env(TZ="America/New_York", **faked_clock(EVENING)), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while not self._answers(ready):
@@ -90,19 +86,16 @@ class SimProcess:
 
     def run(self, work: Workdir, *, at: str = EVENING, timeout: float = 300) -> Any:
         """``ingest --date DAY`` under libfaketime at ``at`` (New York)."""
-        assert FAKETIME is not None
-        return work.run(["ingest", "--date", DAY], prefix=[FAKETIME, "-f", f"@{at}"], timeout=timeout,
-                        TZ="America/New_York")
+        return work.run(["ingest", "--date", DAY], timeout=timeout, TZ="America/New_York", **faked_clock(at))
 
     def ingest_in_background(self, work: Workdir) -> subprocess.Popen[str]:
         """``ingest --date DAY`` started and left running (a test acts on the simulator meanwhile)."""
-        assert FAKETIME is not None
-        return subprocess.Popen([FAKETIME, "-f", f"@{EVENING}", str(EXE), "ingest", "--date", DAY],
-                                cwd=work.root, env=clean_env(**work.env, TZ="America/New_York"),
+        return subprocess.Popen([str(EXE), "ingest", "--date", DAY],
+                                cwd=work.root, env=clean_env(**work.env, TZ="America/New_York", **faked_clock(EVENING)),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
     def stop(self) -> None:
-        """Stop the simulator and faketime's wrapper around it (the process group)."""
+        """Stop the simulator (its process group), politely first."""
         try:
             kill_group(self.process, signal.SIGTERM)
         except subprocess.TimeoutExpired:

@@ -8,17 +8,15 @@ prove they agree on "today" where the machine's local date differs from New York
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ibkr_pipelines.sources import nightly_tables
-from tests.e2e.cli_helpers import Workdir
+from tests.e2e.cli_helpers import FAKETIME_LIB, Workdir, faked_clock
 
 UTC = dt.timezone.utc
-FAKETIME = shutil.which("faketime")
 
 # (label, instant in UTC, the process's TZ, New York date expected, full ingest or accounts only)
 CASES = [
@@ -35,7 +33,7 @@ CASES = [
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(FAKETIME is None, reason="needs Debian's faketime (make test installs it as root)")
+@pytest.mark.skipif(FAKETIME_LIB is None, reason="needs Debian's faketime (make test installs it as root)")
 @pytest.mark.parametrize(("label", "instant", "tz", "expected", "full"), CASES, ids=[c[0] for c in CASES])
 def test_ingest_lands_new_yorks_date(
     tmp_path: Path, label: str, instant: dt.datetime, tz: str, expected: dt.date, full: bool
@@ -45,8 +43,8 @@ def test_ingest_lands_new_yorks_date(
     args = ["ingest"] if full else ["ingest", "--select", "accounts"]
     done = work.run(
         args,
-        prefix=[str(FAKETIME), "-f", f"@{local}"],
         TZ=tz,
+        **faked_clock(local),
         timeout=240,
     )
     assert done.returncode == 0, f"{label}: {done.stderr[-3000:]}"
