@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from dagster._core.execution.step_dependency_config import StepDependencyConfig
 from dagster._core.executor.base import Executor
 
 DEFAULT_THREADS = 6
-_POLL_SECONDS = 0.1  # how often the orchestrator looks for newly runnable steps while others run
+_POLL_SECONDS = 1.0  # how often the orchestrator looks again for steps waiting on a slot another run holds
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,14 @@ def _threaded_plan_iterator(
 
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         running: dict[str, threading.Thread] = {}
+        # Asking the plan for runnable steps costs (pool claims go to the instance's storage): it is asked
+        # when a step ends, and every _POLL_SECONDS while steps wait on a pool slot, not once per event
+        # (a night yields thousands, and a busy loop here starved the step threads of the GIL).
+        plan_changed, next_look = True, 0.0
         while not active.is_complete or running:
-            if not active.is_complete:
+            look = not active.is_complete and len(running) < threads and (plan_changed or time.monotonic() >= next_look)
+            if look:
+                plan_changed, next_look = False, time.monotonic() + _POLL_SECONDS
                 for step in active.get_steps_to_execute(limit=threads - len(running)):
                     step_context = job_context.for_step(step, active.get_known_state())
                     thread = threading.Thread(
@@ -100,6 +107,7 @@ def _threaded_plan_iterator(
                 yield from active.concurrency_event_iterator(job_context)
             if not running:
                 active.sleep_til_ready()  # steps wait on a pool slot or a retry delay
+                plan_changed = True
                 continue
             try:
                 key, item = events.get(timeout=_POLL_SECONDS)
@@ -111,6 +119,7 @@ def _threaded_plan_iterator(
                     raise item.error
                 active.verify_complete(job_context, key)
                 yield from active.plan_events_iterator(job_context)
+                plan_changed = True
                 continue
             yield item
             active.handle_event(item)
