@@ -36,7 +36,8 @@ def _cancelled(trades: pl.DataFrame) -> pl.Expr:
     cancels = trades.filter(cancel)
     by_transaction = cancels.get_column("orig_transaction_id").drop_nulls().to_list()
     by_trade = cancels.filter(pl.col("orig_transaction_id").is_null()).get_column("orig_trade_id").drop_nulls().to_list()
-    return cancel | pl.col("transaction_id").is_in(by_transaction) | pl.col("trade_id").is_in(by_trade)
+    # A Trade Confirmation line has no transactionID (null): null is "not cancelled", never a dropped fill.
+    return (cancel | pl.col("transaction_id").is_in(by_transaction) | pl.col("trade_id").is_in(by_trade)).fill_null(False)
 
 
 def executions_from_flex(trades: pl.DataFrame, window: DateWindow) -> pl.DataFrame:

@@ -80,3 +80,17 @@ def test_trade_confirmations_are_executions_and_their_summaries_other_rows() -> 
     kept = json.loads(other.filter(pl.col("element") == "FlexStatement")["attributes"][0])
     assert kept["period"] == "" and kept["FlexQueryResponse.type"] == "TCF"
     assert other.select("section", "element", "row_key").is_unique().all()
+
+
+@pytest.mark.skipif(not FILES, reason=f"no recorded Flex files in {FLEX_DIR}")
+def test_recorded_trade_confirmations_are_fills_for_executions() -> None:
+    """A TCF line has no transactionID: that must not read as "cancelled" (it once dropped every TCF fill)."""
+    from ibkr_pipelines.extract.flex_executions import executions_from_flex
+    from ibkr_pipelines.windows import DateWindow
+
+    trades = read_flex(FLEX_DIR / "trade-confirmations.xml")["flex_trades"]
+    assert trades["transaction_id"].null_count() == trades.height
+    days = trades["trade_time"].dt.convert_time_zone("America/New_York").dt.date()
+    fills = executions_from_flex(trades, DateWindow(days.min(), days.max()))  # type: ignore[arg-type]
+    assert sorted(fills["execution_id"]) == sorted(set(trades["exec_id"]))
+    assert set(fills["side"]) <= {"B", "S"} and (fills["quantity"] > 0).all() and (fills["commission"] >= 0).all()
