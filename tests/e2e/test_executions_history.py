@@ -4,23 +4,30 @@ Two nights a fortnight apart leave a gap in `executions` that the Web API can no
 backfill of the gap, run "today" (IBKR_SIM_TODAY: the later night), goes to the Flex statements for
 those dates and lands the same executions the Web API listed on those nights (the same ids, sides,
 quantities, prices, times, commissions); the gap is closed, and the Web API's executions reconcile
-with the Flex fills on the days both landed.
+with the Flex fills on the days both landed. A new login's first run (IBKR_HISTORY_FROM at the world's
+first day) lands every fill the world has, once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from ibkr_pipelines.config import Settings
 from ibkr_pipelines.executions_reconcile import executions_against_flex
 from ibkr_pipelines.land.lake import Lake
 from ibkr_pipelines.land.warehouse import Warehouse
+from ibkr_pipelines.simulator.world import WORLD_START, World
 from ibkr_pipelines.staging import uncovered_dates
+from ibkr_pipelines.trading_calendar import TRADING_TIMEZONE_NAME
 from tests.e2e.cli_helpers import Workdir
 
 pytestmark = pytest.mark.slow
+
+NEW_YORK = ZoneInfo(TRADING_TIMEZONE_NAME)
 
 FIRST_NIGHT, LATER_NIGHT = dt.date(2026, 11, 6), dt.date(2026, 11, 20)
 GAP = (dt.date(2026, 11, 7), dt.date(2026, 11, 13))  # after the first night's 7 days, before the later night's
@@ -69,19 +76,27 @@ def test_a_gap_older_than_the_web_apis_reach_is_closed_from_flex_with_the_same_e
     assert found.days == tuple(web_api_days) and found.matched > 0
 
 
-def test_a_new_logins_first_run_lands_the_history_once(tmp_path: Path) -> None:
-    """IBKR_HISTORY_FROM (the account's opening): the first night lands every execution since, later nights 7 days."""
-    work = Workdir.make(tmp_path / "work", IBKR_HISTORY_FROM=str(GAP[0]))
+def test_a_new_logins_first_run_lands_the_worlds_whole_history_once(tmp_path: Path) -> None:
+    """IBKR_HISTORY_FROM at the account's opening, a Trade Confirmation query: the first night lands every
+    fill since the world began (2024-01-02), each once; the next night lands its own 7 days."""
+    work = Workdir.make(tmp_path / "work", IBKR_HISTORY_FROM=str(WORLD_START), IBKR_FLEX_QUERY_IDS="900005")
     first = _ingest(work, "--date", str(LATER_NIGHT))
     assert "FlexWebService/SendRequest" in first and "/iserver/account/trades" in first, first
     lake = Lake(work.root / "data")
-    assert lake.partitions("executions")[0] == str(GAP[0]) and uncovered_dates(lake, "executions", LATER_NIGHT) == ()
-    landed = work.query("select min(trade_date), max(trade_date), count(*) from executions")[0]
-    assert landed[0] >= GAP[0] and landed[1] <= LATER_NIGHT and landed[2] > 0
-    assert work.query(f"select count(distinct partition_key) from _load_log where table_name = 'executions'")[0][0] \
-        == (LATER_NIGHT - GAP[0]).days + 1  # every date since the opening is loaded, not only the night's 7
+    assert lake.partitions("executions")[0] == str(WORLD_START) and uncovered_dates(lake, "executions", LATER_NIGHT) == ()
+    assert work.query("select count(distinct partition_key) from _load_log where table_name = 'executions'")[0][0] \
+        == (LATER_NIGHT - WORLD_START).days + 1  # every date since the opening is loaded, not only the night's 7
+
+    # Every fill of the world's listed accounts before the night (the night's own depend on the clock's hour).
+    world = World(Settings().sim_seed, LATER_NIGHT)
+    listed = {a.id for a in world.accounts}
+    expected = sorted(e.exec_id for e in world.executions if e.account in listed
+                      and e.trade_time.astimezone(NEW_YORK).date() < LATER_NIGHT)
+    landed = [r[0] for r in work.query(f"select execution_id from executions where trade_date < '{LATER_NIGHT}' order by 1")]
+    assert len(expected) > 5000 and landed == expected  # once each: a list, not a set
 
     # The next night lands its own 7 days: the history is not fetched again.
     again = _ingest(work, "--date", str(LATER_NIGHT + dt.timedelta(days=1)), IBKR_SIM_TODAY=str(LATER_NIGHT + dt.timedelta(days=1)))
     assert "FlexWebService" not in again, again
-    assert work.query("select min(trade_date) from executions")[0][0] == landed[0]
+    assert work.query("select count(*) from executions where trade_date < '{LATER_NIGHT}'".format(LATER_NIGHT=LATER_NIGHT))[0][0] \
+        == len(expected)
