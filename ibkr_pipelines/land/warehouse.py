@@ -1,7 +1,7 @@
 """The DuckDB warehouse: tables from the specs, idempotent window loads, read-only queries.
 
-DuckDB lets one process hold a file at a time (readers of other processes included), so every
-connection opens the file with lock retry (backoff up to a timeout, logging who holds it, then a
+DuckDB lets one process hold a file at a time (readers of other processes included), and within a
+process no reader beside a writer, so every connection opens the file with lock retry (backoff up to a timeout, logging who holds it, then a
 clear error) and holds it only for one load. Tables are created from their specs (with column
 comments; columns a spec gained since are added), and the analyst views from ``sql/views``.
 
@@ -100,8 +100,17 @@ def _is_lock_error(error: Exception) -> bool:
     return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
 
 
+def _held_in_this_process(error: Exception) -> bool:
+    # DuckDB keeps one database instance per file per process: a read-only connection and a writer
+    # (or a sandboxed reader) cannot be open in one process at once. A check step reading the file
+    # beside a load step in the threaded executor met this and failed the load (a 60 s retry).
+    return isinstance(error, duckdb.ConnectionException) and "different configuration" in str(error)
+
+
 def lock_holder(error: Exception) -> str:
     """Who holds the DuckDB file, from DuckDB's lock error ("python3 (PID 1234)"), or "another process"."""
+    if _held_in_this_process(error):
+        return "another connection of this process"
     found = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(error))
     if not found:
         return "another process"
@@ -145,7 +154,7 @@ class Warehouse:
                         con.execute("SET lock_configuration = true")  # after the time zone: nothing else moves
                     return con
                 except Exception as error:  # noqa: BLE001 - only lock errors are retried
-                    if not _is_lock_error(error):
+                    if not (_is_lock_error(error) or _held_in_this_process(error)):
                         raise
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -154,7 +163,9 @@ class Warehouse:
                             "(DuckDB allows one process at a time; IBKR_WAREHOUSE_LOCK_SECONDS sets the wait)"
                         ) from None
                     if not announced:
-                        log.warning("waiting for %s: %s holds it", self.db_path, lock_holder(error))
+                        # A step of this run beside another is routine; another process is worth a line.
+                        level = logging.DEBUG if _held_in_this_process(error) else logging.WARNING
+                        log.log(level, "waiting for %s: %s holds it", self.db_path, lock_holder(error))
                         announced = True
                     self.lock_waits += 1
                     time.sleep(min(backoff, remaining))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -132,6 +133,46 @@ def test_writer_gives_a_clear_error_when_the_lock_outlasts_the_timeout(tmp_path)
     finally:
         holder.terminate()
         holder.wait(timeout=30)
+
+
+def _hold_in_a_thread(warehouse, seconds, **connect):
+    """Open a connection on another thread of this process and keep it ``seconds``; wait until it is open."""
+    opened = threading.Event()
+
+    def hold():
+        with warehouse.connect(**connect):
+            opened.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert opened.wait(timeout=30)
+    return thread
+
+
+@pytest.mark.parametrize(("held", "wanted"), [({"read_only": True}, {}), ({}, {"read_only": True})])
+def test_a_reader_and_a_writer_of_one_process_wait_for_each_other(landing, held, wanted):
+    """DuckDB refuses a reader beside a writer in one process (a check step beside a load): it is waited out."""
+    landing.warehouse.ensure_schema()
+    holder = _hold_in_a_thread(landing.warehouse, 1.0, **held)
+    started = time.monotonic()
+    with landing.warehouse.connect(**wanted) as con:
+        assert con.execute("SELECT count(*) FROM positions").fetchone() == (0,)
+    assert time.monotonic() - started >= 0.5
+    assert landing.warehouse.lock_waits > 0
+    holder.join(timeout=30)
+
+
+def test_a_reader_held_past_the_timeout_in_this_process_is_named(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb", lock_timeout=0.3)
+    warehouse.ensure_schema()
+    holder = _hold_in_a_thread(warehouse, 3.0, read_only=True)
+    try:
+        with pytest.raises(WarehouseLocked, match=r"stayed locked by another connection of this process for 0.3 s"):
+            with warehouse.connect():
+                pass
+    finally:
+        holder.join(timeout=30)
 
 
 def test_quarantine_can_be_given_as_a_frame(landing):
