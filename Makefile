@@ -16,18 +16,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Debian packages the tests use: libfaketime runs the CLI at any hour in any time zone; chromium is
-## the browser tests/ui/ drive through Playwright (Playwright's own browser download is never used).
+## Debian packages the tests use: chromium is the browser tests/ui/ drive through Playwright (Playwright's
+## own browser download is never used). The any-hour runs' libfaketime comes with the test extras (PyPI).
 ## Each is installed when missing and we may (root with apt-get); otherwise those tests say why they are skipped.
 ## command:packages (comma-separated); chromium without Debian's recommends (they pull in systemd, avahi, CUPS).
-SYSTEM_PACKAGES := faketime:faketime chromium:chromium,fonts-liberation
+SYSTEM_PACKAGES := chromium:chromium,fonts-liberation
 
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
 	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $$(echo $${pair#*:} | tr , ' ')"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's$$missing for the any-hour (faketime) and UI (chromium) tests"; \
+	    echo "installing Debian's$$missing for the UI tests"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
 	      || echo "note: apt-get could not install$$missing; the tests that need them will be skipped"; \
 	  else \

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import glob
+import datetime as dt
 import hashlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 from tests.fast_limits import FAST_LIMITS, TEST_BAR_SIZES, WATCHLIST
@@ -24,16 +26,47 @@ EXE = Path(sys.executable).with_name("ibkr-pipelines")
 DATA_TABLES = tuple(nightly_tables())
 # Fast pacing for probes that are not about pacing: the client's limits and, separately, the embedded simulator's.
 FAST = FAST_LIMITS
-# Debian's libfaketime (package faketime). Preloaded directly, not through the `faketime` wrapper: the wrapper
-# keeps a semaphore and shared memory in /dev/shm that a killed test leaves behind, and a later wrapper given
-# the same pid then fails with "sem_open: File exists".
-FAKETIME_LIB = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
 
 
-def faked_clock(local: str) -> dict[str, str]:
-    """The environment that starts a process's clock at ``local`` (wall time in its TZ), under libfaketime."""
-    assert FAKETIME_LIB is not None, "libfaketime is not installed (make system-deps)"
-    return {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": f"@{local}"}
+def _faketime_library() -> tuple[str | None, str]:
+    """The libfaketime build shipped in PyPI's ``libfaketime`` package, if it fakes this machine's clock as needed."""
+    spec = importlib.util.find_spec("libfaketime")
+    if spec is None or not spec.submodule_search_locations:
+        return None, "needs PyPI's libfaketime (in the test extras: make test installs it)"
+    path = os.path.join(spec.submodule_search_locations[0], "vendor", "libfaketime", "src", "libfaketime.so.1")
+    # What the tests rely on, in a child: the wall clock faked, the monotonic clock real, and timed
+    # waits and sleeps returning (a prebuilt library of another architecture is silently not loaded).
+    probe = ("import threading, time; lock = threading.Lock(); lock.acquire(); lock.acquire(timeout=0.05); "
+             "time.sleep(0.01); print(time.gmtime().tm_year)")
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20,
+                              env={**os.environ, "LD_PRELOAD": path, "FAKETIME": "@2001-02-03 04:05:06",
+                                   "FAKETIME_DONT_FAKE_MONOTONIC": "1", "TZ": "UTC"})
+    except subprocess.TimeoutExpired:
+        return None, f"{path} hangs Python's timed waits on this machine"
+    if done.returncode != 0 or done.stdout.strip() != "2001":
+        return None, f"{path} does not fake this machine's clock: {(done.stderr or done.stdout).strip()[-200:]}"
+    return path, ""
+
+
+# libfaketime, preloaded directly (no ``faketime`` wrapper: it leaves a semaphore in /dev/shm behind a
+# killed test). PyPI's build, not Debian's 0.9.10 package: with Debian's, Python's timed lock waits never
+# return (monotonic clock faked) or ``time.sleep`` fails with EINVAL (monotonic clock real).
+FAKETIME_LIB, NO_FAKETIME = _faketime_library()
+
+
+def faked_clock(local: str, tz: str) -> dict[str, str]:
+    """The environment (TZ and libfaketime) in which a process starts at ``local``, wall time in ``tz``.
+
+    The wall clock is shifted by an offset, not started at a fixed instant (libfaketime's ``@`` form),
+    so every process given the same target reads one clock; the monotonic clock stays the machine's,
+    which processes sharing the pacing store compare. Computing the offset is the one use of the
+    machine's clock here: what the process sees is ``local``, at whatever hour the test runs.
+    """
+    assert FAKETIME_LIB is not None, NO_FAKETIME
+    target = dt.datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(tz))
+    offset = round(target.timestamp() - time.time())
+    return {"TZ": tz, "LD_PRELOAD": FAKETIME_LIB, "FAKETIME": f"{offset:+d}s", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 def free_port() -> int:

@@ -17,13 +17,15 @@ from typing import Any, Callable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.cli_helpers import EXE, FAKETIME_LIB, FAST, Workdir, clean_env, faked_clock, free_port, kill_group
+from tests.e2e.cli_helpers import (EXE, FAKETIME_LIB, FAST, NO_FAKETIME, Workdir, clean_env, faked_clock, free_port,
+                                   kill_group)
 from tests.e2e.secret_scan import files_containing
 
-__all__ = ["DAY", "EVENING", "FAKETIME_LIB", "SimProcess", "files_containing", "key_slice", "private_pem"]
+__all__ = ["DAY", "EVENING", "NEW_YORK", "FAKETIME_LIB", "NO_FAKETIME", "SimProcess", "files_containing", "key_slice", "private_pem"]
 
 DAY = "2026-11-20"
 EVENING = f"{DAY} 20:00:00"
+NEW_YORK = "America/New_York"
 
 
 def private_pem(path: Path) -> tuple[Path, Path]:
@@ -51,7 +53,7 @@ class SimProcess:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(EXE), "simulator", "--port", str(self.port), "--date", DAY, "--limits", FAST, *flags],
-            env=clean_env(TZ="America/New_York", **faked_clock(EVENING)), stdout=subprocess.DEVNULL,
+            env=clean_env(**faked_clock(EVENING, NEW_YORK)), stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, start_new_session=True,
         )
         deadline = time.monotonic() + 60
@@ -86,12 +88,12 @@ class SimProcess:
 
     def run(self, work: Workdir, *, at: str = EVENING, timeout: float = 300) -> Any:
         """``ingest --date DAY`` under libfaketime at ``at`` (New York)."""
-        return work.run(["ingest", "--date", DAY], timeout=timeout, TZ="America/New_York", **faked_clock(at))
+        return work.run(["ingest", "--date", DAY], timeout=timeout, **faked_clock(at, NEW_YORK))
 
     def ingest_in_background(self, work: Workdir) -> subprocess.Popen[str]:
         """``ingest --date DAY`` started and left running (a test acts on the simulator meanwhile)."""
         return subprocess.Popen([str(EXE), "ingest", "--date", DAY],
-                                cwd=work.root, env=clean_env(**work.env, TZ="America/New_York", **faked_clock(EVENING)),
+                                cwd=work.root, env=clean_env(**work.env, **faked_clock(EVENING, NEW_YORK)),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
     def stop(self) -> None:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ibkr_pipelines.sources import nightly_tables
-from tests.e2e.cli_helpers import FAKETIME_LIB, Workdir, faked_clock
+from tests.e2e.cli_helpers import FAKETIME_LIB, NO_FAKETIME, Workdir, faked_clock
 
 UTC = dt.timezone.utc
 
@@ -33,7 +33,7 @@ CASES = [
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(FAKETIME_LIB is None, reason="needs Debian's faketime (make test installs it as root)")
+@pytest.mark.skipif(FAKETIME_LIB is None, reason=NO_FAKETIME)
 @pytest.mark.parametrize(("label", "instant", "tz", "expected", "full"), CASES, ids=[c[0] for c in CASES])
 def test_ingest_lands_new_yorks_date(
     tmp_path: Path, label: str, instant: dt.datetime, tz: str, expected: dt.date, full: bool
@@ -43,8 +43,7 @@ def test_ingest_lands_new_yorks_date(
     args = ["ingest"] if full else ["ingest", "--select", "accounts"]
     done = work.run(
         args,
-        TZ=tz,
-        **faked_clock(local),
+        **faked_clock(local, tz),
         timeout=240,
     )
     assert done.returncode == 0, f"{label}: {done.stderr[-3000:]}"

@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from tests.e2e.cli_helpers import DATA_TABLES, Workdir, failure_lines, faked_clock, kill_group
-from tests.e2e.oauth_sim import DAY, EVENING, FAKETIME_LIB, SimProcess, files_containing, key_slice, private_pem
+from tests.e2e.oauth_sim import (DAY, EVENING, FAKETIME_LIB, NEW_YORK, NO_FAKETIME, SimProcess, files_containing,
+                                  key_slice, private_pem)
 
 CONSUMER = "PIPELINESTEST"
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(FAKETIME_LIB is None, reason="needs Debian's faketime (make system-deps installs it)")]
+              pytest.mark.skipif(FAKETIME_LIB is None, reason=NO_FAKETIME)]
 
 
 class OAuthWorld(SimProcess):
@@ -80,7 +81,7 @@ def test_the_night_over_oauth1_survives_ibkr_ending_the_token_and_leaks_no_secre
     tmp_path: Path, world: OAuthWorld, gateway_tables: dict[str, str]
 ) -> None:
     work = Workdir.make(tmp_path / "work", **world.env())
-    doctor = work.run(["doctor"], timeout=120, TZ="America/New_York", **faked_clock(EVENING))
+    doctor = work.run(["doctor"], timeout=120, **faked_clock(EVENING, NEW_YORK))
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr[-2000:]
     assert f"oauth1 (consumer {CONSUMER}, realm limited_poa)" in doctor.stdout
     # Every live token ends once the night is under way (as at expiry, or IBKR's nightly reset): the requests in

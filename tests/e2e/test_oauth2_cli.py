@@ -15,13 +15,14 @@ from typing import Iterator
 import pytest
 
 from tests.e2e.cli_helpers import DATA_TABLES, Workdir, failure_lines, faked_clock, kill_group
-from tests.e2e.oauth_sim import DAY, EVENING, FAKETIME_LIB, SimProcess, files_containing, key_slice, private_pem
+from tests.e2e.oauth_sim import (DAY, EVENING, FAKETIME_LIB, NEW_YORK, NO_FAKETIME, SimProcess, files_containing,
+                                  key_slice, private_pem)
 
 CLIENT = "PIPELINES2"
 KID = "main"
 USER = "simuser7"  # the simulated login's IB username
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(FAKETIME_LIB is None, reason="needs Debian's faketime (make system-deps installs it)")]
+              pytest.mark.skipif(FAKETIME_LIB is None, reason=NO_FAKETIME)]
 
 
 class OAuth2World(SimProcess):
@@ -61,7 +62,7 @@ def test_the_night_over_oauth2_survives_ibkr_ending_every_token_and_leaks_none(
     tmp_path: Path, world: OAuth2World, night_tables: dict[str, str]
 ) -> None:
     work = Workdir.make(tmp_path / "work", **world.env())
-    doctor = work.run(["doctor"], timeout=120, TZ="America/New_York", **faked_clock(EVENING))
+    doctor = work.run(["doctor"], timeout=120, **faked_clock(EVENING, NEW_YORK))
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr[-2000:]
     assert f"oauth2 (client {CLIENT}, key id {KID}" in doctor.stdout
     # Every access token and bearer ends once the night is under way (as at expiry): the requests in flight

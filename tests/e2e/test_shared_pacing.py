@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,39 +16,38 @@ import requests
 from ibkr_pipelines.client.limits import GLOBAL
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 from ibkr_pipelines.sources import nightly_tables, source_of
-from ibkr_pipelines.trading_calendar import trading_date
+from tests.e2e.cli_helpers import FAKETIME_LIB, NO_FAKETIME, clean_env, faked_clock, free_port, kill_group
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("ibkr-pipelines")
 SELECT = ",".join(t for t in nightly_tables() if source_of(t).name != "performance")
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IBKR_", "DAGSTER_"))}
-    env.update(extra)
-    return env
+# A gateway serves "now", so the CLI only accepts today's trading date: both runs' clocks start at a
+# fixed New York afternoon (libfaketime), and the simulator serves that date.
+TODAY = dt.date(2026, 11, 20)
+AFTERNOON = ("2026-11-20 15:00:00", "America/New_York")
 
 
 @pytest.mark.slow
 @pytest.mark.serial
+@pytest.mark.skipif(FAKETIME_LIB is None, reason=NO_FAKETIME)
 def test_two_concurrent_ingests_stay_under_the_gateway_limit_together(tmp_path: Path) -> None:
-    # A gateway serves "now", so the CLI only accepts today's trading date (or yesterday's, after
-    # midnight in New York): both runs are told the date the simulator serves, and the one-day grace
-    # keeps this true even if New York's midnight passes while the test runs.
-    today = trading_date()
-    simulator = Simulator(SimulatorConfig(today=today)).start()  # IBKR's gateway limits
+    simulator = Simulator(SimulatorConfig(today=TODAY)).start()  # IBKR's gateway limits
+    procs: list[subprocess.Popen[str]] = []
     try:
-        procs = []
         for name in ("first", "second"):
             work = tmp_path / name
             (work / "dagster_home").mkdir(parents=True)
             shutil.copy(ROOT / "dagster_home" / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
-            env = _env(IBKR_BASE_URL=simulator.base_url, IBKR_PACING_DIR=str(tmp_path / "pacing"))
+            env = clean_env(IBKR_BASE_URL=simulator.base_url, IBKR_PACING_DIR=str(tmp_path / "pacing"),
+                            **faked_clock(*AFTERNOON))
             # Everything but the /pa call: IBKR allows one per 15 minutes per login, so a second night
             # beside the first rightly waits that long for it (not what this test measures).
-            procs.append(subprocess.Popen([str(EXE), "ingest", "--date", today.isoformat(), "--select", SELECT],
-                                          cwd=work, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-        outputs = [p.communicate(timeout=300) for p in procs]
+            procs.append(subprocess.Popen([str(EXE), "ingest", "--date", TODAY.isoformat(), "--select", SELECT],
+                                          cwd=work, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          start_new_session=True))
+        outputs = [p.communicate(timeout=240) for p in procs]
         for proc, (out, err) in zip(procs, outputs):
             assert proc.returncode == 0, err[-3000:]
             assert "positions" in out
@@ -59,18 +57,14 @@ def test_two_concurrent_ingests_stay_under_the_gateway_limit_together(tmp_path: 
         assert stats["scopes"]["portfolio_accounts"]["max_in_window"] <= 1
         assert stats["total_requests"] >= 60, "both runs really went through the one gateway"
     finally:
+        for proc in procs:  # a failed or timed-out test leaves no ingest (nor its children) running
+            kill_group(proc)
         simulator.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_simulator_command_serves_until_interrupted(tmp_path: Path) -> None:
-    port = _free_port()
-    proc = subprocess.Popen([str(EXE), "simulator", "--port", str(port)], env=_env(), text=True,
+    port = free_port()
+    proc = subprocess.Popen([str(EXE), "simulator", "--port", str(port)], env=clean_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
