@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import random
+import signal
 import socket
 import sys
 import threading
@@ -518,10 +519,23 @@ def serve(port: int = 5000, tls: bool = False, seed: int = 7, today: datetime.da
     for client in sim.oauth2.clients().values():  # ids only: nothing secret
         print(f"OAuth 2.0 client {client.client_id} (key id {client.key_id}, credential {client.credential}): "
               f"token endpoint {sim.root_url}{TOKEN_PATH}", flush=True)
+    # Handlers of its own: a process started in the background by a script inherits SIGINT ignored, and
+    # SIGTERM's default would skip the stop (its threads, a temporary AM key file) and the closing line.
+    previous = {s: signal.signal(s, _stop_serving) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         threading.Event().wait()
-    except KeyboardInterrupt:
+    except _StopServing:
         pass
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         sim.stop()
         print("IBKR simulator stopped", file=sys.stderr)
+
+
+class _StopServing(Exception):
+    """SIGINT or SIGTERM reached ``serve``."""
+
+
+def _stop_serving(_signum: int, _frame: object) -> None:
+    raise _StopServing
