@@ -6,7 +6,6 @@ import datetime as dt
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,17 +15,15 @@ import requests
 from ibkr_pipelines.client.limits import GLOBAL
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 from ibkr_pipelines.sources import nightly_tables, source_of
-from tests.e2e.cli_helpers import FAKETIME_LIB, NO_FAKETIME, clean_env, faked_clock, free_port, kill_group
+from tests.e2e.cli_helpers import EXE, FAKETIME_LIB, NO_FAKETIME, ROOT, clean_env, faked_clock, free_port, kill_group
 
-ROOT = Path(__file__).resolve().parents[2]
-EXE = Path(sys.executable).with_name("ibkr-pipelines")
 SELECT = ",".join(t for t in nightly_tables() if source_of(t).name != "performance")
 
 
 # A gateway serves "now", so the CLI only accepts today's trading date: both runs' clocks start at a
 # fixed New York afternoon (libfaketime), and the simulator serves that date.
 TODAY = dt.date(2026, 11, 20)
-AFTERNOON = ("2026-11-20 15:00:00", "America/New_York")
+AFTERNOON = (f"{TODAY} 15:00:00", "America/New_York")
 
 
 @pytest.mark.slow

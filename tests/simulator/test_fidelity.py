@@ -62,6 +62,12 @@ SERVED: dict[str, dict[str, Any]] = {
 }
 
 
+def require_recorded() -> None:
+    """Skip the calling test, saying why, when the recorded IBKR responses are not beside the repo."""
+    if not RECORDED.is_dir():
+        pytest.skip(f"recorded IBKR responses folder is absent: {RECORDED}")
+
+
 def recorded_body(name: str) -> Any:
     """The response body of one recording (relative path), or skip the test when it is absent."""
     path = RECORDED / name
@@ -113,8 +119,7 @@ def _recordings() -> list[str]:
 
 @pytest.fixture(scope="module")
 def fidelity_sim() -> Any:
-    if not RECORDED.is_dir():
-        pytest.skip(f"recorded IBKR responses folder is absent: {RECORDED}")
+    require_recorded()
     sim = Simulator(SimulatorConfig(today=TODAY, limits_spec=LENIENT)).start()
     http = requests.Session()
     assert http.post(sim.base_url + "/iserver/auth/ssodh/init", json={"publish": True}).status_code == 200
@@ -126,8 +131,7 @@ def fidelity_sim() -> Any:
 
 
 def test_every_recording_in_scope_is_checked() -> None:
-    if not RECORDED.is_dir():
-        pytest.skip(f"recorded IBKR responses folder is absent: {RECORDED}")
+    require_recorded()
     in_scope = {p.relative_to(RECORDED).as_posix() for pat in ("Session/*.json", "Portfolio/*.json",
                                                                "Contracts/*.json") for p in RECORDED.glob(pat)}
     # The /pa recordings are held in test_pa.py, the trades and live orders ones in test_trades_orders.py.

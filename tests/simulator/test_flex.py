@@ -29,7 +29,7 @@ from ibkr_pipelines.simulator.payloads import Views
 from ibkr_pipelines.simulator.world import World
 
 from .conftest import TODAY, _free_port
-from .test_fidelity import RECORDED
+from .test_fidelity import RECORDED, require_recorded
 
 FLEX = "/AccountManagement/FlexWebService"
 FAST = ((100_000, 1.0),)  # windows loose enough for tests not about 1018
@@ -218,8 +218,7 @@ def test_warn_1001_is_a_fault_a_test_switches_on(make_sim: Callable[..., Simulat
 # ----- the XML ------------------------------------------------------------------------------------------------
 
 def _recorded(name: str) -> ET.Element:
-    if not RECORDED.is_dir():
-        pytest.skip(f"recorded IBKR responses folder is absent: {RECORDED}")
+    require_recorded()
     return ET.parse(RECORDED / "Flex" / name).getroot()
 
 
