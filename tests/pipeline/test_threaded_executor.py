@@ -6,8 +6,10 @@ It is built on Dagster's internal plan loop; these tests are what fails if a Dag
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
+import pytest
 
 from tests.pipeline import threaded_jobs
 
@@ -51,3 +53,24 @@ def test_a_pool_of_one_keeps_its_steps_apart(tmp_path: Path) -> None:
     assert len(spans) == 3
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans
 
+
+
+def test_a_slot_this_run_frees_is_claimed_at_the_next_look_not_after_the_back_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster._core.execution.plan import instance_concurrency_context
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from assets.threaded_executor import _PromptConcurrencyContext
+
+    # Dagster's back-off clock stands still, so only retry_pending_now can make the claim due.
+    monkeypatch.setattr(instance_concurrency_context, "time", SimpleNamespace(time=lambda: 1_000_000.0))
+    with _instance(tmp_path, concurrency={"pools": {"default_limit": 1}}) as instance:
+        run = DagsterRun(job_name="writers", run_id="0123456789abcdef0123456789abcdef")
+        with _PromptConcurrencyContext(instance, run) as pools:
+            assert pools.claim("duckdb_writer", "first")
+            assert not pools.claim("duckdb_writer", "second")  # blocked: Dagster backs it off (1 s at first)
+            pools.free_step("first")
+            assert not pools.claim("duckdb_writer", "second"), "still inside Dagster's back-off"
+            pools.retry_pending_now()  # what the executor does when a step of its run ends
+            assert pools.claim("duckdb_writer", "second")
