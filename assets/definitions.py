@@ -11,7 +11,7 @@ from assets.reference import reference_assets
 from assets.report import portfolio_report, portfolio_report_job, report_after_nightly
 from assets.reports import reports_assets
 from assets.resources import IbkrResource, WarehouseResource
-from assets.schedules import nightly_ingestion, nightly_schedule
+from assets.schedules import STEP_PROCESSES, nightly_ingestion, nightly_schedule
 from assets.trading import trading_assets
 from assets.sensors import SENSORS
 from assets.threaded_executor import threaded_executor
@@ -32,6 +32,7 @@ defs = dg.Definitions(
     schedules=[nightly_schedule],
     sensors=[*SENSORS, report_after_nightly],
     resources={"ibkr": IbkrResource(), "warehouse": WarehouseResource()},
+    executor=STEP_PROCESSES,  # what a run launched from an asset page (a UI backfill) runs with too
 )
 
 

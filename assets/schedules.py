@@ -18,11 +18,17 @@ def nightly_selection() -> dg.AssetSelection:
 # likewise, /pa: 1 per 15 min), not on the CPU: several at once let those waits overlap. DuckDB
 # writers stay one at a time (the duckdb_writer pool).
 STEPS_AT_ONCE = 6
+# Step processes fork from a server that has imported this code location once (Dagster preloads the
+# job's module), instead of each spawning a fresh interpreter that imports Dagster and the assets
+# (~3 s of CPU per step). POSIX only, as the pacing store already is.
+STEP_PROCESSES = dg.multiprocess_executor.configured(
+    {"max_concurrent": STEPS_AT_ONCE, "start_method": {"forkserver": {}}}, name="step_processes"
+)
 
 nightly_ingestion = dg.define_asset_job(
     name="nightly_ingestion",
     selection=nightly_selection(),
-    executor_def=dg.multiprocess_executor.configured({"max_concurrent": STEPS_AT_ONCE}),
+    executor_def=STEP_PROCESSES,
     description="Every nightly IBKR dataset for one trading date: extract in parallel, then load DuckDB one writer at a time.",
 )
 
