@@ -3,14 +3,15 @@
 IBKR's own limits (reference §5.2) stay in force everywhere else: the benchmarks, the demo, and the
 tests that measure pacing set nothing or set them explicitly. Here only throughput changes: the
 global rate, and the per-endpoint scopes that would make each simulated night wait (trades and
-orders, and the account listings: 1 per 5 s; every /pa endpoint: 1 per 15 minutes).
+orders, and the account listings: 1 per 5 s; every /pa endpoint: 1 per 15 minutes; the Flex Web
+Service's token: 10 per minute, which held a first run's history import at ~70 s).
 """
 
 # Symbols of the simulated world the tests watch (IBKR_WATCHLIST), so the watchlist lands rows.
 WATCHLIST = "AAPL,SPY,ASML"
 FAST_LIMITS = (
     "global=50/1,trades=20/1,orders=20/1,pa_allperiods=20/1,pa_performance=20/1,pa_transactions=20/1,"
-    "portfolio_accounts=20/1,portfolio_subaccounts=20/1"
+    "portfolio_accounts=20/1,portfolio_subaccounts=20/1,flex_token=20/1"
 )
 # The bar sizes a test night lands: daily bars only (one request per conid); tests of bars name their own.
 TEST_BAR_SIZES = "1d"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ibkr_pipelines.simulator.flex_queries import FlexConfig
-from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, ibkr_limits, with_overrides
+from ibkr_pipelines.simulator.limits import PENALTY_SECONDS, SimLimits, flex_windows, ibkr_limits, with_overrides
 from ibkr_pipelines.simulator.oauth1 import OAuth1Consumer
 from ibkr_pipelines.simulator.oauth2 import OAuth2Client
 from ibkr_pipelines.simulator.orders import OPEN_MAX
@@ -173,6 +173,11 @@ class SimulatorConfig:
         """The limits to enforce: IBKR's for ``auth`` (OAuth's with consumers), then ``limits_spec`` (ValueError)."""
         auth = "oauth" if self.oauth_mode else self.auth
         return with_overrides(ibkr_limits(auth, penalty_seconds=self.penalty_seconds), self.limits_spec)
+
+    def effective_flex(self) -> FlexConfig:
+        """The Flex Web Service's setting, its token windows as ``limits_spec`` may set them (``flex_token=N/S``)."""
+        windows = flex_windows(self.limits_spec)
+        return self.flex if windows is None else replace(self.flex, windows=windows)
 
     def effective_today(self) -> datetime.date:
         """The simulated date the clock starts at."""

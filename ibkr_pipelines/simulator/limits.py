@@ -116,30 +116,60 @@ def ibkr_limits(auth: str = "gateway", *, penalty_seconds: float = PENALTY_SECON
     return SimLimits(scopes=scopes, rules=_RULES, penalty_seconds=penalty_seconds)
 
 
+# The Flex Web Service's per-token windows (flex_queries.FlexConfig.windows) in the override text.
+FLEX_TOKEN = "flex_token"
+
+
+def flex_windows(spec: str | None) -> tuple[tuple[int, float], ...] | None:
+    """The Flex token windows the override text sets (``flex_token=20/1``), or None (IBKR's 1/s and 10/min)."""
+    for item in (spec or "").split(","):
+        name, _, value = (part.strip() for part in item.partition("="))
+        if name == FLEX_TOKEN:
+            return tuple((w.count, w.seconds) for w in _windows(name, value))
+    return None
+
+
+def _windows(name: str, value: str) -> list[Window]:
+    """The ``N/SECONDS`` windows of one override item (ValueError naming the part it cannot read)."""
+    windows = []
+    for part in value.split("+"):
+        try:
+            count, _, seconds = part.strip().partition("/")
+            window = Window(int(count), float(seconds or 1))
+            if window.count < 1 or not 0 < window.seconds < 86_400:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"simulator limits: cannot read {part.strip()!r} for scope {name!r}") from None
+        windows.append(window)
+    return windows
+
+
 def with_overrides(limits: SimLimits, spec: str | None) -> SimLimits:
-    """A copy with scopes replaced by the simulator's own override text, e.g. ``"global=50/1,history=c3"``."""
+    """A copy with scopes replaced by the simulator's own override text, e.g. ``"global=50/1,history=c3"``.
+
+    ``flex_token=N/S`` sets the Flex Web Service's windows instead (``flex_windows``): it is read there.
+    """
     if not spec or not spec.strip():
         return limits
     scopes = dict(limits.scopes)
     for item in spec.split(","):
         name, _, value = (part.strip() for part in item.partition("="))
+        if name == FLEX_TOKEN and value:
+            _windows(name, value)  # read by flex_windows; checked here so a bad one is refused with the rest
+            continue
         if name not in scopes or not value:
             raise ValueError(f"simulator limits: expected <scope>=N/SECONDS or <scope>=cN with a known scope, got {item!r}")
         windows: list[Window] = []
         concurrency = scopes[name].concurrency
         for part in value.split("+"):
             part = part.strip()
+            if not part.startswith("c"):
+                windows.extend(_windows(name, part))
+                continue
             try:
-                if part.startswith("c"):
-                    concurrency = int(part[1:])
-                    if concurrency < 1:
-                        raise ValueError
-                else:
-                    count, _, seconds = part.partition("/")
-                    window = Window(int(count), float(seconds or 1))
-                    if window.count < 1 or not 0 < window.seconds < 86_400:
-                        raise ValueError
-                    windows.append(window)
+                concurrency = int(part[1:])
+                if concurrency < 1:
+                    raise ValueError
             except ValueError:
                 raise ValueError(f"simulator limits: cannot read {part!r} for scope {name!r}") from None
         scopes[name] = PacedScope(name, tuple(windows) or scopes[name].windows, concurrency)

@@ -88,7 +88,7 @@ class Simulator:
             self.oauth2.register(client)
         self.pacer = Pacer(self.limits, self.config.penalty_scope)
         self.faults = FaultInjector(self.config.faults)
-        self.flex = FlexService(self.config.flex, self.config.seed)
+        self.flex = FlexService(self.config.effective_flex(), self.config.seed)
         self.am = AmGuard()  # the Account Management API's own limits, downtime and counters (reference §3.1)
         self.funding = FundingDesk(self.config.funding_query_seconds)  # am_funding.py's state
         self._world_lock = threading.Lock()

@@ -105,3 +105,20 @@ def test_history_concurrency_with_latency(make_sim: Callable[..., Simulator]) ->
     assert results.count(429) == 1 and len(results) == 6
     hist = sim.stats()["scopes"]["history"]
     assert hist["max_concurrency"] == 6 and hist["throttled"] == 1 and hist["in_flight"] == 0
+
+
+def test_the_flex_tokens_windows_come_from_the_simulators_own_limits_text() -> None:
+    from ibkr_pipelines.simulator.config import SimulatorConfig
+
+    # IBKR's (reference §4.1, §5.2) unless the simulator's own setting names flex_token
+    assert SimulatorConfig(limits_spec="global=50/1").effective_flex().windows == ((1, 1.0), (10, 60.0))
+    fast = SimulatorConfig(limits_spec="global=50/1,flex_token=20/1+100/60")
+    assert fast.effective_flex().windows == ((20, 1.0), (100, 60.0))
+    assert "flex_token" not in fast.effective_limits().scopes  # a Flex setting, not a Web API scope
+    bad = SimulatorConfig(limits_spec="flex_token=many/1")
+    try:
+        bad.effective_limits()
+    except ValueError as error:
+        assert str(error) == "simulator limits: cannot read 'many/1' for scope 'flex_token'"
+    else:
+        raise AssertionError("a flex_token window it cannot read was accepted")
