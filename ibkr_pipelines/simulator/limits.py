@@ -122,11 +122,17 @@ FLEX_TOKEN = "flex_token"
 
 def flex_windows(spec: str | None) -> tuple[tuple[int, float], ...] | None:
     """The Flex token windows the override text sets (``flex_token=20/1``), or None (IBKR's 1/s and 10/min)."""
-    for item in (spec or "").split(","):
-        name, _, value = (part.strip() for part in item.partition("="))
+    for name, value, _ in _items(spec):
         if name == FLEX_TOKEN:
             return tuple((w.count, w.seconds) for w in _windows(name, value))
     return None
+
+
+def _items(spec: str | None) -> list[tuple[str, str, str]]:
+    """The override text's ``scope=value`` items as (scope, value, item as written)."""
+    if not spec or not spec.strip():
+        return []
+    return [(name.strip(), value.strip(), item) for item in spec.split(",") for name, _, value in [item.partition("=")]]
 
 
 def _windows(name: str, value: str) -> list[Window]:
@@ -149,11 +155,10 @@ def with_overrides(limits: SimLimits, spec: str | None) -> SimLimits:
 
     ``flex_token=N/S`` sets the Flex Web Service's windows instead (``flex_windows``): it is read there.
     """
-    if not spec or not spec.strip():
+    if not _items(spec):
         return limits
     scopes = dict(limits.scopes)
-    for item in spec.split(","):
-        name, _, value = (part.strip() for part in item.partition("="))
+    for name, value, item in _items(spec):
         if name == FLEX_TOKEN and value:
             _windows(name, value)  # read by flex_windows; checked here so a bad one is refused with the rest
             continue

@@ -54,7 +54,6 @@ def test_a_pool_of_one_keeps_its_steps_apart(tmp_path: Path) -> None:
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans
 
 
-
 def test_a_slot_this_run_frees_is_claimed_at_the_next_look_not_after_the_back_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
