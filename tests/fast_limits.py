@@ -9,8 +9,10 @@ Service's token: 10 per minute, which held a first run's history import at ~70 s
 
 # Symbols of the simulated world the tests watch (IBKR_WATCHLIST), so the watchlist lands rows.
 WATCHLIST = "AAPL,SPY,ASML"
+# The Client Portal's global limit in these tests (IBKR's is 10 per 1 s): requests per second.
+FAST_GLOBAL_PER_SECOND = 50
 FAST_LIMITS = (
-    "global=50/1,trades=20/1,orders=20/1,pa_allperiods=20/1,pa_performance=20/1,pa_transactions=20/1,"
+    f"global={FAST_GLOBAL_PER_SECOND}/1,trades=20/1,orders=20/1,pa_allperiods=20/1,pa_performance=20/1,pa_transactions=20/1,"
     "portfolio_accounts=20/1,portfolio_subaccounts=20/1,flex_token=20/1"
 )
 # The bar sizes a test night lands: daily bars only (one request per conid); tests of bars name their own.

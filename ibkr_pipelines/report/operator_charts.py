@@ -1,5 +1,8 @@
 """Small PNG charts for operator metadata in the Dagster UI: a step's IBKR pacing timeline, a table's rows over time.
 
+Each is drawn only where a picture says more than a sentence: more requests than one window of the
+limit allows (or a 429), two loaded dates or more.
+
 Altair, vl-convert and the report's palette are imported inside the builders, so a process that never
 draws (a CLI ingest, a step with no request) does not pay for loading them.
 """
@@ -91,10 +94,19 @@ def pacing_timeline_markdown(
     sends: Iterable[tuple[float, str]], penalties: Iterable[dict[str, Any]], line: PacingLine | None, began: float,
     scale: float = 1.0,
 ) -> str:
-    """A step's requests per window of the binding limit, stacked by endpoint, the limit dashed, 429 penalties marked."""
-    sends = list(sends)
+    """A step's requests per window of the binding limit, stacked by endpoint, the limit dashed, 429 penalties marked.
+
+    A sentence instead when nothing was sent, or when the requests fit in one window and none drew a 429.
+    """
+    sends, penalties = list(sends), list(penalties)
     if not sends or line is None:
         return "This step sent no request to a paced IBKR service: nothing to draw."
+    if len(sends) <= line.window.count and not penalties:
+        # A picture only where it helps: requests that fit in one window were not spread by the limit,
+        # and vl-convert holds the GIL for each render (~0.1-0.3 s) while the night's other steps wait.
+        span = max(at for at, _ in sends) - min(at for at, _ in sends)
+        return (f"{len(sends)} request(s) over {span:.1f} s, no more than one window of the limit allows "
+                f"({line.describe()}): the limit did not spread them, nothing to draw; no 429.")
     import altair as alt
 
     from ibkr_pipelines.report.charts import PALETTE
@@ -140,9 +152,12 @@ def rows_over_time(con: Any, table: str, dates: int = ROWS_DATES) -> pl.DataFram
 
 
 def rows_over_time_markdown(frame: pl.DataFrame, table: str, scale: float = 1.0) -> str:
-    """Rows per partition date of ``table`` as bars (newest load of each date), or a sentence when none was loaded."""
+    """Rows per partition date of ``table`` as bars (newest load of each date), or a sentence for fewer than two dates."""
     if frame.is_empty():
         return f"No partition of `{table}` has been loaded yet: nothing to draw."
+    if frame.height == 1:  # one bar is not a trend: a sentence says it (and spares a render)
+        day, rows = frame.row(0)
+        return f"Only {day} of `{table}` has been loaded: {rows} rows (its newest load). A picture needs two dates."
     import altair as alt
 
     from ibkr_pipelines.report.charts import PALETTE

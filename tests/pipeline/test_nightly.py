@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from tests.fast_limits import FAST_GLOBAL_PER_SECOND
 from tests.pipeline.conftest import DATA_TABLES, FRIDAY, MONDAY, Pipeline, open_pipeline
 from ibkr_pipelines.schemas import Reach, spec_for
 from ibkr_pipelines.sources import source_of
@@ -55,6 +56,7 @@ def test_contracts_cover_every_conid_held(landed: Pipeline) -> None:
 def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipeline) -> None:
     events = landed.result.get_asset_materialization_events()  # type: ignore[attr-defined]
     by_key = {"/".join(e.event_specific_data.materialization.asset_key.path): e for e in events}
+    pictures = 0
     assert set(by_key) == {f"lake/{t}_parquet" for t in DATA_TABLES} | {f"warehouse/{t}" for t in DATA_TABLES}
     for key, event in by_key.items():
         metadata = event.event_specific_data.materialization.metadata
@@ -66,12 +68,21 @@ def test_materializations_carry_counts_schema_partition_and_traffic(landed: Pipe
         if key.startswith("lake/") and source_of(table).tables[0] == table:  # a source's traffic: on its first table
             assert metadata["ibkr_requests"].value > 0
             assert metadata["ibkr_429s"].value == 0
-            assert PNG_IMAGE in metadata["pacing_timeline"].value, key
+            # A picture where the requests outnumber one window of the (tests') global limit, else a sentence.
+            timeline = metadata["pacing_timeline"].value
+            assert (PNG_IMAGE in timeline) == (metadata["ibkr_requests"].value > FAST_GLOBAL_PER_SECOND), key
+            pictures += PNG_IMAGE in timeline
         if key.startswith("warehouse/"):
             assert metadata["warehouse_lock_wait_seconds"].value == 0.0, "nothing else held the DuckDB file"
-            assert PNG_IMAGE in metadata["rows_over_time"].value, key  # the night loaded rows: a picture
+            # A picture from two loaded dates on (a 7-day span's load); one date is told in a sentence.
+            over_time = metadata["rows_over_time"].value
+            if source_of(table).span_days > 1:
+                assert PNG_IMAGE in over_time, key
+            else:
+                assert over_time.startswith(f"Only {FRIDAY} of `{table}` has been loaded"), key
         elif source_of(table).span_days > 1:
             assert metadata["dates_landed"].value == f"{FRIDAY - datetime.timedelta(days=6)}..{FRIDAY}"
+    assert pictures >= 1, "the night's bars (a request per conid) outnumber one window: drawn"
 
 
 def test_asset_checks_pass_on_clean_data(landed: Pipeline) -> None:
@@ -111,7 +122,11 @@ def test_rerunning_a_date_is_idempotent_and_two_dates_are_kept(tmp_path: Path) -
         first = _snapshot(pipeline)
         assert pipeline.run(FRIDAY).success
         assert _snapshot(pipeline) == first, "the same date twice leaves every table identical"
-        assert pipeline.run(MONDAY).success
+        monday = pipeline.run(MONDAY)
+        assert monday.success
+        for event in monday.get_asset_materialization_events():
+            if event.event_specific_data.materialization.asset_key.path[0] == "warehouse":  # two dates: a picture
+                assert PNG_IMAGE in event.event_specific_data.materialization.metadata["rows_over_time"].value
         dates = pipeline.query("select distinct snapshot_date from positions order by 1")
         assert [d for (d,) in dates] == [FRIDAY, MONDAY]
         friday_again = pipeline.query(f"select count(*) from positions where snapshot_date = '{FRIDAY}'")

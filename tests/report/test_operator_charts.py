@@ -1,4 +1,4 @@
-"""The operator charts: a PNG Markdown image for a small input, a sentence for an empty one, the limit that binds."""
+"""The operator charts: a PNG Markdown image where a picture helps, a sentence where it would not, the limit that binds."""
 
 from __future__ import annotations
 
@@ -54,6 +54,17 @@ def test_the_pacing_timeline_is_a_png_image_with_a_penalty_and_a_sentence_when_n
     assert "![" not in empty and "no request" in empty
 
 
+def test_requests_that_fit_in_one_window_of_the_limit_are_told_in_a_sentence_unless_one_drew_a_429() -> None:
+    line = operator_charts.binding_line(default_limits("gateway"), [e for _, e in SENDS])
+    assert line is not None and line.window.count == 10
+    few = SENDS[:10]  # 10 requests against 10 per 1 s: the limit could not have spread them
+    told = operator_charts.pacing_timeline_markdown(few, [], line, began=100.0)
+    assert "![" not in told and told.startswith("10 request(s) over 1.3 s") and "10 requests per 1 s" in told
+    penalty = {"endpoint": "GET /iserver/accounts", "scopes": ["global"], "seconds": 60.0, "noticed_at": 100.5}
+    assert png_of(operator_charts.pacing_timeline_markdown(few, [penalty], line, began=100.0)).startswith(PNG_SIGNATURE)
+    assert png_of(operator_charts.pacing_timeline_markdown(SENDS[:11], [], line, began=100.0)).startswith(PNG_SIGNATURE)
+
+
 def test_rows_over_time_reads_the_newest_load_of_the_last_dates_and_draws_them() -> None:
     con = duckdb.connect()
     con.execute("CREATE TABLE _load_log (table_name TEXT, partition_key TEXT, rows BIGINT, loaded_at TIMESTAMP)")
@@ -71,3 +82,5 @@ def test_rows_over_time_reads_the_newest_load_of_the_last_dates_and_draws_them()
     assert png.startswith(PNG_SIGNATURE) and len(png) > 1000
     empty = operator_charts.rows_over_time_markdown(operator_charts.rows_over_time(con, "nav"), "nav")
     assert "![" not in empty and "nav" in empty
+    one_date = operator_charts.rows_over_time_markdown(operator_charts.rows_over_time(con, "trades"), "trades")
+    assert one_date == "Only 2024-01-01 of `trades` has been loaded: 5 rows (its newest load). A picture needs two dates."
