@@ -62,14 +62,29 @@ def test_a_slot_this_run_frees_is_claimed_at_the_next_look_not_after_the_back_of
 
     from assets.threaded_executor import _PromptConcurrencyContext
 
-    # Dagster's back-off clock stands still, so only retry_pending_now can make the claim due.
-    monkeypatch.setattr(instance_concurrency_context, "time", SimpleNamespace(time=lambda: 1_000_000.0))
+    # Dagster's back-off clock stands still, so only freeing a slot of this run can make a claim due.
+    clock = SimpleNamespace(time=lambda: 1_000_000.0)
+    monkeypatch.setattr(instance_concurrency_context, "time", clock)
     with _instance(tmp_path, concurrency={"pools": {"default_limit": 1}}) as instance:
         run = DagsterRun(job_name="writers", run_id="0123456789abcdef0123456789abcdef")
         with _PromptConcurrencyContext(instance, run) as pools:
             assert pools.claim("duckdb_writer", "first")
             assert not pools.claim("duckdb_writer", "second")  # blocked: Dagster backs it off (1 s at first)
-            pools.free_step("first")
-            assert not pools.claim("duckdb_writer", "second"), "still inside Dagster's back-off"
-            pools.retry_pending_now()  # what the executor does when a step of its run ends
-            assert pools.claim("duckdb_writer", "second")
+            assert not pools.claim("duckdb_writer", "third")
+            assert not pools.claim("duckdb_writer", "second"), "inside Dagster's back-off"
+            pools.free_step("never-claimed")  # a step that held no slot frees none: nothing is made due
+            assert not pools.claim("duckdb_writer", "second")
+            # Past the back-off, a waiting step still does not ask the storage while this run holds the slot.
+            asked = []
+            storage = instance.event_log_storage
+            monkeypatch.setattr(storage, "claim_concurrency_slot",
+                                lambda *a, _real=storage.claim_concurrency_slot, **k: asked.append(a) or _real(*a, **k))
+            clock.time = lambda: 1_000_100.0
+            assert not pools.claim("duckdb_writer", "second") and asked == []
+            pools.free_step("first")  # what Dagster does when the step's success event comes in
+            # The storage gave the slot to one of them (enqueue times tie within a second): it alone asks now.
+            claimed = [step for step in ("second", "third") if pools.claim("duckdb_writer", step)]
+            assert len(claimed) == 1, claimed
+            pools.free_step(claimed[0])
+            (last,) = {"second", "third"} - set(claimed)
+            assert pools.claim("duckdb_writer", last)
