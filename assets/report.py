@@ -9,8 +9,6 @@ import dagster as dg
 from assets.factory import warehouse_key
 from assets.resources import WarehouseResource
 from assets.schedules import nightly_ingestion
-from ibkr_pipelines.report.build import benchmark_from, build_report
-from ibkr_pipelines.report.render import to_png_markdown
 from ibkr_pipelines.sources import nightly_tables
 
 REPORT_KEY = dg.AssetKey(["reports", "portfolio_report"])
@@ -26,6 +24,11 @@ REPORT_KEY = dg.AssetKey(["reports", "portfolio_report"])
 )
 def portfolio_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Write the report beside the warehouse; its NAV curve and coverage picture go to the metadata."""
+    # Imported here: Altair and vl-convert cost ~0.6 s to import, in every process that loads the definitions
+    # (each ingest, each step process, the UI's code server), and only this step draws the report.
+    from ibkr_pipelines.report.build import benchmark_from, build_report
+    from ibkr_pipelines.report.render import to_png_markdown
+
     settings = warehouse.settings()
     out = settings.data_dir / "reports" / "portfolio-report.html"
     result = build_report(settings.db_path, out, benchmark=benchmark_from(None))

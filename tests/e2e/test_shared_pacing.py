@@ -16,6 +16,7 @@ from ibkr_pipelines.client.limits import GLOBAL
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
 from ibkr_pipelines.sources import nightly_tables, source_of
 from tests.e2e.cli_helpers import EXE, FAKETIME_LIB, NO_FAKETIME, ROOT, clean_env, faked_clock, free_port, kill_group
+from tests.fast_limits import TEST_BAR_SIZES
 
 SELECT = ",".join(t for t in nightly_tables() if source_of(t).name != "performance")
 
@@ -37,8 +38,10 @@ def test_two_concurrent_ingests_stay_under_the_gateway_limit_together(tmp_path: 
             work = tmp_path / name
             (work / "dagster_home").mkdir(parents=True)
             shutil.copy(ROOT / "dagster_home" / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
+            # Daily bars only (a request per conid): the minute bars' ~300 more per night would only
+            # lengthen the shared wait at 10 per second, not change what is measured.
             env = clean_env(IBKR_BASE_URL=simulator.base_url, IBKR_PACING_DIR=str(tmp_path / "pacing"),
-                            **faked_clock(*AFTERNOON))
+                            IBKR_BAR_SIZES=TEST_BAR_SIZES, **faked_clock(*AFTERNOON))
             # Everything but the /pa call: IBKR allows one per 15 minutes per login, so a second night
             # beside the first rightly waits that long for it (not what this test measures).
             procs.append(subprocess.Popen([str(EXE), "ingest", "--date", TODAY.isoformat(), "--select", SELECT],
