@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_END = dt.date(2026, 11, 20)
 
 
-def pacing_floor(endpoints: dict[str, dict[str, float]]) -> tuple[float, str]:
-    """Least seconds IBKR's gateway limits allow for these per-endpoint request counts, and the binding scope."""
+def pacing_floor(endpoints: dict[str, dict[str, float]], overrides: str | None = None) -> tuple[float, str]:
+    """Least seconds the gateway limits (IBKR's, or with ``overrides``) allow for these request counts, and the binding scope."""
     from ibkr_pipelines.client.limits import default_limits
 
-    limits = default_limits("gateway")
+    limits = default_limits("gateway").with_overrides(overrides)
     per_scope: dict[str, int] = {}
     for endpoint, counters in endpoints.items():
         method, _, template = endpoint.partition(" ")
@@ -71,8 +71,8 @@ def _step_spans(instance: Any, run_id: str) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in spans.items()}
 
 
-def run(days: int, end: dt.date, workdir: Path) -> dict[str, Any]:
-    """Backfill ``days`` dates ending at ``end`` as one run; return the measurements."""
+def run(days: int, end: dt.date, workdir: Path, limits: str | None = None) -> dict[str, Any]:
+    """Backfill ``days`` dates ending at ``end`` as one run (IBKR's limits, or ``limits`` on both sides); return the measurements."""
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
@@ -83,6 +83,8 @@ def run(days: int, end: dt.date, workdir: Path) -> dict[str, Any]:
     )
     for name in ("IBKR_BASE_URL", "IBKR_LIMITS", "IBKR_SIM_LIMITS"):
         os.environ.pop(name, None)  # IBKR's real limits, on both sides
+    if limits:  # the same overrides for the client and the embedded simulator (its own setting)
+        os.environ.update(IBKR_LIMITS=limits, IBKR_SIM_LIMITS=limits)
 
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -112,7 +114,7 @@ def run(days: int, end: dt.date, workdir: Path) -> dict[str, Any]:
                 for name, value in counters.items():
                     entry[name] = entry.get(name, 0) + value
         success = result.success
-    floor, binding = pacing_floor(endpoints)
+    floor, binding = pacing_floor(endpoints, limits)
     seconds = round(max(e for _, e in spans.values()) - min(s for s, _ in spans.values()), 1)
     writer_steps = round(sum(e - s for k, (s, e) in spans.items() if k.startswith("warehouse__")), 1)
     requests = int(sum(c.get("requests", 0) for c in endpoints.values()))
@@ -120,6 +122,7 @@ def run(days: int, end: dt.date, workdir: Path) -> dict[str, Any]:
     return {
         "benchmark": "backfill",
         "days": days,
+        "limits": limits or "IBKR's gateway limits",
         "window": f"{start}..{end}",
         "success": success,
         "seconds": seconds,
@@ -142,9 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backfill.run", description=main.__doc__)
     parser.add_argument("--days", type=int, default=90, help="dates in the backfill (default 90)")
     parser.add_argument("--end", type=dt.date.fromisoformat, default=DEFAULT_END, help="last date (default 2026-11-20)")
+    parser.add_argument("--limits", help="pacing overrides for both sides, as in IBKR_LIMITS (default: IBKR's real limits)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ibkr-backfill-bench-") as workdir:
-        measured = run(args.days, args.end, Path(workdir))
+        measured = run(args.days, args.end, Path(workdir), args.limits)
     print(json.dumps(measured), flush=True)
     return 0 if measured["passed"] else 1
 
