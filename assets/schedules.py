@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.factory import lake_key, warehouse_key
 from assets.partitions import TIMEZONE
+from assets.step_processes import prompt_multiprocess_executor
 from ibkr_pipelines.sources import nightly_tables
 from ibkr_pipelines.trading_calendar import trading_date
 
@@ -21,7 +22,8 @@ STEPS_AT_ONCE = 6
 # Step processes fork from a server that has imported this code location once (Dagster preloads the
 # job's module), instead of each spawning a fresh interpreter that imports Dagster and the assets
 # (~3 s of CPU per step). POSIX only, as the pacing store already is.
-STEP_PROCESSES = dg.multiprocess_executor.configured(
+# The pool claims are the threaded executor's (assets/step_processes.py): no back-off between this run's loads.
+STEP_PROCESSES = prompt_multiprocess_executor.configured(
     {"max_concurrent": STEPS_AT_ONCE, "start_method": {"forkserver": {}}}, name="step_processes"
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -59,3 +60,24 @@ def test_a_multiprocess_run_lands_its_tables_one_writer_at_a_time(tmp_path: Path
             assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
         differences = con.execute("select max(abs(difference)) from nav_by_account").fetchone()[0]
     assert differences < 0.01
+
+
+def test_step_processes_claim_through_the_prompt_context_while_their_run_executes() -> None:
+    from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+    from dagster._core.executor import multiprocess
+
+    from assets.step_processes import PromptStepProcesses
+    from assets.threaded_executor import _PromptConcurrencyContext
+
+    seen = []
+
+    class Inner:
+        """Stands in for Dagster's multiprocess executor: notes the claim context its loop would build."""
+
+        def execute(self, plan_context: object, execution_plan: object) -> Iterator[str]:
+            seen.append(multiprocess.InstanceConcurrencyContext)
+            yield "an event"
+
+    events = list(PromptStepProcesses(Inner()).execute(None, None))  # type: ignore[arg-type]
+    assert events == ["an event"] and seen == [_PromptConcurrencyContext]
+    assert multiprocess.InstanceConcurrencyContext is InstanceConcurrencyContext, "Dagster's own, once the run ended"
