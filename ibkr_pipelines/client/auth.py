@@ -118,21 +118,24 @@ def open_brokerage_tier(
         return
     if _competing(status) and not compete:
         raise _taken()
-    try:
-        caller.call_unrecovered("POST", "/iserver/auth/ssodh/init", json={"publish": True, "compete": compete})
-    except NotAuthenticated:
-        raise not_logged_in("POST /iserver/auth/ssodh/init") from None
-    for _ in range(status_polls):
+    # Two rounds of ssodh/init and polls: a poll that waited on pacing (a penalty box on every endpoint
+    # outlasting the gateway's idle timeout) can find the session opened just before already idled out.
+    for _round in range(2):
         try:
-            status = caller.call_unrecovered("POST", "/iserver/auth/status")
+            caller.call_unrecovered("POST", "/iserver/auth/ssodh/init", json={"publish": True, "compete": compete})
         except NotAuthenticated:
-            raise not_logged_in("POST /iserver/auth/status") from None
-        if session_healthy(status):
-            log.info("IBKR brokerage session established")
-            return
-        if _competing(status) and not compete:
-            raise _taken()
-        time.sleep(poll_seconds)
+            raise not_logged_in("POST /iserver/auth/ssodh/init") from None
+        for _ in range(status_polls):
+            try:
+                status = caller.call_unrecovered("POST", "/iserver/auth/status")
+            except NotAuthenticated:
+                raise not_logged_in("POST /iserver/auth/status") from None
+            if session_healthy(status):
+                log.info("IBKR brokerage session established")
+                return
+            if _competing(status) and not compete:
+                raise _taken()
+            time.sleep(poll_seconds)
     raise NoBridge(
         "the brokerage session did not come up after ssodh/init "
         f"(authenticated={status.get('authenticated') if isinstance(status, dict) else None}, "

@@ -73,9 +73,11 @@ COMPETING = {**HEALTHY, "competing": True}
         ([NOT_AUTHENTICATED, HEALTHY], None, 1),  # ssodh/init (not the deprecated reauthenticate)
         ([NOT_CONNECTED, HEALTHY], None, 1),
         ([COMPETING], BrokerageSessionTaken, 0),  # TWS or the phone holds it: never taken silently
-        ([NOT_AUTHENTICATED, NOT_AUTHENTICATED], NoBridge, 1),  # polled 3 times, then one line
+        # opened, but gone by the polls (idled out while they waited on a penalty box): opened once more
+        ([NOT_AUTHENTICATED] * 4 + [HEALTHY], None, 2),
+        ([NOT_AUTHENTICATED, NOT_AUTHENTICATED], NoBridge, 2),  # two rounds of init and 3 polls, then one line
     ],
-    ids=["healthy", "not-authenticated", "not-connected", "competing", "never-comes-up"],
+    ids=["healthy", "not-authenticated", "not-connected", "competing", "gone-by-the-polls", "never-comes-up"],
 )
 def test_the_brokerage_session_follows_auth_status(statuses: list[dict[str, Any]], outcome: type[IbkrError] | None,
                                                    ssodh_init: int) -> None:
