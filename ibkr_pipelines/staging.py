@@ -428,10 +428,10 @@ def load_table(
     parts = window_parts(storage, table, window)
     warehouse = storage.warehouse
     waited_before = warehouse.lock_wait_seconds
-    warehouse.ensure_schema(nightly_tables())
-    results = warehouse.load_window(table, parts, run_id, allow_shrink=allow_shrink)
     key = ", ".join(f'"{k}"' for k in spec.natural_key)
-    with warehouse.connect(read_only=True) as con:
+    with warehouse.connect() as con:  # opened once: schema, load and the checks below
+        warehouse.ensure_schema_in(con, nightly_tables())
+        results = warehouse.load_window(table, parts, run_id, allow_shrink=allow_shrink, con=con)
         con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")  # a year of minute bars is grouped here too
         described = con.execute(f'describe "{table}"').fetchall()
         (duplicates,) = con.execute(
