@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 _LEASE_POLL_SECONDS = 0.005
 _LONG_WAIT_SECONDS = 2.0
+# A wait for a rate window (not a penalty) this long is worth a line: the operator sees why nothing moves
+# (e.g. /sso/validate's 1 per minute right after `doctor`, or a /pa endpoint's 1 per 15 minutes).
+_LONG_RATE_WAIT_SECONDS = 20.0
 # Grants are kept this long past their longest window, so any margin the meter can ask for still sees them.
 MAX_FORGET_MARGIN = MAX_MARGIN_SECONDS
 # A request written to the socket this long after it passed the gate passes it again (busy machine).
@@ -251,17 +254,20 @@ class Pacer:
 
     def _reserve(self, scopes: list[Scope]) -> tuple[float, float]:
         """Reserve the earliest start every scope allows and sleep until it; returns (booked start, seconds waited)."""
-        start, now, penalty_scope, penalty_until = self.store.transact(lambda state, now: self._book(state, now, scopes))
+        start, now, penalty_scope, penalty_until, binding = self.store.transact(
+            lambda state, now: self._book(state, now, scopes))
         wait = start - now
         self._announce_penalty(penalty_scope, wait, penalty_until)
+        self._announce_rate_wait(binding, wait, start)
         if wait > 0:
             self._sleep_until(start)
         return start, max(wait, 0.0)
 
-    def _book(self, state: PacingState, now: float, scopes: list[Scope]) -> tuple[float, float, str, float]:
+    def _book(self, state: PacingState, now: float, scopes: list[Scope]) -> tuple[float, float, str, float, Scope | None]:
         safety = self.meter.margin()
         not_before, penalty_scope = now, ""
         scoped = []
+        windowed = []
         for scope in scopes:
             st = state.scope(scope.name)
             if st.penalty_until > not_before:
@@ -269,16 +275,30 @@ class Pacer:
             if scope.windows:
                 forget_before(st.grants, now - max(w.seconds for w in scope.windows) - MAX_FORGET_MARGIN)
                 scoped.append((st.grants, scope.windows))
+                windowed.append(scope)
         start = earliest_start(not_before, scoped, safety)
+        binding = None
+        if start - not_before > _LONG_RATE_WAIT_SECONDS:  # rare: name the window that holds the request back
+            latest = [earliest_start(not_before, [pair], safety) for pair in scoped]
+            binding = windowed[latest.index(max(latest))]
         for grants, _windows in scoped:
             place(grants, start)
-        return start, now, penalty_scope, not_before
+        return start, now, penalty_scope, not_before, binding
 
     def _announce_penalty(self, scope: str, wait: float, until: float) -> None:
         """One log line per penalty box (scope and end), however many threads wait in it."""
         if scope and wait > _LONG_WAIT_SECONDS and (scope, round(until)) not in self._announced:
             self._announced.add((scope, round(until)))
             log.warning("IBKR pacing: scope %r is in the penalty box; waiting %.0f s before sending", scope, wait)
+
+    def _announce_rate_wait(self, scope: Scope | None, wait: float, start: float) -> None:
+        """One log line for a long wait on a rate window, naming the scope and its limit."""
+        if scope is None or wait <= _LONG_RATE_WAIT_SECONDS or (scope.name, round(start)) in self._announced:
+            return
+        self._announced.add((scope.name, round(start)))
+        limit = ", ".join(f"{w.count} per {w.seconds:g} s" for w in scope.windows)
+        log.warning("IBKR pacing: waiting %.0f s for scope %r (IBKR allows %s; it was used that recently, "
+                    "here or by another process sharing the pacing state)", wait, scope.name, limit)
 
     def _sleep_until(self, start: float) -> None:
         while True:
