@@ -63,7 +63,10 @@ def make_client(
 ) -> tuple[IbkrClient, StubAdapter]:
     script.setdefault("POST /tickle", [(200, TICKLE)])
     script.setdefault("POST /iserver/auth/status", [(200, HEALTHY)])
-    limits = default_limits("oauth1", penalty_seconds=penalty).with_overrides("portfolio_accounts=1/0.01")
+    # The 1 per 5 s of the account listings and pnl/partitioned would make a test that lists twice, reads
+    # 7 pages or retries once wait for nothing: these tests are about answers, not pacing.
+    limits = default_limits("oauth1", penalty_seconds=penalty).with_overrides(
+        "portfolio_accounts=1/0.01,portfolio_subaccounts=1/0.01,pnl_partitioned=1/0.01")
     limits = replace(limits, penalty_scope=penalty_scope)
     client = IbkrClient(
         "http://stub/v1/api",

@@ -21,6 +21,7 @@ from ibkr_pipelines.client.retry import RetryPolicy
 from ibkr_pipelines.config import Settings
 from ibkr_pipelines.errors import ConfigError, OAuthRefused
 from ibkr_pipelines.simulator import OAuth2Client, Simulator, SimulatorConfig
+from tests.fast_limits import FAST_LIMITS
 
 TODAY = datetime.date(2026, 11, 20)
 CLIENT_ID = "PIPELINES2"
@@ -48,7 +49,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes, Path]:
 @pytest.fixture
 def sim(keys: tuple[Path, bytes, Path]) -> Iterator[Simulator]:
     """A simulator standing in for api.ibkr.com with one registered OAuth 2.0 client."""
-    simulator = Simulator(SimulatorConfig(seed=3, today=TODAY, penalty_seconds=1.0, bearer_seconds=60.0)).start()
+    simulator = Simulator(SimulatorConfig(seed=3, today=TODAY, penalty_seconds=1.0, bearer_seconds=60.0,
+                                          limits_spec=FAST_LIMITS)).start()
     simulator.register_oauth2_client(OAuth2Client(CLIENT_ID, KID, keys[1], credential=USER))
     yield simulator
     simulator.stop()
@@ -62,8 +64,9 @@ def _env(private: Path, **overrides: str) -> dict[str, str]:
 
 
 def _client(sim: Simulator, tmp_path: Path, private: Path, *, clock: Any = time.time, **overrides: str) -> IbkrClient:
+    # Renewal, not pacing, is under test: both sides at the tests' fast limits (the listings' 1 per 5 s).
     settings = Settings.from_env({**_env(private, **overrides), "IBKR_BASE_URL": sim.base_url,
-                                  "IBKR_PACING_DIR": str(tmp_path / "pacing")})
+                                  "IBKR_PACING_DIR": str(tmp_path / "pacing"), "IBKR_LIMITS": FAST_LIMITS})
     client = build_client(settings, sim.base_url, retry=RetryPolicy(base_seconds=0.05, cap_seconds=0.2))
     assert isinstance(client.auth, OAuth2Auth)
     client.auth._clock = clock  # noqa: SLF001 - the test moves the client's clock
