@@ -28,14 +28,14 @@ def _install(point: str) -> None:
     if stage == "extracting":
         import ibkr_pipelines.staging as staging
 
-        validate: Callable[..., Any] = staging.split_valid
+        validate: Callable[..., Any] = staging.split_valid_partitions
 
-        def split_then_stop(name: str, frame: Any, **kwargs: Any) -> Any:
+        def split_then_stop(name: str, partitions: Any, **kwargs: Any) -> Any:
             if name == table:
                 _stop_here(point)
-            return validate(name, frame, **kwargs)
+            return validate(name, partitions, **kwargs)
 
-        staging.split_valid = split_then_stop  # type: ignore[assignment]
+        staging.split_valid_partitions = split_then_stop  # type: ignore[assignment]
     elif stage == "inside-load":
         from ibkr_pipelines.land.warehouse import Warehouse
 

@@ -108,8 +108,8 @@ def check(pipeline: Pipeline, size: str, window: DateWindow, requests: int) -> N
     expected = on_new_york_dates(pl.concat(series), window)
     assert expected.height > 0, "the world has bars in the window"
     with duckdb.connect(str(pipeline.db), read_only=True) as con:
-        got = pl.from_arrow(con.execute("select conid, source, epoch_ms(bar_start_utc) as start_ms from bars "
-                          f"where bar_size = '{size}'").to_arrow_table()).cast(BAR_KEY)  # type: ignore[union-attr]
+        got = pl.from_arrow(con.sql("select conid, source, epoch_ms(bar_start_utc) as start_ms from bars "
+                                    f"where bar_size = '{size}'").to_arrow_table()).cast(BAR_KEY)  # type: ignore[union-attr]
     missing = expected.join(got, on=list(BAR_KEY), how="anti")
     extra = got.join(expected, on=list(BAR_KEY), how="anti")
     assert missing.is_empty(), f"{size}: bars missing for conids {missing['conid'].unique().to_list()[:10]}"
