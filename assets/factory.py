@@ -87,6 +87,28 @@ def landed_metadata(table: str, rows: int, window: DateWindow, quarantined: int)
     }
 
 
+# Entries a range's materializations would each carry a copy of (pictures, per-date tables, the schema).
+BULKY_METADATA = ("pacing_timeline", "rows_over_time", "rows_by_date", "quarantine_reasons", "ibkr_endpoints",
+                  "dagster/column_schema")
+
+
+def once_for_the_window(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, window: DateWindow, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """``metadata`` for the materializations of ``window``: whole for one date; for a range, its bulky
+    entries go on ONE observation of the range's last date, which the materializations name.
+
+    Dagster copies a range's metadata into every partition's materialization: a year's backfill wrote
+    its ~100 KB of pictures 365 times per asset into the event log.
+    """
+    bulky = {name: value for name, value in metadata.items() if name in BULKY_METADATA}
+    if window.start == window.end or not bulky:
+        return metadata
+    context.log_event(dg.AssetObservation(asset_key=key, partition=window.end.isoformat(), metadata=bulky))
+    rest = {name: value for name, value in metadata.items() if name not in bulky}
+    return {**rest, "range_details": f"{', '.join(bulky)}: once for {window}, on this asset's observation of {window.end}"}
+
+
 def ibkr_metadata(traffic: dict[str, Any], wall_wait_seconds: float) -> dict[str, Any]:
     """Dagster metadata for the IBKR traffic of one step (waits as wall time, not summed over threads)."""
     totals = traffic["totals"]
@@ -173,7 +195,7 @@ def source_asset(source: Source) -> dg.AssetsDefinition:
                 context.log.warning(f"{staged.quarantined} {table} row(s) quarantined: {staged.reasons}")
             yield dg.MaterializeResult(
                 asset_key=lake_key(table),
-                metadata={
+                metadata=once_for_the_window(context, lake_key(table), window_of(context), {
                     **landed_metadata(table, staged.rows, window_of(context), staged.quarantined),
                     # A fetch spanning earlier days (executions: the last 7) lands more dates than the run's.
                     "dates_landed": str(result.window),
@@ -182,7 +204,7 @@ def source_asset(source: Source) -> dg.AssetsDefinition:
                     "lake_path": dg.MetadataValue.path(str(staged.lake_paths[-1])),
                     # One fetch feeds every table of the source: its traffic is told once, on the first.
                     **({**traffic, "fetch_seconds": result.seconds} if table == source.tables[0] else {}),
-                },
+                }),
             )
 
     return _stage
@@ -273,14 +295,14 @@ def warehouse_asset(table: str, group: str) -> dg.AssetsDefinition:
             with warehouse.storage().warehouse.connect(read_only=True) as con:
                 loaded = operator_charts.rows_over_time(con, table)
         return dg.MaterializeResult(
-            metadata={
+            metadata=once_for_the_window(context, warehouse_key(table), window, {
                 **landed_metadata(table, result.rows, window, result.quarantined),
                 "rows_by_date": dg.MetadataValue.json(result.rows_by_date),
                 "table": table,
                 "load_seconds": result.seconds,
                 "warehouse_lock_wait_seconds": result.lock_wait_seconds,
                 "rows_over_time": dg.MetadataValue.md(operator_charts.rows_over_time_markdown(loaded, table)),
-            },
+            }),
             check_results=warehouse_checks(table, result),
         )
 

@@ -45,7 +45,8 @@ def history_requests(pipeline: Pipeline) -> int:
     return int(pipeline.simulator.stats()["endpoints"].get(HISTORY, {}).get("requests", 0))
 
 
-def backfill(pipeline: Pipeline, window: DateWindow, bar_sizes: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+def backfill(pipeline: Pipeline, window: DateWindow, bar_sizes: str,
+             monkeypatch: pytest.MonkeyPatch) -> tuple[int, dg.ExecuteInProcessResult]:
     """Run one single-run backfill of the bars assets over ``window``; returns the history requests it made and its run."""
     from assets.definitions import defs
 
@@ -58,7 +59,7 @@ def backfill(pipeline: Pipeline, window: DateWindow, bar_sizes: str, monkeypatch
             asset_selection=[lake_key("bars"), warehouse_key("bars")],
         )
     assert result.success
-    return history_requests(pipeline) - before, result.run_id
+    return history_requests(pipeline) - before, result
 
 
 def world_bar_starts(pipeline: Pipeline, conid: int, size: str, source: str, window: DateWindow) -> list[int]:
@@ -131,8 +132,20 @@ def table_hash(pipeline: Pipeline) -> list[tuple[Any, ...]]:
 def test_a_year_of_daily_bars_lands_every_bar_once_in_about_one_request_per_conid(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    requests, _ = backfill(pipeline, YEAR, "1d", monkeypatch)
+    requests, result = backfill(pipeline, YEAR, "1d", monkeypatch)
     check(pipeline, "1d", YEAR, requests)
+    # The run's pictures and per-date tables are told once per asset, not copied into 365 materializations.
+    materialized = [e.event_specific_data.materialization for e in result.all_events
+                    if e.event_type is dg.DagsterEventType.ASSET_MATERIALIZATION]
+    observed = [e.event_specific_data.asset_observation for e in result.all_events
+                if e.event_type is dg.DagsterEventType.ASSET_OBSERVATION]
+    assert len(materialized) == 2 * 365
+    assert not [m for m in materialized if {"rows_by_date", "pacing_timeline", "rows_over_time"} & set(m.metadata)]
+    assert all(str(YEAR) in m.metadata["range_details"].value for m in materialized)
+    assert sorted((o.asset_key, o.partition) for o in observed) == [
+        (lake_key("bars"), str(YEAR.end)), (warehouse_key("bars"), str(YEAR.end))]
+    assert all(len(o.metadata["rows_by_date"].value) == 365 for o in observed)
+    assert {"pacing_timeline", "rows_over_time"} <= {name for o in observed for name in o.metadata}
     before = table_hash(pipeline)
     assert backfill(pipeline, YEAR, "1d", monkeypatch)[0] == requests
     assert table_hash(pipeline) == before, "the same backfill twice changes nothing"
@@ -143,7 +156,8 @@ def test_a_year_of_daily_bars_lands_every_bar_once_in_about_one_request_per_coni
 def test_thirty_days_of_minute_bars_land_every_bar_once_within_ten_percent_of_the_least_requests(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    requests, run_id = backfill(pipeline, MONTH, "1min", monkeypatch)
+    requests, result = backfill(pipeline, MONTH, "1min", monkeypatch)
+    run_id = result.run_id
     check(pipeline, "1min", MONTH, requests)
     loads = pipeline.query(f"select count(*), count(distinct partition_key), min(partition_key), max(partition_key) "
                            f"from _load_log where table_name = 'bars' and run_id = '{run_id}'")
