@@ -88,8 +88,8 @@ def landed_metadata(table: str, rows: int, window: DateWindow, quarantined: int)
 
 
 # Entries a range's materializations would each carry a copy of (pictures, per-date tables, the schema).
-BULKY_METADATA = ("pacing_timeline", "rows_over_time", "rows_by_date", "quarantine_reasons", "ibkr_endpoints",
-                  "dagster/column_schema")
+# The per-endpoint traffic (a few hundred bytes) stays: ingest's summary and the backfill benchmark read it there.
+BULKY_METADATA = ("pacing_timeline", "rows_over_time", "rows_by_date", "quarantine_reasons", "dagster/column_schema")
 
 
 def once_for_the_window(

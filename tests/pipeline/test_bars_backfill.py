@@ -78,9 +78,9 @@ def world_bar_starts(pipeline: Pipeline, conid: int, size: str, source: str, win
     starts = []
     first, last = max(span[0], window.start - dt.timedelta(days=2)), min(span[1], window.end + dt.timedelta(days=2))
     for s in history.sessions(market, first, last) if first <= last else []:
-        bars = [history.daily_bar(contract, market, s, query.source, False)] if size == "1d" else \
-            history.session_bars(contract, market, s, query)
-        starts.extend(int(bar[0]) for bar in bars)
+        # Intraday: the builder's own clock of those bars, without drawing a million prices again.
+        starts.extend([int(history.daily_bar(contract, market, s, query.source, False)[0])] if size == "1d" else
+                      history.session_bar_starts(market, s, query))
     return starts
 
 
@@ -142,6 +142,8 @@ def test_a_year_of_daily_bars_lands_every_bar_once_in_about_one_request_per_coni
     assert len(materialized) == 2 * 365
     assert not [m for m in materialized if {"rows_by_date", "pacing_timeline", "rows_over_time"} & set(m.metadata)]
     assert all(str(YEAR) in m.metadata["range_details"].value for m in materialized)
+    assert [m.metadata["ibkr_endpoints"].value[HISTORY]["requests"] for m in materialized
+            if m.asset_key == lake_key("bars")] == [requests] * 365, "the traffic, small, stays on each (ingest prints it)"
     assert sorted((o.asset_key, o.partition) for o in observed) == [
         (lake_key("bars"), str(YEAR.end)), (warehouse_key("bars"), str(YEAR.end))]
     assert all(len(o.metadata["rows_by_date"].value) == 365 for o in observed)
