@@ -178,7 +178,7 @@ class BarMaker:
     def _draw_path(self, c: Contract, day: Day, session: Session, part: str) -> list[Bar]:
         """A random walk bridged from the part's open to its close, stretched to its high and low."""
         p: Part = getattr(day, part)
-        times = [(s + 60 * k) * 1000 for s, n in session.spans(part) for k in range(n)]
+        times = session.minute_starts(part)
         n = len(times)
         rng = random.Random(_seed(self.world.seed, c.conid, day.date.toordinal(), _TAG[part]))
         rand = rng.random

@@ -35,7 +35,7 @@ import bisect
 import datetime
 import time
 import zlib
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from ibkr_pipelines.simulator.bars import MIDPOINT, TRADES, Bar, BarMaker, Day, aggregate, decimals
 from ibkr_pipelines.simulator.catalog import Contract
@@ -51,6 +51,8 @@ from ibkr_pipelines.simulator.history_params import (
 from ibkr_pipelines.simulator.lru import Lru
 from ibkr_pipelines.simulator.market_hours import Market, Session, market_for, session, trading_dates
 from ibkr_pipelines.simulator.world import World
+
+T = TypeVar("T")
 
 MAX_POINTS = 1000  # reference §2.8
 # guess: an expired future's bars stay available this long after its expiry (IBKR: "older than two years").
@@ -182,23 +184,15 @@ class HistoryBuilder:
         minutes = [b for part in s.parts(q.outside_rth) for b in self.bars.minutes(c, day, s, part, q.source)]
         if q.bar_seconds == 60:
             return minutes
-        # guess: bars start on the exchange's clock (a 1h bar at 10:00 local; the first one at the open).
-        local = datetime.datetime.fromtimestamp(s.start(q.outside_rth), market.zone)
-        offset = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
-        width = q.bar_seconds
-        out: list[Bar] = []
-        group: list[Bar] = []
-        current = None
-        for b in minutes:
-            bucket = (b[0] // 1000 + offset) // width
-            if bucket != current and group:
-                out.append(aggregate(group, q.source, decimals(c)))
-                group = []
-            current = bucket
-            group.append(b)
-        if group:
-            out.append(aggregate(group, q.source, decimals(c)))
-        return out
+        return [aggregate(group, q.source, decimals(c))
+                for group in _bar_groups(minutes, _clock_offset(market, s, q), q.bar_seconds, lambda b: b[0])]
+
+    def session_bar_starts(self, market: Market, s: Session, q: HistoryQuery) -> list[int]:
+        """Start (epoch ms) of each of a session's intraday bars of one size: their clock, without drawing a price."""
+        starts = [t for part in s.parts(q.outside_rth) for t in s.minute_starts(part)]
+        if q.bar_seconds == 60:
+            return starts
+        return [group[0] for group in _bar_groups(starts, _clock_offset(market, s, q), q.bar_seconds, lambda t: t)]
 
     def _long_bars(self, c: Contract, market: Market, sessions: list[Session], q: HistoryQuery, begin: int,
                    end: int) -> list[Bar]:
@@ -266,6 +260,26 @@ class HistoryBuilder:
             "points": len(bars) - 1,  # reference §2.8: the bar count minus 1 in the examples
             "travelTime": max(1, round((time.perf_counter() - began) * 1000)),
         }
+
+
+def _clock_offset(market: Market, s: Session, q: HistoryQuery) -> int:
+    """Seconds from UTC of the exchange's clock at the session's first minute (bars wider than a minute align to it)."""
+    # guess: bars start on the exchange's clock (a 1h bar at 10:00 local; the first one at the open).
+    local = datetime.datetime.fromtimestamp(s.start(q.outside_rth), market.zone)
+    return int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
+
+
+def _bar_groups(minutes: list[T], offset: int, width: int, start_ms: Callable[[T], int]) -> list[list[T]]:
+    """Consecutive minutes grouped into bars ``width`` seconds wide on a clock ``offset`` seconds from UTC."""
+    groups: list[list[T]] = []
+    current = None
+    for minute in minutes:
+        bucket = (start_ms(minute) // 1000 + offset) // width
+        if bucket != current:
+            groups.append([])
+            current = bucket
+        groups[-1].append(minute)
+    return groups
 
 
 def _shift(epoch_s: int, n: int, unit: str, sign: int) -> int:

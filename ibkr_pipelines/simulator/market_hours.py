@@ -76,6 +76,10 @@ class Session:
         """The spans of one part."""
         return getattr(self, part)  # type: ignore[no-any-return]
 
+    def minute_starts(self, part: str) -> list[int]:
+        """Epoch ms of every minute of one part, in order: the clock of its 1-minute bars."""
+        return [(first + 60 * k) * 1000 for first, n in self.spans(part) for k in range(n)]
+
     def start(self, outside_rth: bool) -> int:
         """Epoch seconds of the first minute the request sees."""
         return self.spans(self.parts(outside_rth)[0])[0][0]

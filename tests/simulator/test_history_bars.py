@@ -14,7 +14,8 @@ import pytest
 from ibkr_pipelines.simulator.catalog import Contract
 from ibkr_pipelines.simulator.clock import NEW_YORK, UTC
 from ibkr_pipelines.simulator.history import HistoryBuilder
-from ibkr_pipelines.simulator.history_params import NO_DATA, HistoryError
+from ibkr_pipelines.simulator.history_params import NO_DATA, HistoryError, parse_query
+from ibkr_pipelines.simulator.market_hours import market_for
 from ibkr_pipelines.simulator.world import World
 
 from .conftest import TODAY
@@ -235,3 +236,20 @@ def test_thousand_minute_bars_cost_well_under_50_ms(world: World) -> None:
         costs.append(time.process_time() - began)
         assert len(body["data"]) == 1000
     assert min(costs) < 0.05, costs
+
+
+@pytest.mark.parametrize("symbol, asset_class, outside_rth", [("SPY", "STK", False), ("SPY", "STK", True),
+                                                               ("ASML", "STK", False), ("EUR", "CASH", False)])
+@pytest.mark.parametrize("bar", ["1min", "5min", "1h"])
+def test_session_bar_starts_are_the_starts_of_the_session_bars(
+        hist: HistoryBuilder, world: World, symbol: str, asset_class: str, outside_rth: bool, bar: str) -> None:
+    # Tests that need only when bars start ask for this rather than drawing every price again.
+    contract = world.contracts[_conid(world, symbol, asset_class)]
+    market = market_for(contract)
+    source = "Midpoint" if asset_class == "CASH" else "Trades"
+    query = parse_query({"conid": str(contract.conid), "bar": bar, "period": "1d", "source": source,
+                         "outsideRth": str(outside_rth).lower()})
+    sessions = hist.sessions(market, D(2026, 10, 26), D(2026, 11, 6))  # the week New York leaves daylight time
+    assert len(sessions) >= 9
+    for s in sessions:
+        assert hist.session_bar_starts(market, s, query) == [b[0] for b in hist.session_bars(contract, market, s, query)]
