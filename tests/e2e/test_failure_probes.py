@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from ibkr_pipelines.simulator import FaultConfig, Simulator, SimulatorConfig
-from tests.e2e.cli_helpers import DATA_TABLES, Workdir, failure_lines, free_port
+from tests.e2e.cli_helpers import DATA_TABLES, FAST, Workdir, failure_lines, free_port
 
 DAY = "2026-11-20"
 
@@ -95,7 +95,8 @@ def test_an_html_page_is_called_a_login_page_or_wrong_url(landed: Workdir, login
 @pytest.mark.slow
 def test_endless_5xx_ends_at_the_outage_budget(landed: Workdir) -> None:
     before = landed.table_hashes()
-    sim = Simulator(SimulatorConfig(today=dt.date(2026, 11, 20), faults=FaultConfig(p_5xx=1.0))).start()
+    # The client's fast limits on the simulator too: a client paced faster than the simulator enforces is boxed.
+    sim = Simulator(SimulatorConfig(today=dt.date(2026, 11, 20), faults=FaultConfig(p_5xx=1.0), limits_spec=FAST)).start()
     try:
         done = landed.run(
             ["ingest", "--date", DAY], IBKR_BASE_URL=sim.base_url, IBKR_OUTAGE_SECONDS="5", timeout=180
