@@ -25,7 +25,7 @@ from ibkr_pipelines.land.lake import Lake, PartitionSlice, partition_key_of
 from ibkr_pipelines.land.raw_archive import RawArchive
 from ibkr_pipelines.land.spill import DAY, Spill
 from ibkr_pipelines.land.validate import split_valid_partitions
-from ibkr_pipelines.land.warehouse import LOAD_MEMORY_LIMIT, Warehouse, WindowPart
+from ibkr_pipelines.land.warehouse import Warehouse, WindowPart
 from ibkr_pipelines.reuse import ReusingClient
 from ibkr_pipelines.schemas import Reach, spec_for
 from ibkr_pipelines.config import Settings
@@ -454,8 +454,8 @@ def load_table(
     key = ", ".join(f'"{k}"' for k in spec.natural_key)
     with warehouse.connect() as con:  # opened once: schema, load and the checks below
         warehouse.ensure_schema_in(con, nightly_tables())
+        # The load sets the connection's memory limit: the duplicate check below groups a year of minute bars under it too.
         results = warehouse.load_window(table, parts, run_id, allow_shrink=allow_shrink, con=con)
-        con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")  # a year of minute bars is grouped here too
         described = con.execute(f'describe "{table}"').fetchall()
         (duplicates,) = con.execute(
             f'select count(*) from (select {key} from "{table}" group by all having count(*) > 1)'
