@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 
 _LEASE_POLL_SECONDS = 0.005
 _LONG_WAIT_SECONDS = 2.0
-# A wait for a rate window (not a penalty) this long is worth a line: the operator sees why nothing moves
-# (e.g. /sso/validate's 1 per minute right after `doctor`, or a /pa endpoint's 1 per 15 minutes).
+# A wait this long on a rate window this long is worth a line: one earlier use holds the request back
+# (e.g. /sso/validate's 1 per minute right after `doctor`, or a /pa endpoint's 1 per 15 minutes), and the
+# operator sees why nothing moves. Shorter windows (the trades endpoint's 1 per 5 s) wait that long only
+# behind the run's own queued requests, every night: no line for those.
 _LONG_RATE_WAIT_SECONDS = 20.0
 # Grants are kept this long past their longest window, so any margin the meter can ask for still sees them.
 MAX_FORGET_MARGIN = MAX_MARGIN_SECONDS
@@ -267,7 +269,7 @@ class Pacer:
         safety = self.meter.margin()
         not_before, penalty_scope = now, ""
         scoped = []
-        windowed = []
+        long_windows: list[tuple[Scope, list[float]]] = []
         for scope in scopes:
             st = state.scope(scope.name)
             if st.penalty_until > not_before:
@@ -275,12 +277,14 @@ class Pacer:
             if scope.windows:
                 forget_before(st.grants, now - max(w.seconds for w in scope.windows) - MAX_FORGET_MARGIN)
                 scoped.append((st.grants, scope.windows))
-                windowed.append(scope)
+                if max(w.seconds for w in scope.windows) >= _LONG_RATE_WAIT_SECONDS:
+                    long_windows.append((scope, st.grants))
         start = earliest_start(not_before, scoped, safety)
         binding = None
-        if start - not_before > _LONG_RATE_WAIT_SECONDS:  # rare: name the window that holds the request back
-            latest = [earliest_start(not_before, [pair], safety) for pair in scoped]
-            binding = windowed[latest.index(max(latest))]
+        if long_windows and start - not_before > _LONG_RATE_WAIT_SECONDS:  # rare: the long window holding it back
+            held = [(earliest_start(not_before, [(grants, scope.windows)], safety), scope) for scope, grants in long_windows]
+            latest, scope = max(held, key=lambda pair: pair[0])
+            binding = scope if latest - not_before > _LONG_RATE_WAIT_SECONDS else None
         for grants, _windows in scoped:
             place(grants, start)
         return start, now, penalty_scope, not_before, binding

@@ -75,3 +75,19 @@ def test_short_waits_say_nothing(clock: _Clock, caplog: pytest.LogCaptureFixture
             waits.append(slot.waited)
     assert waits[0] == 0 and all(4.9 < w < 5.2 for w in waits[1:]), waits
     assert caplog.records == []
+
+
+def test_a_long_wait_behind_the_runs_own_queue_on_a_short_window_says_nothing(
+        clock: _Clock, caplog: pytest.LogCaptureFixture) -> None:
+    # Six accounts' trades reads booked at once: the last waits ~25 s at 1 per 5 s, every night. Routine.
+    trades = Scope("trades", (RateWindow(1, 5.0),))
+    limits = Limits(scopes={GLOBAL: Scope(GLOBAL, (RateWindow(10, 1.0),)), "trades": trades},
+                    rules=(), penalty_seconds=1.0, safety_seconds=0.01)
+    store = _FakeClockStore(clock)
+    pacer = Pacer(limits, store)
+    queued = [clock.now + 5.02 * k for k in range(5)]  # what five other threads of the run booked ahead
+    store.transact(lambda state, _now: state.scope("trades").grants.extend(queued))
+    caplog.set_level(logging.WARNING, logger=pacer_module.__name__)
+    with pacer.slot([trades, limits.scope(GLOBAL)]) as slot:
+        assert slot.waited > 20
+    assert caplog.records == []
