@@ -1,16 +1,18 @@
 """The path UI-launched runs take: one process per step (each with its own embedded simulator),
 DuckDB loads serialised by the duckdb_writer pool, on a persistent instance.
 
-Three tables, not the night's twelve: a step process costs seconds (start, job, resources) and the
-loads queue one at a time, so the whole night took ~2.5 min here. Every table through this executor
+Three tables, not the night's twelve: each step process still builds its own simulator world and
+the loads queue one at a time. Every table through this executor
 is the backfill harness's test (tests/benchmarks/test_backfill_harness.py), over two dates.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from collections.abc import Iterator
+from multiprocessing import forkserver
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +21,7 @@ import pytest
 
 from assets.definitions import nightly_ingestion_job
 from assets.factory import lake_key, warehouse_key
+from assets.schedules import FORKSERVER_PRELOAD
 from tests.fast_limits import FAST_LIMITS, WATCHLIST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +49,9 @@ def test_a_multiprocess_run_lands_its_tables_one_writer_at_a_time(tmp_path: Path
         )
         assert result.success
         assert len(result.get_asset_materialization_events()) == 2 * len(TABLES)
+        # The run's step processes forked from a server told to import the code location first
+        # (Dagster's own default, with `forkserver: {}`, preloads nothing of ours).
+        assert set(FORKSERVER_PRELOAD) <= set(forkserver._forkserver._preload_modules)  # type: ignore[attr-defined]
         load_steps = {"__".join(warehouse_key(t).path) for t in TABLES}
         loads = [  # the event log's order
             (record.dagster_event.event_type_value, record.step_key)
@@ -81,3 +87,10 @@ def test_step_processes_claim_through_the_prompt_context_while_their_run_execute
     events = list(PromptStepProcesses(Inner()).execute(None, None))  # type: ignore[arg-type]
     assert events == ["an event"] and seen == [_PromptConcurrencyContext]
     assert multiprocess.InstanceConcurrencyContext is InstanceConcurrencyContext, "Dagster's own, once the run ended"
+
+
+def test_every_module_the_step_forkserver_preloads_imports() -> None:
+    # The forkserver skips a module that fails to import, silently: a typo here would only make each step slower.
+    for name in FORKSERVER_PRELOAD:
+        importlib.import_module(name)
+    assert "assets.definitions" in FORKSERVER_PRELOAD, "the code location itself"
