@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Mapping
 
 import polars as pl
@@ -143,9 +144,25 @@ def parse_history(body: Any, series: BarSeries) -> pl.DataFrame:
     return rows_to_frame(TABLE, [_point_row(p, header, series) for p in points])
 
 
-def _plain(value: Any, *, whole: bool = False) -> bool:
-    """A number as JSON sends one (not a bool, a string or null); ``whole``: an int."""
-    return type(value) is int or (not whole and type(value) is float)
+_NUMBERS = frozenset({int, float})  # what JSON numbers decode to (bool and str are neither)
+
+
+def _plain_columns(points: list[Any]) -> dict[str, list[Any]] | None:
+    """The points' values column by column when every point is plain (exactly the six keys, numbers, ``t`` a
+    positive int); None otherwise. Checked a column at a time with C-level ``map``: a per-point Python
+    check cost more than building the frame (about 2 s of a 30-day minute-bar backfill)."""
+    if set(map(type, points)) != {dict} or set(map(len, points)) != {len(_POINT_KEYS)}:
+        return None
+    try:
+        columns = {key: list(map(itemgetter(key), points)) for key in _POINT_KEYS}
+    except KeyError:  # six keys, but not these six
+        return None
+    starts = columns["t"]
+    if set(map(type, starts)) != {int} or min(starts) <= 0:
+        return None
+    if any(not set(map(type, columns[key])) <= _NUMBERS for key in _POINT_KEYS[1:]):
+        return None
+    return columns
 
 
 def _plain_points_frame(points: list[Any], header: Mapping[str, Any], series: BarSeries) -> pl.DataFrame | None:
@@ -156,16 +173,9 @@ def _plain_points_frame(points: list[Any], header: Mapping[str, Any], series: Ba
     the per-point path (``_point_row``), which keeps what does not convert and lets validation
     quarantine it; both give the same rows for plain points (tests/extract/test_history.py).
     """
-    if not points:
+    columns = _plain_columns(points) if points else None
+    if columns is None:
         return None
-    for point in points:
-        if type(point) is not dict or len(point) != len(_POINT_KEYS) or not all(
-            _plain(point.get(k), whole=k == "t") for k in _POINT_KEYS
-        ):
-            return None
-        if point["t"] <= 0:
-            return None
-    columns = {key: [point[key] for point in points] for key in _POINT_KEYS}
     factor = header.get("volume_factor")
     utc = pl.from_epoch(pl.Series("t", columns["t"], dtype=pl.Int64), time_unit="ms").dt.replace_time_zone("UTC")
     frame = pl.DataFrame({

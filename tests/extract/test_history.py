@@ -121,3 +121,21 @@ def test_plain_points_built_column_wise_equal_the_per_point_rows(recorded: Any) 
     odd = {**body, "data": [*body["data"][:-1], {**body["data"][-1], "c": "646.1"}]}
     assert history._plain_points_frame(odd["data"], history._header(odd), SPY) is None
     assert parse_history(odd, SPY).height == len(body["data"])
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"v": True}, "a bool is not a number"),
+    ({"o": None}, "null"),
+    ({"t": 1.7e12}, "a start that is not a whole number"),
+    ({"t": 0}, "a start at or before the epoch"),
+    ({"x": 1}, "a seventh key"),
+])
+def test_one_point_that_is_not_plain_sends_the_whole_answer_down_the_careful_path(
+    recorded: Any, change: dict[str, Any], why: str
+) -> None:
+    body = recorded(RECORDED)
+    points = [*body["data"][:-1], {**body["data"][-1], **change}]
+    assert history._plain_points_frame(points, history._header(body), SPY) is None, why
+    renamed = [*body["data"][:-1], {("x" if k == "v" else k): v for k, v in body["data"][-1].items()}]
+    assert history._plain_points_frame(renamed, history._header(body), SPY) is None, "six keys, but not these six"
+    assert history._plain_points_frame([*body["data"][:-1], [1, 2]], history._header(body), SPY) is None, "not a dict"
