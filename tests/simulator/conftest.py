@@ -15,6 +15,8 @@ import pytest
 import requests
 
 from ibkr_pipelines.simulator import Simulator, SimulatorConfig
+from ibkr_pipelines.simulator import api as api_module
+from ibkr_pipelines.simulator.lru import Lru
 from ibkr_pipelines.simulator.server import BUILD_MARGIN
 from ibkr_pipelines.simulator.world import World
 
@@ -28,6 +30,13 @@ LENIENT = ("global=100000/1,portfolio_accounts=100000/1,portfolio_subaccounts=10
 def world() -> World:
     """The seed-7 world as a simulator at TODAY builds it: through TODAY plus the margin (built once)."""
     return World(7, TODAY + BUILD_MARGIN)
+
+
+@pytest.fixture
+def separate_worlds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each simulator builds its own world: for tests that two builds of one seed agree (simulators otherwise share
+    the process's built world, api._WORLDS)."""
+    monkeypatch.setattr(api_module, "_WORLDS", Lru(0))
 
 
 @pytest.fixture

@@ -412,7 +412,8 @@ def test_a_downtime_says_when_it_ends() -> None:
 
 
 # -- determinism, the world and the counters --
-def test_two_simulators_of_one_seed_tell_the_same_funding(start: Callable[..., tuple[Simulator, Ref]]) -> None:
+def test_two_simulators_of_one_seed_tell_the_same_funding(start: Callable[..., tuple[Simulator, Ref]],
+                                                          separate_worlds: None) -> None:
     day = datetime.date(2026, 12, 11)
     (one, a), (two, b) = start(day), start(day)
     for acct in ("U7000011", "U7000099"):

@@ -326,7 +326,7 @@ def test_nothing_before_funding(am: AmClient) -> None:
 def test_same_request_same_simulated_time_same_bytes(am: AmClient, am_sim: Simulator,
                                                      make_sim: Callable[..., Simulator],
                                                      keys: dict[str, rsa.RSAPrivateKey],
-                                                     http: requests.Session) -> None:
+                                                     http: requests.Session, separate_worlds: None) -> None:
     body = {"accountId": "U7000013", "startDate": "20250601", "endDate": "20250930", "gzip": True}
     first = am.statement(body).json()["data"]["value"]
     assert am.statement(body).json()["data"]["value"] == first

@@ -260,7 +260,8 @@ def test_the_xml_has_the_recorded_names_and_shape(make_sim: Callable[..., Simula
 # ----- determinism ------------------------------------------------------------------------------------------
 
 def test_the_same_query_at_the_same_simulated_time_gives_the_same_bytes(make_sim: Callable[..., Simulator],
-                                                                        http: requests.Session) -> None:
+                                                                        http: requests.Session,
+                                                                        separate_worlds: None) -> None:
     a, b = (_flex_sim(make_sim, generation_polls=0) for _ in range(2))
     dates = {"fd": "20261102", "td": _ymd(YESTERDAY)}
     first = Ref(http, a).statement("900002", **dates)

@@ -49,7 +49,7 @@ def test_daily_bars_close_at_the_worlds_prices_up_to_the_clock_date(sim: Simulat
 
 
 def test_intraday_bars_are_deterministic_and_inside_the_session(
-    make_sim: Callable[..., Simulator], http: requests.Session
+    make_sim: Callable[..., Simulator], http: requests.Session, separate_worlds: None
 ) -> None:
     answers = []
     for _ in range(2):

@@ -223,7 +223,7 @@ def test_open_orders_stay_open_across_days(sim: Simulator, http: requests.Sessio
     assert all(o["timeInForce"] == "GTC" for o in monday.values())
 
 
-def test_orders_are_deterministic(make_sim: Callable[..., Simulator], http: requests.Session) -> None:
+def test_orders_are_deterministic(make_sim: Callable[..., Simulator], http: requests.Session, separate_worlds: None) -> None:
     bodies = []
     for _ in range(2):
         sim = make_sim()

@@ -6,6 +6,7 @@ import datetime
 import time
 from collections import Counter, defaultdict
 
+from ibkr_pipelines.simulator.api import WorldState
 from ibkr_pipelines.simulator.roster import Roster
 from ibkr_pipelines.simulator.server import BUILD_MARGIN
 from ibkr_pipelines.simulator.world import World
@@ -111,3 +112,14 @@ def test_prices_and_fx(world: World) -> None:
     assert world.fx_rate("USD", "USD", TODAY) == 1.0
     r = world.fx_rate("EUR", "USD", TODAY)
     assert 0.5 < r < 2.0 and abs(world.fx_rate("USD", "EUR", TODAY) * r - 1) < 1e-6
+
+
+def test_simulators_of_one_seed_and_date_share_one_built_world() -> None:
+    # A world is a pure function of (seed, through, roster, funding) and read-only once built, so a process
+    # builds it once (api._WORLDS); what a world is made from still tells two worlds apart.
+    first = WorldState.build(7, TODAY)
+    assert WorldState.build(7, TODAY).world is first.world
+    assert WorldState.build(7, TODAY).views is not first.views, "each simulator's answers start fresh"
+    assert WorldState.build(8, TODAY).world is not first.world
+    assert WorldState.build(7, TODAY, Roster(paper=True)).world is not first.world
+    assert WorldState.build(7, TODAY + datetime.timedelta(days=1)).world is not first.world
