@@ -26,6 +26,8 @@ EXE = Path(sys.executable).with_name("ibkr-pipelines")
 DATA_TABLES = tuple(nightly_tables())
 # Fast pacing for probes that are not about pacing: the client's limits and, separately, the embedded simulator's.
 FAST = FAST_LIMITS
+# The date of the session's uninterrupted night (conftest.night), which several tests compare with or copy.
+NIGHT = "2026-11-20"
 
 
 # The monotonic clock is left alone; and without FORCE_MONOTONIC_FIX=0 this build's timed waits spin on
@@ -185,3 +187,9 @@ def kill_group(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
 def failure_lines(stderr: str) -> list[str]:
     """The ``FAILED <table>: why`` lines the CLI printed."""
     return [line for line in stderr.splitlines() if line.startswith("FAILED ")]
+
+
+def copy_of_night(night: Workdir, root: Path) -> Workdir:
+    """A work folder of its own holding what a night landed (warehouse, lake, archive, Dagster home), to run on."""
+    shutil.copytree(night.root, root, ignore=shutil.ignore_patterns(".landed"), dirs_exist_ok=True)
+    return Workdir.make(root)

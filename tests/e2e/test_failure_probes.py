@@ -15,18 +15,15 @@ from typing import Iterator
 import pytest
 
 from ibkr_pipelines.simulator import FaultConfig, Simulator, SimulatorConfig
-from tests.e2e.cli_helpers import DATA_TABLES, FAST, Workdir, failure_lines, free_port
+from tests.e2e.cli_helpers import DATA_TABLES, FAST, NIGHT, Workdir, copy_of_night, failure_lines, free_port
 
-DAY = "2026-11-20"
+DAY = NIGHT  # the session night's date: the probes run on a copy of it
 
 
 @pytest.fixture(scope="module")
-def landed(tmp_path_factory: pytest.TempPathFactory) -> Workdir:
-    """A work folder where DAY has landed once, cleanly."""
-    work = Workdir.make(tmp_path_factory.mktemp("probes"))
-    done = work.run(["ingest", "--date", DAY])
-    assert done.returncode == 0, done.stderr[-3000:]
-    return work
+def landed(night: Workdir, tmp_path_factory: pytest.TempPathFactory) -> Workdir:
+    """A work folder where DAY has landed once, cleanly: a copy of the session's night, which the probes run on."""
+    return copy_of_night(night, tmp_path_factory.mktemp("probes"))
 
 
 def _assert_no_traceback(stderr: str) -> None:
