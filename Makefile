@@ -43,6 +43,7 @@ demo: install
 ## Three on CI's two cores: about a third of the tests' time is waiting (pacing windows, Dagster's daemons,
 ## the browser), which a third worker fills; idle workers take work from busy ones (worksteal), so the
 ## longest tests do not end the run on one worker. Measured here: 2 workers 14:20, 3 workers 11:37; 4 was slower.
+## Measured again on 2026-12-05 after cutting the suite's CPU: 3 workers 10:13, 4 workers 10:06 with 7% more CPU.
 XDIST := -n 3 --dist worksteal
 test: install system-deps
 	$(BIN)/python -m pytest -q $(XDIST) -m "not serial"
