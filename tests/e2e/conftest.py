@@ -42,4 +42,3 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Workdir:
 def night_tables(night: Workdir) -> dict[str, str]:
     """Table hashes of that night: what a crashed-and-re-run night and an OAuth night must land too."""
     return night.table_hashes()
-

@@ -16,10 +16,10 @@ import pytest
 
 from ibkr_pipelines.ingest_command import selected_tables
 from ibkr_pipelines.sources import nightly_tables
-from tests.e2e.cli_helpers import ROOT, Workdir, kill_group, wait_for_line
+from tests.e2e.cli_helpers import NIGHT, ROOT, Workdir, kill_group, wait_for_line
 from tests.e2e.crash_points import MARKER
 
-DAY = "2026-11-20"
+DAY = NIGHT  # the session night's date: every run here is compared with that night
 CRASHER = [str(ROOT / "tests" / "e2e" / "crash_points.py"), "ingest", "--date", DAY]
 # The tables the crash points name (accounts, ledger, positions); None is the whole night.
 SUBSET = "accounts,ledger,positions"
