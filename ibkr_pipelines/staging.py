@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator, Protocol
+from typing import Callable, ContextManager, Iterator, Protocol
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -220,7 +220,7 @@ def _write_table(
 
 
 def _date_batches(
-    spill: Spill, table: str, window: DateWindow, schema: Any
+    spill: Spill, table: str, window: DateWindow, schema: pl.Schema
 ) -> Iterator[list[tuple[dt.date, pl.DataFrame]]]:
     """The window's dates and their spilled rows, a few dates at a time (about VALIDATE_BATCH_ROWS rows).
 
